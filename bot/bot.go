@@ -1,0 +1,123 @@
+// Package bot is gocua's core: the vocabulary every channel speaks (Inbound,
+// Outbound, Conversation) and the use cases built on it (a resident's
+// conversation, handoff tickets, sending). It imports no channel adapter and no
+// storage driver; it declares the small interfaces it consumes and the adapters
+// and store implement them.
+package bot
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/gocua/gocua/flows"
+)
+
+// Channel names a messaging platform. Values are stable: they are stored in
+// PostgreSQL and appear in Redis keys and metrics.
+type Channel string
+
+const (
+	ChannelTelegram Channel = "telegram"
+	ChannelZaloBot  Channel = "zalo-bot"
+	ChannelZaloOA   Channel = "zalo-oa"
+	ChannelWeb      Channel = "web"
+)
+
+// ConvKey identifies one conversation: a chat on a channel.
+type ConvKey struct {
+	Channel Channel
+	ChatID  string
+}
+
+func (k ConvKey) String() string { return string(k.Channel) + ":" + k.ChatID }
+
+// InboundKind says what a resident did.
+type InboundKind int
+
+const (
+	InText      InboundKind = iota + 1 // typed a message
+	InButton                           // tapped an inline button (Data holds its payload)
+	InCommand                          // sent a /command (Command holds its name, lower case, without "/" or "@bot")
+	InEdited                           // edited an earlier message: acknowledged politely, not re-run
+	InBlocked                          // blocked the bot: mark unreachable
+	InUnblocked                        // unblocked / restarted the bot: mark reachable
+	InMedia                            // sent a photo, sticker, voice… without text
+)
+
+// Inbound is one thing a resident did, already parsed out of its platform's JSON.
+type Inbound struct {
+	Key      ConvKey
+	UpdateID string // platform's delivery id; the dedupe key (unique per channel)
+	Seq      int64  // ordering key within a conversation (Telegram update_id)
+	Kind     InboundKind
+	Text     string    // typed text (InText) or caption
+	Data     string    // button payload (InButton)
+	Command  string    // command name (InCommand), e.g. "start"
+	Args     string    // text after the command
+	UserID   string    // platform user id of the sender
+	Name     string    // display name, for greetings ("{name}")
+	LangHint string    // platform language code of the user, e.g. "vi", "en-US"
+	At       time.Time // when the platform says it was sent
+}
+
+// Lane says how urgent an Outbound is. Replies never wait behind bulk traffic.
+type Lane int
+
+const (
+	LaneReply Lane = iota // answers to a resident's own message
+	LaneBulk              // broadcasts and reminders
+)
+
+// Button is one inline button: either Data (a callback payload ≤ 64 bytes) or URL.
+type Button struct {
+	Text string `json:"t"`
+	Data string `json:"d,omitempty"`
+	URL  string `json:"u,omitempty"`
+}
+
+// Outbound is one message to send to a chat.
+type Outbound struct {
+	ID      string     `json:"id"` // stable id: "<update id>/<n>", used for idempotent sends and logs
+	Key     ConvKey    `json:"k"`
+	Text    string     `json:"x"`
+	Buttons [][]Button `json:"b,omitempty"`
+	Lane    Lane       `json:"l,omitempty"`
+}
+
+// Conversation is a resident's conversation state kept in Redis.
+type Conversation struct {
+	Key     ConvKey     `json:"-"`
+	Version int64       `json:"-"` // CAS version; 0 = no state stored yet
+	Flow    flows.State `json:"f"`
+	// Ticket is the open handoff ticket id (0 if none).
+	Ticket int64 `json:"t,omitempty"`
+	// LastSeq is the highest Seq processed, to spot out-of-order deliveries.
+	LastSeq int64 `json:"s,omitempty"`
+	// Noticed is when the resident was last told their ticket is waiting,
+	// so messages written while waiting are acknowledged without flooding.
+	Noticed   time.Time `json:"w,omitempty"`
+	UpdatedAt time.Time `json:"u"`
+}
+
+// Errors shared by the core and its adapters.
+var (
+	// ErrConflict: a compare-and-set lost against a concurrent writer; retry.
+	ErrConflict = errors.New("bot: conversation changed concurrently")
+	// ErrDuplicate: this update was already committed; do nothing.
+	ErrDuplicate = errors.New("bot: duplicate update")
+	// ErrUnreachable: the platform says the resident blocked the bot or is gone.
+	ErrUnreachable = errors.New("bot: resident unreachable")
+)
+
+// RetryAfterError is returned by a Deliverer when the platform asks us to slow
+// down (Telegram 429 retry_after).
+type RetryAfterError struct {
+	After time.Duration
+	Err   error
+}
+
+func (e *RetryAfterError) Error() string {
+	return fmt.Sprintf("rate limited, retry after %s: %v", e.After, e.Err)
+}
+func (e *RetryAfterError) Unwrap() error { return e.Err }

@@ -1,0 +1,221 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fakeDeliverer records deliveries and fails as told.
+type fakeDeliverer struct {
+	mu    sync.Mutex
+	sent  []Outbound
+	at    []time.Time
+	fail  map[string][]error // by Outbound.ID: errors to return before succeeding
+	delay time.Duration
+}
+
+func (f *fakeDeliverer) Deliver(ctx context.Context, o Outbound) error {
+	if f.delay > 0 {
+		time.Sleep(f.delay)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if errs := f.fail[o.ID]; len(errs) > 0 {
+		f.fail[o.ID] = errs[1:]
+		return errs[0]
+	}
+	f.sent = append(f.sent, o)
+	f.at = append(f.at, time.Now())
+	return nil
+}
+
+func (f *fakeDeliverer) snapshot() ([]Outbound, []time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]Outbound(nil), f.sent...), append([]time.Time(nil), f.at...)
+}
+
+// memOutbox is an in-memory Outbox port for sender unit tests.
+type memOutbox struct {
+	mu      sync.Mutex
+	pending []Outbound
+	done    []string
+}
+
+func (m *memOutbox) Done(_ context.Context, _ ConvKey, id string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.done = append(m.done, id)
+	return nil
+}
+
+func (m *memOutbox) Pending(_ context.Context, fn func(Outbound) error) error {
+	for _, o := range m.pending {
+		if err := fn(o); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type unreach struct {
+	mu   sync.Mutex
+	keys []ConvKey
+}
+
+func (u *unreach) SetReachable(_ context.Context, k ConvKey, r bool, _ time.Time) error {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if !r {
+		u.keys = append(u.keys, k)
+	}
+	return nil
+}
+
+func startSender(t *testing.T, cfg SenderConfig, d Deliverer, ob Outbox, u Unreachables) *Sender {
+	t.Helper()
+	if cfg.Limits.MaxText == 0 {
+		cfg.Limits = Limits{MaxText: 4096, MaxCallbackData: 64}
+	}
+	s := NewSender(cfg, d, ob, u, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = s.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return s
+}
+
+func waitFor(t *testing.T, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met in time")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func msg(chat string, id string, text string) Outbound {
+	return Outbound{ID: id, Key: ConvKey{ChannelTelegram, chat}, Text: text}
+}
+
+func TestSenderPacesPerChatAndKeepsOrder(t *testing.T) {
+	d := &fakeDeliverer{}
+	ob := &memOutbox{}
+	s := startSender(t, SenderConfig{Rate: 1000, PerChat: 20}, d, ob, nil)
+	for i := range 5 {
+		s.Enqueue(msg("a", fmt.Sprintf("u/%d", i), "a"), msg("b", fmt.Sprintf("v/%d", i), "b"))
+	}
+	waitFor(t, 5*time.Second, func() bool { sent, _ := d.snapshot(); return len(sent) == 10 })
+	sent, at := d.snapshot()
+	var last time.Time
+	n := 0
+	for i, o := range sent {
+		if o.Key.ChatID != "a" {
+			continue
+		}
+		if want := fmt.Sprintf("u/%d", n); o.ID != want {
+			t.Fatalf("chat a message %d is %s, want %s", n, o.ID, want)
+		}
+		if n > 0 && at[i].Sub(last) < 40*time.Millisecond { // 20/s ⇒ ≥ 50 ms apart (slack for timers)
+			t.Errorf("chat a messages %d and %d only %v apart", n-1, n, at[i].Sub(last))
+		}
+		last = at[i]
+		n++
+	}
+	waitFor(t, time.Second, func() bool { ob.mu.Lock(); defer ob.mu.Unlock(); return len(ob.done) == 10 })
+}
+
+func TestSenderHonoursRetryAfter(t *testing.T) {
+	d := &fakeDeliverer{fail: map[string][]error{"u/0": {&RetryAfterError{After: 2 * time.Second, Err: errors.New("429")}}}}
+	s := startSender(t, SenderConfig{Rate: 100, PerChat: 100}, d, nil, nil)
+	start := time.Now()
+	s.Enqueue(msg("a", "u/0", "hello"))
+	waitFor(t, 5*time.Second, func() bool { sent, _ := d.snapshot(); return len(sent) == 1 })
+	if _, at := d.snapshot(); at[0].Sub(start) < 2*time.Second {
+		t.Fatalf("retried after %v, want ≥ 2s", at[0].Sub(start))
+	}
+}
+
+func TestSenderUnreachableDropsAndMarks(t *testing.T) {
+	d := &fakeDeliverer{fail: map[string][]error{"u/0": {fmt.Errorf("%w: blocked", ErrUnreachable)}}}
+	ob := &memOutbox{}
+	u := &unreach{}
+	s := startSender(t, SenderConfig{Rate: 100, PerChat: 100}, d, ob, u)
+	s.Enqueue(msg("a", "u/0", "x"), msg("a", "u/1", "y"))
+	waitFor(t, 2*time.Second, func() bool { u.mu.Lock(); defer u.mu.Unlock(); return len(u.keys) == 1 })
+	waitFor(t, 2*time.Second, func() bool { ob.mu.Lock(); defer ob.mu.Unlock(); return len(ob.done) == 2 })
+	if sent, _ := d.snapshot(); len(sent) != 0 {
+		t.Fatalf("sent %d messages to a resident who blocked the bot", len(sent))
+	}
+}
+
+func TestSenderRetriesTransientFailures(t *testing.T) {
+	d := &fakeDeliverer{fail: map[string][]error{"u/0": {errors.New("500")}}}
+	s := startSender(t, SenderConfig{Rate: 100, PerChat: 100}, d, nil, nil)
+	s.Enqueue(msg("a", "u/0", "x"))
+	waitFor(t, 5*time.Second, func() bool { sent, _ := d.snapshot(); return len(sent) == 1 })
+}
+
+func TestSenderSplitsLongText(t *testing.T) {
+	d := &fakeDeliverer{}
+	ob := &memOutbox{}
+	s := startSender(t, SenderConfig{Rate: 100, PerChat: 100, Limits: Limits{MaxText: 2000}}, d, ob, nil)
+	o := msg("a", "u/0", strings.Repeat("Bác bấm nút. ", 400))
+	o.Buttons = [][]Button{{{Text: "Menu", Data: "nav:menu"}}}
+	s.Enqueue(o)
+	waitFor(t, 5*time.Second, func() bool { sent, _ := d.snapshot(); return len(sent) == 3 })
+	sent, _ := d.snapshot()
+	for i, p := range sent {
+		if textLen(p.Text) > 2000 {
+			t.Errorf("part %d too long", i)
+		}
+		if (len(p.Buttons) > 0) != (i == len(sent)-1) {
+			t.Errorf("part %d buttons = %v; buttons belong on the last part only", i, p.Buttons)
+		}
+	}
+	waitFor(t, time.Second, func() bool { ob.mu.Lock(); defer ob.mu.Unlock(); return len(ob.done) == 1 && ob.done[0] == "u/0" })
+}
+
+func TestSenderRepliesOvertakeBulk(t *testing.T) {
+	d := &fakeDeliverer{delay: 2 * time.Millisecond}
+	s := startSender(t, SenderConfig{Rate: 50, PerChat: 1000, Workers: 1}, d, nil, nil)
+	for i := range 40 {
+		o := msg(fmt.Sprintf("bulk%d", i), fmt.Sprintf("b/%d", i), "news")
+		o.Lane = LaneBulk
+		s.Enqueue(o)
+	}
+	waitFor(t, 5*time.Second, func() bool { sent, _ := d.snapshot(); return len(sent) >= 5 })
+	before, _ := d.snapshot()
+	s.Enqueue(msg("resident", "r/0", "reply"))
+	waitFor(t, 5*time.Second, func() bool { sent, _ := d.snapshot(); return len(sent) == 41 })
+	sent, _ := d.snapshot()
+	for i, o := range sent {
+		if o.ID == "r/0" {
+			// at most the bulk message in flight when the reply arrived (plus
+			// one the worker had already picked) may go before it
+			if i > len(before)+2 {
+				t.Fatalf("reply sent %dth although only %d bulk messages had gone: it waited behind bulk traffic", i, len(before))
+			}
+			return
+		}
+	}
+}
+
+func TestSenderResumesOutbox(t *testing.T) {
+	d := &fakeDeliverer{}
+	ob := &memOutbox{pending: []Outbound{msg("a", "u/0", "x"), msg("a", "u/1", "y")}}
+	startSender(t, SenderConfig{Rate: 100, PerChat: 100}, d, ob, nil)
+	waitFor(t, 2*time.Second, func() bool { sent, _ := d.snapshot(); return len(sent) == 2 })
+	if sent, _ := d.snapshot(); sent[0].ID != "u/0" || sent[1].ID != "u/1" {
+		t.Fatalf("resumed out of order: %v", sent)
+	}
+}

@@ -1,0 +1,178 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/gocua/gocua/flows"
+)
+
+// Enqueuer takes committed messages for delivery (a channel's Sender).
+type Enqueuer interface {
+	Enqueue(outs ...Outbound)
+}
+
+// Config tunes the core.
+type Config struct {
+	DefaultLang string // "vi" unless configured otherwise
+	// ReorderWindow is how long an update that may have arrived before a
+	// lower-numbered one of the same conversation waits for it (see sequencer).
+	ReorderWindow time.Duration
+	// WaitingNotice is how often a resident writing while their ticket waits is
+	// reminded that a volunteer will read it (default 10 minutes).
+	WaitingNotice time.Duration
+	Now           func() time.Time // defaults to time.Now
+}
+
+// Service runs residents' conversations: for each inbound update it loads the
+// conversation, advances the flow, records what happened and commits the new
+// state together with the replies, which the channel's sender then delivers.
+type Service struct {
+	cfg     Config
+	flows   atomic.Pointer[flows.Set]
+	convs   Conversations
+	recs    Records
+	senders map[Channel]Enqueuer
+	log     *slog.Logger
+	seq     *sequencer
+}
+
+// NewService wires the core. senders maps each enabled channel to its sender.
+func NewService(cfg Config, set *flows.Set, convs Conversations, recs Records, senders map[Channel]Enqueuer, log *slog.Logger) *Service {
+	if cfg.DefaultLang == "" {
+		cfg.DefaultLang = "vi"
+	}
+	if cfg.ReorderWindow < 0 {
+		cfg.ReorderWindow = 0
+	}
+	if cfg.WaitingNotice <= 0 {
+		cfg.WaitingNotice = 10 * time.Minute
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	s := &Service{cfg: cfg, convs: convs, recs: recs, senders: senders, log: log, seq: newSequencer(cfg.ReorderWindow)}
+	s.flows.Store(set)
+	return s
+}
+
+// SetFlows swaps the flow set (after a reload); conversations continue with it.
+func (s *Service) SetFlows(set *flows.Set) { s.flows.Store(set) }
+
+// Flows returns the current flow set.
+func (s *Service) Flows() *flows.Set { return s.flows.Load() }
+
+// Close stops the service's timers. In-flight Handle calls end with their contexts.
+func (s *Service) Close() { s.seq.stop() }
+
+// Handle processes one inbound update. It returns nil once the update's
+// effects and replies are durably committed (or it was a duplicate), and an
+// error when nothing was committed — the adapter then answers non-2xx so the
+// platform delivers the update again.
+func (s *Service) Handle(ctx context.Context, in Inbound) error {
+	if in.Key.ChatID == "" || in.UpdateID == "" {
+		return fmt.Errorf("bot: inbound without chat or update id")
+	}
+	return s.seq.Do(ctx, in.Key, in.Seq, in.UpdateID, func() error {
+		var err error
+		for attempt := 0; attempt < 5; attempt++ {
+			err = s.handleOnce(ctx, in)
+			if !errors.Is(err, ErrConflict) {
+				break
+			}
+		}
+		if errors.Is(err, ErrDuplicate) {
+			return nil
+		}
+		if err != nil {
+			s.log.Error("update not handled", "chat", in.Key.String(), "update", in.UpdateID, "err", err)
+		}
+		return err
+	})
+}
+
+func (s *Service) handleOnce(ctx context.Context, in Inbound) error {
+	now := s.cfg.Now()
+	conv, seen, err := s.convs.Load(ctx, in.Key, in.UpdateID)
+	if err != nil {
+		return fmt.Errorf("load conversation: %w", err)
+	}
+	if seen {
+		return ErrDuplicate
+	}
+	conv.Key = in.Key
+	if conv.Flow.Lang == "" {
+		conv.Flow.Lang = s.cfg.DefaultLang
+		if in.LangHint != "" && len(in.LangHint) >= 2 && in.LangHint[:2] == "en" && conv.Version == 0 {
+			conv.Flow.Lang = "en"
+		}
+	}
+
+	switch in.Kind {
+	case InBlocked, InUnblocked:
+		if err := s.recs.SetReachable(ctx, in.Key, in.Kind == InUnblocked, now); err != nil {
+			return fmt.Errorf("record reachability: %w", err)
+		}
+		return s.commit(ctx, conv, in, now, nil)
+	}
+
+	set := s.flows.Load()
+	t := turn{svc: s, set: set, conv: conv, in: in, now: now}
+	t.run()
+	if t.cancel {
+		if err := s.recs.CancelTicket(ctx, conv.Ticket, now); err != nil {
+			return fmt.Errorf("cancel ticket: %w", err)
+		}
+		t.conv.Ticket, t.conv.Noticed = 0, time.Time{}
+	}
+
+	rec := UpdateRecord{
+		Key: in.Key, UpdateID: in.UpdateID, At: now, Name: in.Name, Lang: t.conv.Flow.Lang,
+		Events: t.events, Handoff: t.handoff, Ticket: t.conv.Ticket, Transcript: t.transcript,
+	}
+	res, err := s.recs.Record(ctx, rec)
+	if err != nil {
+		return fmt.Errorf("record update: %w", err)
+	}
+	if t.handoff != nil && res.TicketID != 0 {
+		t.conv.Ticket = res.TicketID
+	}
+	return s.commit(ctx, t.conv, in, now, t.out)
+}
+
+func (s *Service) commit(ctx context.Context, conv Conversation, in Inbound, now time.Time, outs []flows.Output) error {
+	if in.Seq > conv.LastSeq {
+		conv.LastSeq = in.Seq
+	}
+	conv.UpdatedAt = now
+	msgs := make([]Outbound, len(outs))
+	for i, o := range outs {
+		msgs[i] = Outbound{ID: in.UpdateID + "/" + strconv.Itoa(i), Key: in.Key, Text: o.Text, Buttons: buttons(o.Buttons)}
+	}
+	if _, err := s.convs.Commit(ctx, conv, in.UpdateID, msgs); err != nil {
+		return fmt.Errorf("commit conversation: %w", err)
+	}
+	if snd := s.senders[in.Key.Channel]; snd != nil {
+		snd.Enqueue(msgs...)
+	}
+	return nil
+}
+
+func buttons(rows [][]flows.Button) [][]Button {
+	if len(rows) == 0 {
+		return nil
+	}
+	out := make([][]Button, len(rows))
+	for i, r := range rows {
+		out[i] = make([]Button, len(r))
+		for j, b := range r {
+			out[i][j] = Button{Text: b.Text, Data: b.Data, URL: b.URL}
+		}
+	}
+	return out
+}

@@ -1,0 +1,166 @@
+package bot
+
+import (
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gocua/gocua/flows"
+)
+
+// Reserved button data handled by the core rather than the flow engine.
+const dataCancelTicket = "nav:cancel"
+
+// turn is the pure part of handling one update: from the conversation and the
+// input it decides the replies, flow events, ticket and transcript changes.
+// Handle does the I/O around it.
+type turn struct {
+	svc  *Service
+	set  *flows.Set
+	conv Conversation
+	in   Inbound
+	now  time.Time
+
+	out        []flows.Output
+	events     []flows.Event
+	handoff    *TicketRequest
+	transcript []TranscriptLine
+	cancel     bool // the resident cancelled their waiting ticket
+}
+
+func (t *turn) lang() string { return t.conv.Flow.Lang }
+
+func (t *turn) text(key string) string {
+	return t.set.Text(t.lang(), key, map[string]string{"name": t.in.Name})
+}
+
+// say adds a core message with the way-out buttons a waiting resident needs.
+func (t *turn) say(key string, extra ...flows.Button) {
+	row := append(extra, flows.Button{Text: t.text("nav_menu"), Data: "nav:menu"})
+	if t.conv.Ticket == 0 {
+		row = append(row, flows.Button{Text: t.text("nav_human"), Data: "nav:human"})
+	}
+	t.out = append(t.out, flows.Output{Text: t.text(key), Buttons: [][]flows.Button{row}})
+}
+
+func (t *turn) waiting() bool { return t.conv.Ticket != 0 }
+
+func (t *turn) cancelButton() flows.Button {
+	return flows.Button{Text: t.text("handoff_cancel"), Data: dataCancelTicket}
+}
+
+func (t *turn) run() {
+	in := t.in
+	switch in.Kind {
+	case InEdited:
+		t.say("edited")
+	case InMedia:
+		if t.waiting() {
+			t.note("📎 " + MaskPII(in.Text))
+			t.noticeWaiting()
+			return
+		}
+		t.say("media")
+	case InCommand:
+		switch in.Command {
+		case "huy", "cancel":
+			t.cancelTicket()
+		case "stop":
+			t.say("stopped")
+		default:
+			t.advance(flows.Input{Kind: commandKind(in.Command), Command: in.Command, Args: in.Args, Name: in.Name})
+		}
+	case InButton:
+		if in.Data == dataCancelTicket {
+			t.cancelTicket()
+			return
+		}
+		t.advance(flows.Input{Kind: flows.InputButton, Data: in.Data, Name: in.Name})
+	default: // InText
+		pii := ScanPII(in.Text)
+		if t.waiting() {
+			t.note(MaskPII(in.Text))
+		}
+		if pii.Warn() {
+			t.say("pii_warning")
+			return
+		}
+		if t.waiting() {
+			t.noticeWaiting()
+			return
+		}
+		t.advance(flows.Input{Kind: flows.InputText, Text: in.Text, Name: in.Name})
+	}
+}
+
+func commandKind(cmd string) flows.InputKind {
+	if cmd == "start" {
+		return flows.InputStart
+	}
+	return flows.InputCommand
+}
+
+func (t *turn) advance(in flows.Input) {
+	res := t.set.Advance(t.conv.Flow, in, t.now)
+	t.conv.Flow = res.State
+	t.out = append(t.out, res.Out...)
+	t.events = append(t.events, res.Events...)
+	if h := res.Handoff; h != nil {
+		t.handoff = &TicketRequest{
+			Flow: h.Flow, Step: h.Step, Reason: h.Reason,
+			Summary: summary(h, res.State.Vars),
+			Vars:    maskedVars(res.State.Vars),
+		}
+	}
+}
+
+// note appends a resident's message to the waiting ticket's transcript.
+func (t *turn) note(text string) {
+	t.transcript = append(t.transcript, TranscriptLine{From: "resident", Text: text, At: t.now})
+}
+
+// noticeWaiting tells a resident writing to a waiting ticket that the message
+// was kept, at most once per WaitingNotice so a flurry gets one answer.
+func (t *turn) noticeWaiting() {
+	if !t.conv.Noticed.IsZero() && t.now.Sub(t.conv.Noticed) < t.svc.cfg.WaitingNotice {
+		return
+	}
+	t.conv.Noticed = t.now
+	t.say("handoff_waiting", t.cancelButton())
+}
+
+func (t *turn) cancelTicket() {
+	if !t.waiting() {
+		t.say("handoff_none")
+		return
+	}
+	t.cancel = true
+	t.say("handoff_cancelled")
+}
+
+func summary(h *flows.Handoff, vars map[string]string) string {
+	var b strings.Builder
+	b.WriteString(h.Flow + "/" + h.Step)
+	if h.Reason != "" {
+		b.WriteString(": " + h.Reason)
+	}
+	for _, k := range slices.Sorted(maps.Keys(vars)) {
+		if k == "name" {
+			continue
+		}
+		b.WriteString("; " + k + "=" + MaskPII(vars[k]))
+	}
+	return b.String()
+}
+
+func maskedVars(vars map[string]string) map[string]string {
+	if len(vars) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(vars))
+	for k, v := range vars {
+		out[k] = MaskPII(v)
+	}
+	return out
+}

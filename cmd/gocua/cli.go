@@ -1,0 +1,205 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"runtime/debug"
+
+	"github.com/gocua/gocua/bot/telegram"
+	"github.com/gocua/gocua/config"
+	"github.com/gocua/gocua/flows"
+	"github.com/gocua/gocua/store"
+)
+
+// version is set at build time with -ldflags "-X main.version=v1.2.3".
+var version = ""
+
+const usage = `usage: gocua [command]
+
+commands:
+  serve                 run the bot (the default)
+  migrate               apply database migrations and exit
+  flows check [DIR]     validate the bundled flows overlaid with DIR (default GOCUA_FLOWS_DIR)
+  webhook set           register the Telegram webhook and command menu
+  version               print the version
+
+Configuration comes from GOCUA_* environment variables; see docs/configuration.md.
+`
+
+// Run executes one command line and returns the process exit code.
+func Run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	cmd := "serve"
+	if len(args) > 0 {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "version", "-version", "--version":
+		fmt.Fprintln(stdout, "gocua", buildVersion())
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+
+	cfg, err := config.Load(getenv)
+	if err == nil {
+		err = cfg.Validate()
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "gocua: configuration:\n%v\n", err)
+		return 2
+	}
+	log := newLogger(cfg, stderr)
+
+	switch {
+	case cmd == "serve" && len(args) == 0:
+		return serve(ctx, cfg, log)
+	case cmd == "migrate" && len(args) == 0:
+		return migrate(ctx, cfg, log, stderr)
+	case cmd == "flows" && len(args) >= 1 && args[0] == "check" && len(args) <= 2:
+		dir := cfg.FlowsDir
+		if len(args) == 2 {
+			dir = args[1]
+		}
+		return checkFlows(dir, stdout, stderr)
+	case cmd == "webhook" && len(args) == 1 && args[0] == "set":
+		return setWebhook(ctx, cfg, log, stdout, stderr)
+	}
+	fmt.Fprintf(stderr, "gocua: unknown command %q\n\n%s", cmd, usage)
+	return 2
+}
+
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		rev, dirty := "", ""
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.modified":
+				if s.Value == "true" {
+					dirty = "-dirty"
+				}
+			}
+		}
+		if rev != "" {
+			return bi.Main.Version + " " + rev + dirty
+		}
+		return bi.Main.Version
+	}
+	return "(devel)"
+}
+
+func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.Log.Level}
+	if cfg.Log.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger) int {
+	m := NewMain(cfg, log)
+	if err := m.Run(ctx); err != nil {
+		log.Error("gocua could not start", "err", err)
+		return 1
+	}
+	<-ctx.Done()
+	log.Info("shutting down")
+	if err := m.Close(); err != nil {
+		log.Error("shutdown", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func migrate(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.Writer) int {
+	if cfg.DatabaseURL.Reveal() == "" {
+		fmt.Fprintln(stderr, "gocua migrate: GOCUA_DATABASE_URL is not set")
+		return 2
+	}
+	db, err := store.OpenPostgres(ctx, cfg.DatabaseURL.Reveal(), log)
+	if err != nil {
+		fmt.Fprintf(stderr, "gocua migrate: %v\n", err)
+		return 1
+	}
+	defer db.Close()
+	if err := db.Migrate(ctx); err != nil {
+		fmt.Fprintf(stderr, "gocua migrate: %v\n", err)
+		return 1
+	}
+	log.Info("migrations applied")
+	return 0
+}
+
+// checkFlows validates the bundled flows overlaid with dir and prints every
+// problem as file:line: flow/step: message.
+func checkFlows(dir string, stdout, stderr io.Writer) int {
+	layers := []fs.FS{flows.Named("bundled", flows.Bundled())}
+	if dir != "" {
+		st, err := os.Stat(dir)
+		if err != nil || !st.IsDir() {
+			fmt.Fprintf(stderr, "gocua flows check: %s is not a directory\n", dir)
+			return 2
+		}
+		layers = append(layers, flows.Named(dir, os.DirFS(dir)))
+	}
+	issues := flows.Check(layers...)
+	for _, is := range issues {
+		fmt.Fprintln(stderr, is.String())
+	}
+	if len(issues) > 0 {
+		fmt.Fprintf(stderr, "%d problem(s)\n", len(issues))
+		return 1
+	}
+	fmt.Fprintln(stdout, "flows ok")
+	return 0
+}
+
+// commandNames are the resident commands shown in Telegram's menu.
+var commandNames = []string{"start", "menu", "help", "lang", "stop", "huy"}
+
+func setWebhook(ctx context.Context, cfg config.Config, log *slog.Logger, stdout, stderr io.Writer) int {
+	if !cfg.Telegram.Enabled() {
+		fmt.Fprintln(stderr, "gocua webhook set: GOCUA_TELEGRAM_TOKEN is not set")
+		return 2
+	}
+	if cfg.PublicURL == "" {
+		fmt.Fprintln(stderr, "gocua webhook set: GOCUA_PUBLIC_URL is not set (the https address Telegram should call)")
+		return 2
+	}
+	set, err := loadFlows(cfg.FlowsDir)
+	if err != nil {
+		fmt.Fprintf(stderr, "gocua webhook set: %v\n", err)
+		return 1
+	}
+	a, err := telegram.New(telegram.Config{
+		Token:         cfg.Telegram.Token.Reveal(),
+		WebhookSecret: cfg.Telegram.WebhookSecret.Reveal(),
+		APIURL:        cfg.Telegram.APIURL,
+		PublicURL:     cfg.PublicURL,
+	}, nil, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "gocua webhook set: %v\n", err)
+		return 1
+	}
+	cmds := map[string][]telegram.Command{}
+	for _, lang := range []string{"vi", "en"} {
+		for _, name := range commandNames {
+			cmds[lang] = append(cmds[lang], telegram.Command{Name: name, Description: set.Text(lang, "cmd_"+name, nil)})
+		}
+	}
+	if err := a.SetWebhook(ctx, cmds); err != nil {
+		fmt.Fprintf(stderr, "gocua webhook set: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "webhook set to %s/webhook/telegram\n", cfg.PublicURL)
+	return 0
+}

@@ -1,0 +1,19 @@
+package flows
+
+import (
+	"embed"
+	"io/fs"
+)
+
+//go:embed bundled
+var bundled embed.FS
+
+// Bundled returns the flows embedded in the binary (flows/bundled/*.yaml,
+// including locale.yaml).
+func Bundled() fs.FS {
+	sub, err := fs.Sub(bundled, "bundled")
+	if err != nil {
+		panic(err) // "bundled" is a valid path: fs.Sub cannot fail
+	}
+	return sub
+}

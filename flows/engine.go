@@ -1,0 +1,819 @@
+package flows
+
+import (
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+)
+
+// Engine limits.
+const (
+	maxBack        = 20            // entries kept in State.Back
+	maxInput       = 4096          // bytes of typed text the engine looks at
+	maxAnswer      = 500           // runes of a text answer kept in State.Vars
+	maxName        = 128           // runes of a display name kept
+	awayAfter      = 6 * time.Hour // silence after which a resident is welcomed back
+	defaultRetries = 2
+	defaultLang    = "vi"
+)
+
+// machine is one Advance call: a working copy of the state and the result
+// being built.
+type machine struct {
+	s    *Set
+	st   State
+	lang string
+	now  time.Time
+	res  Result
+}
+
+// Advance is the engine: from a resident's state and one input it returns
+// the new state, the messages to send (at least one), analytics events and,
+// when a human is needed, a Handoff. It is pure: the same arguments always
+// give the same result, and st is not modified.
+func (s *Set) Advance(st State, in Input, now time.Time) Result {
+	m := &machine{s: s, st: cloneState(st), now: now}
+	if name := strings.TrimSpace(clip(in.Name, 4*maxName)); name != "" {
+		m.st.Vars["name"] = clipRunes(name, maxName)
+	}
+	m.lang = defaultLang
+	if slices.Contains(s.langs, m.st.Lang) {
+		m.lang = m.st.Lang
+	}
+	if m.st.Flow != "" {
+		if _, _, ok := s.step(m.st.Flow, m.st.Step); !ok {
+			// The content changed under the resident: treat them as idle.
+			m.st.Flow, m.st.Step, m.st.Attempts, m.st.Back = "", "", 0, nil
+		}
+	}
+	away := !st.Seen.IsZero() && now.Sub(st.Seen) >= awayAfter
+
+	switch in.Kind {
+	case InputStart:
+		m.start(in.Args)
+	case InputText:
+		m.typed(in.Text, away)
+	case InputButton:
+		m.button(in.Data)
+	case InputCommand:
+		m.command(in.Command, in.Args)
+	}
+	if len(m.res.Out) == 0 {
+		m.say("not_understood")
+		m.menu()
+	}
+	m.st.Seen = now
+	if len(m.st.Vars) == 0 {
+		m.st.Vars = nil
+	}
+	if len(m.st.Back) == 0 {
+		m.st.Back = nil
+	}
+	m.res.State = m.st
+	return m.res
+}
+
+func cloneState(st State) State {
+	st.Vars = maps.Clone(st.Vars)
+	if st.Vars == nil {
+		st.Vars = map[string]string{}
+	}
+	st.Back = slices.Clone(st.Back)
+	return st
+}
+
+// --- inputs -----------------------------------------------------------------
+
+func (m *machine) start(args string) {
+	m.leave()
+	m.say("greeting")
+	// A deep link (/start install_vneid) opens that flow directly.
+	if f, ok := m.s.flows[strings.ToLower(strings.TrimSpace(args))]; ok && f.ID != VolunteerFlow {
+		m.enter(f.ID, f.Start, "")
+		return
+	}
+	m.menu()
+}
+
+func (m *machine) command(cmd, args string) {
+	switch strings.ToLower(strings.TrimPrefix(strings.TrimSpace(cmd), "/")) {
+	case "start":
+		m.start(args)
+	case "menu":
+		m.menu()
+	case "help":
+		m.say("help")
+		m.menu()
+	case "lang", "language":
+		if code := strings.ToLower(strings.TrimSpace(args)); slices.Contains(m.s.langs, code) {
+			m.setLang(code)
+			return
+		}
+		m.langPrompt()
+	case "back":
+		m.back()
+	default:
+		m.say("not_understood")
+		m.menu()
+	}
+}
+
+func (m *machine) button(data string) {
+	switch {
+	case data == dataBack:
+		m.back()
+		return
+	case data == dataMenu:
+		m.menu()
+		return
+	case data == dataHuman:
+		m.human()
+		return
+	case data == dataCancel:
+		m.say("handoff_none")
+		m.menu()
+		return
+	case data == dataLang:
+		m.langPrompt()
+		return
+	case strings.HasPrefix(data, dataLang):
+		if code := data[len(dataLang):]; slices.Contains(m.s.langs, code) {
+			m.setLang(code)
+			return
+		}
+		m.stale()
+		return
+	}
+	r, ok := m.s.refs[data]
+	if !ok {
+		m.stale()
+		return
+	}
+	f, st, ok := m.s.step(r.flow, r.step)
+	if !ok {
+		m.stale()
+		return
+	}
+	if r.kind == refMenu {
+		m.leave()
+		m.enter(f.ID, f.Start, "")
+		return
+	}
+	if m.st.Flow == "" && st.ID != f.Start {
+		m.say("restart")
+		m.menu()
+		return
+	}
+	from := f.ID + "/" + st.ID
+	switch r.kind {
+	case refGoto, refNext:
+		m.enter(f.ID, r.target, from)
+	case refFlow:
+		m.enterFlow(r.target, from)
+	case refAnswer:
+		m.save(st, r.target)
+		m.enter(f.ID, st.Next, from)
+	}
+}
+
+// typed handles free text: an answer to the current question, a typed
+// button, a way-out word, a flow keyword — in that order.
+func (m *machine) typed(raw string, away bool) {
+	text := clip(raw, maxInput)
+	key := matchKey(text)
+	if m.st.Flow == "" {
+		if m.menuTyped(key) || m.freeAction(key) {
+			return
+		}
+		m.say("not_understood")
+		m.menu()
+		return
+	}
+	f, st, _ := m.s.step(m.st.Flow, m.st.Step)
+	if a := st.Ask; a != nil {
+		if a.Type == "text" && a.Pattern == "" && m.s.global(key, true) != "" {
+			m.freeAction(key) // "menu" is a way out, not a name
+			return
+		}
+		if v, ok := m.answer(a, text, key); ok {
+			m.save(st, v)
+			m.enter(f.ID, st.Next, f.ID+"/"+st.ID)
+			return
+		}
+		if m.freeAction(key) {
+			return
+		}
+		if away {
+			m.welcomeBack()
+			return
+		}
+		m.invalid(f, st)
+		return
+	}
+	if m.pressTyped(f, st, key) || m.freeAction(key) {
+		return
+	}
+	if away {
+		m.welcomeBack()
+		return
+	}
+	m.say("not_understood")
+	m.reshow()
+}
+
+// freeAction runs a way-out word or starts the flow whose keyword the text
+// contains.
+func (m *machine) freeAction(key string) bool {
+	switch m.s.global(key, false) {
+	case actMenu:
+		m.menu()
+		return true
+	case actBack:
+		m.back()
+		return true
+	case actHuman:
+		m.human()
+		return true
+	}
+	for _, kw := range m.s.keywords {
+		if containsWords(key, kw.key) {
+			f := m.s.flows[kw.flow]
+			m.leave()
+			m.enter(f.ID, f.Start, "")
+			return true
+		}
+	}
+	return false
+}
+
+// menuTyped picks a main-menu entry by number or title.
+func (m *machine) menuTyped(key string) bool {
+	if n, ok := ordinal(key); ok {
+		if n <= len(m.s.menu) {
+			f := m.s.menu[n-1]
+			m.enter(f.ID, f.Start, "")
+			return true
+		}
+		return false
+	}
+	for _, f := range m.s.menu {
+		if key != "" && anyKey(f.Title, key) {
+			m.enter(f.ID, f.Start, "")
+			return true
+		}
+	}
+	return false
+}
+
+// pressTyped matches typed text to a button of the current message step: its
+// number, its label, or a "continue" word.
+func (m *machine) pressTyped(f *Flow, st *Step, key string) bool {
+	from := f.ID + "/" + st.ID
+	if n, ok := ordinal(key); ok {
+		switch {
+		case n <= len(st.Buttons):
+			m.press(f, st, n-1)
+			return true
+		case n == len(st.Buttons)+1 && st.Next != "":
+			m.enter(f.ID, st.Next, from)
+			return true
+		}
+		return false
+	}
+	if key == "" {
+		return false
+	}
+	for i, b := range st.Buttons {
+		if anyKey(b.Label, key) {
+			m.press(f, st, i)
+			return true
+		}
+	}
+	if st.Next != "" && (continueWords[key] || anyKey(m.s.texts["nav_next"], key)) {
+		m.enter(f.ID, st.Next, from)
+		return true
+	}
+	return false
+}
+
+// press acts as if button i of a message step was tapped.
+func (m *machine) press(f *Flow, st *Step, i int) {
+	b := st.Buttons[i]
+	from := f.ID + "/" + st.ID
+	switch {
+	case b.Goto != "":
+		m.enter(f.ID, b.Goto, from)
+	case b.Flow != "":
+		m.enterFlow(b.Flow, from)
+	default: // a link cannot be opened by typing: send it on its own
+		label := m.loc(b.Label)
+		m.out(Output{Text: label, Buttons: [][]Button{{{Text: label, URL: b.URL}}, m.navRow()}})
+	}
+}
+
+// --- answers ----------------------------------------------------------------
+
+// answer reads typed text as an answer to a question.
+func (m *machine) answer(a *Ask, text, key string) (string, bool) {
+	switch a.Type {
+	case "choice":
+		if n, ok := ordinal(key); ok {
+			if n <= len(a.Choices) {
+				return a.Choices[n-1].Value, true
+			}
+			return "", false
+		}
+		best, bestScore, tie := -1, 0, false
+		for i, ch := range a.Choices {
+			switch sc := choiceScore(ch, key); {
+			case sc > bestScore:
+				best, bestScore, tie = i, sc, false
+			case sc == bestScore && sc > 0:
+				tie = true
+			}
+		}
+		if best >= 0 && !tie {
+			return a.Choices[best].Value, true
+		}
+	case "yesno":
+		if n, ok := ordinal(key); ok && n <= 2 {
+			return []string{answerYes, answerNo}[n-1], true
+		}
+		if key != "" && anyKey(m.s.texts["yes"], key) {
+			return answerYes, true
+		}
+		if key != "" && anyKey(m.s.texts["no"], key) {
+			return answerNo, true
+		}
+		return yesNo(key)
+	case "number":
+		digits := strings.ReplaceAll(key, " ", "")
+		if digits == "" || len(digits) > 18 || strings.IndexFunc(digits, func(r rune) bool { return r < '0' || r > '9' }) >= 0 {
+			return "", false
+		}
+		n, err := strconv.ParseInt(digits, 10, 64)
+		if err != nil || (a.Min != nil && n < int64(*a.Min)) || (a.Max != nil && n > int64(*a.Max)) {
+			return "", false
+		}
+		return strconv.FormatInt(n, 10), true
+	case "text":
+		t := strings.TrimSpace(text)
+		if t == "" {
+			return "", false
+		}
+		if a.re != nil && !a.re.MatchString(t) {
+			compact := strings.Join(strings.Fields(t), "")
+			if !a.re.MatchString(compact) {
+				return "", false
+			}
+			t = compact
+		}
+		return clipRunes(t, maxAnswer), true
+	}
+	return "", false
+}
+
+// choiceScore rates how well a typed match key names a choice: an exact
+// label, value or keyword beats a phrase found inside the text, which beats
+// the text found inside a label.
+func choiceScore(ch Choice, key string) int {
+	if key == "" {
+		return 0
+	}
+	cands := []string{matchKey(strings.ReplaceAll(ch.Value, "_", " "))}
+	for _, l := range sortedKeys(ch.Label) {
+		cands = append(cands, matchKey(ch.Label[l]))
+	}
+	for _, l := range sortedKeys(ch.Keywords) {
+		for _, kw := range ch.Keywords[l] {
+			cands = append(cands, matchKey(kw))
+		}
+	}
+	best := 0
+	for _, c := range cands {
+		sc := 0
+		switch {
+		case c == "":
+		case c == key:
+			sc = 1000 + len(c)
+		case containsWords(key, c):
+			sc = len(c)
+		case len(key) >= 3 && containsWords(c, key):
+			sc = len(key)
+		}
+		best = max(best, sc)
+	}
+	return best
+}
+
+func (m *machine) save(st *Step, v string) {
+	if st.Ask != nil && st.Ask.Save != "" {
+		m.st.Vars[st.Ask.Save] = v
+	}
+}
+
+// invalid answers a wrong answer: the invalid text and the question again,
+// and after too many tries on_fail or an offer of a volunteer.
+func (m *machine) invalid(f *Flow, st *Step) {
+	a := st.Ask
+	msg := m.text("invalid_answer")
+	if a.Invalid != nil {
+		msg = m.loc(a.Invalid)
+	}
+	retries := defaultRetries
+	if a.Retries != nil {
+		retries = *a.Retries
+	}
+	m.st.Attempts++
+	if m.st.Attempts > retries {
+		m.st.Attempts = 0
+		if a.OnFail != "" {
+			m.enter(f.ID, a.OnFail, f.ID+"/"+st.ID)
+			return
+		}
+		m.out(Output{Text: msg, Buttons: [][]Button{
+			{{Text: m.text("nav_human"), Data: dataHuman}},
+			{{Text: m.text("nav_back"), Data: dataBack}, {Text: m.text("nav_menu"), Data: dataMenu}},
+		}})
+		return
+	}
+	m.out(Output{Text: msg})
+	m.reshow()
+}
+
+// --- moves ------------------------------------------------------------------
+
+// enter shows a step (following branches), pushing from on the back stack.
+func (m *machine) enter(flow, step, from string) {
+	for hops := 0; ; hops++ {
+		f, st, ok := m.s.step(flow, step)
+		if !ok || hops > branchHops {
+			m.say("error")
+			m.menu()
+			return
+		}
+		if flow != m.st.Flow {
+			if m.st.Flow != "" {
+				m.event(EventFlowAbandoned, m.st.Flow, m.st.Step)
+			}
+			m.event(EventFlowStarted, flow, step)
+			m.st.Flow = flow
+		}
+		if st.Branch != nil {
+			step = pickCase(st.Branch, m.st.Vars)
+			continue
+		}
+		if from != "" && from != flow+"/"+step {
+			m.push(from)
+		}
+		m.st.Step, m.st.Attempts = step, 0
+		m.event(EventStepEntered, flow, step)
+		switch {
+		case st.Handoff != nil:
+			m.out(Output{Text: m.loc(st.Handoff.Say), Buttons: [][]Button{{{Text: m.text("handoff_cancel"), Data: dataCancel}}}})
+			m.res.Handoff = &Handoff{Flow: flow, Step: step, Reason: st.Handoff.Reason}
+			m.event(EventEscalated, flow, step)
+			m.idle()
+		case st.End != nil:
+			m.out(Output{Text: m.loc(st.End)})
+			m.event(EventFlowCompleted, flow, step)
+			m.idle()
+			m.res.Out = append(m.res.Out, m.s.menuOut(m.lang, m.st.Vars))
+		default:
+			m.out(m.s.render(f, st, m.lang, m.st.Vars))
+		}
+		return
+	}
+}
+
+// enterFlow follows a `flow:` target ("flow" or "flow#step").
+func (m *machine) enterFlow(target, from string) {
+	id, step, _ := strings.Cut(target, "#")
+	f, ok := m.s.flows[id]
+	if !ok {
+		m.stale()
+		return
+	}
+	if step == "" {
+		step = f.Start
+	}
+	m.enter(id, step, from)
+}
+
+func pickCase(cases []Case, vars map[string]string) string {
+	for _, c := range cases {
+		if c.If == nil {
+			return c.Else
+		}
+		if c.If.holds(vars) {
+			return c.Goto
+		}
+	}
+	return ""
+}
+
+// holds evaluates the condition; comparisons ignore case and diacritics.
+func (c *Cond) holds(vars map[string]string) bool {
+	v, set := vars[c.Var]
+	set = set && v != ""
+	nv := Normalize(v)
+	switch {
+	case c.Eq != nil:
+		return set && nv == Normalize(*c.Eq)
+	case c.Ne != nil:
+		return nv != Normalize(*c.Ne)
+	case c.In != nil:
+		return set && slices.ContainsFunc(c.In, func(x string) bool { return Normalize(x) == nv })
+	case c.Set != nil:
+		return *c.Set == set
+	}
+	return false
+}
+
+func (m *machine) back() {
+	for len(m.st.Back) > 0 {
+		top := m.st.Back[len(m.st.Back)-1]
+		m.st.Back = m.st.Back[:len(m.st.Back)-1]
+		flow, step, _ := strings.Cut(top, "/")
+		if _, st, ok := m.s.step(flow, step); ok && (st.Say != nil || st.Ask != nil) {
+			m.enter(flow, step, "")
+			return
+		}
+	}
+	m.menu()
+}
+
+func (m *machine) human() {
+	f, ok := m.s.flows[VolunteerFlow]
+	if !ok {
+		m.say("error")
+		m.menu()
+		return
+	}
+	wasFlow, wasStep := m.st.Flow, m.st.Step
+	m.enter(f.ID, f.Start, "")
+	if h := m.res.Handoff; h != nil && wasFlow != "" {
+		h.Flow, h.Step = wasFlow, wasStep
+	}
+}
+
+func (m *machine) langPrompt() {
+	names := m.s.texts["lang_name"]
+	rows := make([][]Button, 0, len(m.s.langs)+1)
+	for _, l := range m.s.langs {
+		label := strings.TrimSpace(names[l])
+		if label == "" {
+			label = strings.ToUpper(l)
+		}
+		rows = append(rows, []Button{{Text: label, Data: dataLang + l}})
+	}
+	rows = append(rows, []Button{{Text: m.text("nav_menu"), Data: dataMenu}})
+	m.out(Output{Text: m.text("lang_prompt"), Buttons: rows})
+}
+
+func (m *machine) setLang(code string) {
+	m.st.Lang, m.lang = code, code
+	m.say("lang_set")
+	if m.st.Flow != "" {
+		m.reshow()
+		return
+	}
+	m.menu()
+}
+
+func (m *machine) stale() {
+	m.res.Stale = true
+	m.say("stale_button")
+	m.menu()
+}
+
+func (m *machine) welcomeBack() {
+	m.say("welcome_back")
+	m.reshow()
+}
+
+// reshow shows the current step again, without events.
+func (m *machine) reshow() {
+	f, st, ok := m.s.step(m.st.Flow, m.st.Step)
+	if !ok {
+		m.menu()
+		return
+	}
+	m.out(m.s.render(f, st, m.lang, m.st.Vars))
+}
+
+// menu leaves any flow and shows the main menu.
+func (m *machine) menu() {
+	m.leave()
+	m.out(m.s.menuOut(m.lang, m.st.Vars))
+}
+
+// leave abandons the current flow, if any.
+func (m *machine) leave() {
+	if m.st.Flow != "" {
+		m.event(EventFlowAbandoned, m.st.Flow, m.st.Step)
+	}
+	m.idle()
+}
+
+func (m *machine) idle() {
+	m.st.Flow, m.st.Step, m.st.Attempts, m.st.Back = "", "", 0, nil
+}
+
+func (m *machine) push(loc string) {
+	if n := len(m.st.Back); n > 0 && m.st.Back[n-1] == loc {
+		return
+	}
+	m.st.Back = append(m.st.Back, loc)
+	if n := len(m.st.Back); n > maxBack {
+		m.st.Back = slices.Clone(m.st.Back[n-maxBack:])
+	}
+}
+
+func (m *machine) event(kind EventKind, flow, step string) {
+	m.res.Events = append(m.res.Events, Event{Kind: kind, Flow: flow, Step: step, At: m.now})
+}
+
+func (m *machine) out(o Output) { m.res.Out = append(m.res.Out, o) }
+
+func (m *machine) say(key string) { m.out(Output{Text: m.text(key)}) }
+
+func (m *machine) text(key string) string { return m.s.Text(m.lang, key, m.st.Vars) }
+
+func (m *machine) loc(t Text) string { return m.s.format(t, m.lang, m.st.Vars) }
+
+func (m *machine) navRow() []Button { return m.s.navRow(m.lang, m.st.Vars) }
+
+// --- rendering ----------------------------------------------------------------
+
+// Text returns a locale text in lang (falling back to vi) with {var}
+// placeholders substituted from vars. An unknown key returns the key itself.
+func (s *Set) Text(lang, key string, vars map[string]string) string {
+	t, ok := s.texts[key]
+	if !ok {
+		return key
+	}
+	return s.format(t, lang, vars)
+}
+
+// Menu returns the main menu: the prompt with one button per menu flow, the
+// language button and the volunteer button.
+func (s *Set) Menu(lang string) []Output { return []Output{s.menuOut(lang, nil)} }
+
+func (s *Set) menuOut(lang string, vars map[string]string) Output {
+	rows := make([][]Button, 0, len(s.menu)+2)
+	for _, f := range s.menu {
+		rows = append(rows, []Button{{Text: s.format(f.Title, lang, vars), Data: s.menuData[f.ID]}})
+	}
+	rows = append(rows,
+		[]Button{{Text: s.Text(lang, "menu_lang", vars), Data: dataLang}},
+		[]Button{{Text: s.Text(lang, "nav_human", vars), Data: dataHuman}},
+	)
+	return Output{Text: s.Text(lang, "menu", vars), Buttons: rows}
+}
+
+func (s *Set) navRow(lang string, vars map[string]string) []Button {
+	return []Button{
+		{Text: s.Text(lang, "nav_back", vars), Data: dataBack},
+		{Text: s.Text(lang, "nav_menu", vars), Data: dataMenu},
+		{Text: s.Text(lang, "nav_human", vars), Data: dataHuman},
+	}
+}
+
+// render shows a message or question step with its buttons and the way-out row.
+func (s *Set) render(f *Flow, st *Step, lang string, vars map[string]string) Output {
+	var o Output
+	if a := st.Ask; a != nil {
+		o.Text = s.format(a.Text, lang, vars)
+		switch a.Type {
+		case "choice":
+			for i, ch := range a.Choices {
+				o.Buttons = append(o.Buttons, []Button{{Text: s.format(ch.Label, lang, vars), Data: st.answers[i]}})
+			}
+		case "yesno":
+			o.Buttons = append(o.Buttons, []Button{
+				{Text: s.Text(lang, "yes", vars), Data: st.answers[0]},
+				{Text: s.Text(lang, "no", vars), Data: st.answers[1]},
+			})
+		}
+	} else {
+		o.Text = s.format(st.Say, lang, vars)
+		for i, b := range st.Buttons {
+			btn := Button{Text: s.format(b.Label, lang, vars), Data: st.data[i]}
+			if b.URL != "" {
+				btn = Button{Text: btn.Text, URL: b.URL}
+			}
+			o.Buttons = append(o.Buttons, []Button{btn})
+		}
+		if st.nextData != "" {
+			o.Buttons = append(o.Buttons, []Button{{Text: s.Text(lang, "nav_next", vars), Data: st.nextData}})
+		}
+	}
+	o.Buttons = append(o.Buttons, s.navRow(lang, vars))
+	return o
+}
+
+// format picks the language (falling back to vi) and substitutes {var}s.
+func (s *Set) format(t Text, lang string, vars map[string]string) string {
+	v := t[lang]
+	if strings.TrimSpace(v) == "" {
+		v = t[defaultLang]
+	}
+	if !strings.Contains(v, "{") {
+		return v
+	}
+	return s.subst(v, lang, vars)
+}
+
+// subst replaces {var} with vars[var]. {name} without a name becomes the
+// optional locale text name_default (or nothing, taking a space with it);
+// other unknown placeholders are left as they are.
+func (s *Set) subst(v, lang string, vars map[string]string) string {
+	var b []byte
+	for i := 0; i < len(v); {
+		open := strings.IndexByte(v[i:], '{')
+		if open < 0 {
+			b = append(b, v[i:]...)
+			break
+		}
+		open += i
+		b = append(b, v[i:open]...)
+		end := strings.IndexByte(v[open:], '}')
+		if end < 0 {
+			b = append(b, v[open:]...)
+			break
+		}
+		end += open
+		name := v[open+1 : end]
+		val, ok := vars[name]
+		if name == "name" && strings.TrimSpace(val) == "" {
+			val, ok = strings.TrimSpace(s.texts["name_default"][lang]), true
+			if val == "" {
+				val = strings.TrimSpace(s.texts["name_default"][defaultLang])
+			}
+		}
+		switch {
+		case !ok || !varPattern.MatchString(name):
+			b = append(b, v[open:end+1]...)
+		case val == "":
+			// Drop a space left dangling before a removed placeholder.
+			if len(b) > 0 && b[len(b)-1] == ' ' && (end+1 == len(v) || strings.ContainsRune(" ,.!?:;)", rune(v[end+1]))) {
+				b = b[:len(b)-1]
+			}
+		default:
+			b = append(b, val...)
+		}
+		i = end + 1
+	}
+	return string(b)
+}
+
+// anyKey reports whether key equals the match key of t in any language.
+func anyKey(t Text, key string) bool {
+	for _, l := range sortedKeys(t) {
+		if matchKey(t[l]) == key {
+			return true
+		}
+	}
+	return false
+}
+
+// global returns the way-out action the typed text asks for: an exact way-out
+// word or label, or (unless exact) one inside a short message.
+func (s *Set) global(key string, exact bool) string {
+	if key == "" {
+		return ""
+	}
+	if a := globalAction(key); a != "" {
+		return a
+	}
+	for _, nav := range []struct{ key, act string }{{"nav_menu", actMenu}, {"nav_back", actBack}, {"nav_human", actHuman}} {
+		if anyKey(s.texts[nav.key], key) {
+			return nav.act
+		}
+	}
+	if exact || strings.Count(key, " ")+1 > maxGlobalWords {
+		return ""
+	}
+	for _, g := range s.globals {
+		if containsWords(key, g.key) {
+			return g.flow
+		}
+	}
+	return ""
+}
+
+// clipRunes cuts s to at most n runes.
+func clipRunes(s string, n int) string {
+	i := 0
+	for pos := range s {
+		if i == n {
+			return strings.TrimRightFunc(s[:pos], unicode.IsSpace)
+		}
+		i++
+	}
+	return s
+}

@@ -1,0 +1,220 @@
+// Package flows is gocua's conversation content and the pure engine that
+// walks a resident through it.
+//
+// Content is YAML (see docs/flows.md): one file per flow plus locale.yaml for
+// system texts. Load reads layers of files (the bundled ones, then an
+// organizer's directory), decodes them strictly, validates everything and
+// returns an immutable Set. Set.Advance takes a conversation State and one
+// Input and returns the next State, the messages to send and the analytics
+// events; it does no I/O and reads no clock.
+package flows
+
+import (
+	"regexp"
+	"time"
+)
+
+// Text is a translatable text: language code → text. "vi" is required; other
+// languages fall back to it.
+type Text map[string]string
+
+// Keywords are phrases per language that start a flow or pick a choice when a
+// resident types them (matched without case and diacritics).
+type Keywords map[string][]string
+
+// Flow is one guide: a titled sequence of steps. It is read-only after Load.
+type Flow struct {
+	ID       string   `yaml:"id"`
+	Title    Text     `yaml:"title"`
+	Menu     int      `yaml:"menu"` // position on the main menu; 0 = not on the menu
+	Keywords Keywords `yaml:"keywords"`
+	Sources  []string `yaml:"sources"`
+	Verified string   `yaml:"verified"` // YYYY-MM-DD
+	Start    string   `yaml:"start"`
+	Steps    []*Step  `yaml:"steps"`
+
+	file  string         // issue path of the defining file
+	seq   int            // load order (layer, then file name)
+	lines map[string]int // YAML path → line, see lineOf
+	steps map[string]*Step
+	index map[string]int // step id → position in Steps
+}
+
+// Step is one thing the resident sees (message, question, handoff, end) or
+// an invisible branch. Exactly one of Say, Ask, Branch, Handoff, End is set.
+type Step struct {
+	ID      string       `yaml:"id"`
+	Say     Text         `yaml:"say"`
+	Buttons []StepButton `yaml:"buttons"`
+	Next    string       `yaml:"next"`
+	Ask     *Ask         `yaml:"ask"`
+	Branch  []Case       `yaml:"branch"`
+	Handoff *HandoffStep `yaml:"handoff"`
+	End     Text         `yaml:"end"`
+
+	// Precomputed callback data, built by Load.
+	data     []string // per Buttons entry ("" for URL buttons)
+	nextData string   // the "continue" button
+	answers  []string // per choice, or [yes, no] for yesno questions
+}
+
+// StepButton is a button of a message step: a label and exactly one of Goto
+// (a step of the same flow), Flow ("flow" or "flow#step") or URL.
+type StepButton struct {
+	Label Text   `yaml:"label"`
+	Goto  string `yaml:"goto"`
+	Flow  string `yaml:"flow"`
+	URL   string `yaml:"url"`
+}
+
+// Ask is a question step.
+type Ask struct {
+	Text    Text     `yaml:"text"`
+	Type    string   `yaml:"type"` // choice, number, yesno, text
+	Save    string   `yaml:"save"`
+	Choices []Choice `yaml:"choices"`
+	Min     *int     `yaml:"min"`
+	Max     *int     `yaml:"max"`
+	Pattern string   `yaml:"pattern"`
+	Retries *int     `yaml:"retries"` // wrong answers tolerated; default 2
+	Invalid Text     `yaml:"invalid"`
+	OnFail  string   `yaml:"on_fail"`
+
+	re *regexp.Regexp // compiled Pattern
+}
+
+// Choice is one answer of a choice question.
+type Choice struct {
+	Value    string   `yaml:"value"`
+	Label    Text     `yaml:"label"`
+	Keywords Keywords `yaml:"keywords"`
+}
+
+// Case is one arm of a branch step: If + Goto, or a final Else.
+type Case struct {
+	If   *Cond  `yaml:"if"`
+	Goto string `yaml:"goto"`
+	Else string `yaml:"else"`
+}
+
+// Cond tests a saved variable. Exactly one of Eq, Ne, In, Set is given;
+// comparisons ignore case and diacritics.
+type Cond struct {
+	Var string   `yaml:"var"`
+	Eq  *string  `yaml:"eq"`
+	Ne  *string  `yaml:"ne"`
+	In  []string `yaml:"in"`
+	Set *bool    `yaml:"set"`
+}
+
+// HandoffStep asks for a human volunteer.
+type HandoffStep struct {
+	Reason string `yaml:"reason"` // for the volunteer, not shown to the resident
+	Say    Text   `yaml:"say"`
+}
+
+// Step returns the step with this id.
+func (f *Flow) Step(id string) (*Step, bool) {
+	s, ok := f.steps[id]
+	return s, ok
+}
+
+// kind names the step's kind ("say", "ask", "branch", "handoff", "end").
+func (s *Step) kind() string {
+	switch {
+	case s.Ask != nil:
+		return "ask"
+	case s.Branch != nil:
+		return "branch"
+	case s.Handoff != nil:
+		return "handoff"
+	case s.End != nil:
+		return "end"
+	}
+	return "say"
+}
+
+// State is a resident's position in the flows. It is stored by the core
+// between messages (JSON) and must stay small.
+type State struct {
+	Flow     string            `json:"f,omitempty"` // current flow id ("" = idle at the main menu)
+	Step     string            `json:"s,omitempty"` // current step id
+	Vars     map[string]string `json:"v,omitempty"` // saved answers
+	Lang     string            `json:"l,omitempty"` // "vi" (default) or "en"
+	Attempts int               `json:"a,omitempty"` // wrong answers at the current question
+	Back     []string          `json:"b,omitempty"` // "flow/step" history for the back button, bounded (≤ 20)
+	Seen     time.Time         `json:"t,omitempty"` // last input time (set by Advance from now)
+}
+
+// InputKind says what the resident did.
+type InputKind int
+
+// Input kinds.
+const (
+	InputStart   InputKind = iota + 1 // /start (or a brand-new resident): greeting + main menu
+	InputText                         // free text (Text)
+	InputButton                       // a tapped button (Data)
+	InputCommand                      // /menu, /help, /lang or an unknown command (Command = "menu"…, Args)
+)
+
+// Input is one thing the resident did.
+type Input struct {
+	Kind    InputKind
+	Text    string // typed text (InputText)
+	Data    string // button data (InputButton)
+	Command string // command name without "/" (InputCommand)
+	Args    string // text after the command
+	Name    string // display name, stored as the {name} variable when given
+}
+
+// Button is an inline button: Data (≤ 64 bytes, stable across restarts for
+// the same content) or URL.
+type Button struct {
+	Text string
+	Data string
+	URL  string
+}
+
+// Output is one message to send.
+type Output struct {
+	Text    string
+	Buttons [][]Button
+}
+
+// EventKind names an analytics event.
+type EventKind string
+
+// Event kinds.
+const (
+	EventFlowStarted   EventKind = "flow_started"
+	EventStepEntered   EventKind = "step_entered"
+	EventFlowCompleted EventKind = "flow_completed"
+	EventFlowAbandoned EventKind = "flow_abandoned"
+	EventEscalated     EventKind = "escalated"
+)
+
+// Event is something worth counting: where residents go and where they stop.
+type Event struct {
+	Kind EventKind
+	Flow string
+	Step string
+	At   time.Time
+}
+
+// Handoff says a resident asked for a human: a handoff step was reached or
+// nav:human was tapped. Flow and Step name where the resident was (for
+// nav:human in the middle of a flow, the step they were stuck at).
+type Handoff struct {
+	Flow   string
+	Step   string
+	Reason string
+}
+
+// Result is what Advance decided.
+type Result struct {
+	State   State
+	Out     []Output // messages to send, in order; never empty
+	Events  []Event
+	Handoff *Handoff // non-nil: the core creates a waiting ticket
+	Stale   bool     // the tapped button belongs to no current content (friendly text + menu were output)
+}

@@ -1,0 +1,225 @@
+package flows
+
+import (
+	"cmp"
+	"crypto/sha256"
+	"encoding/base32"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Set is a loaded, validated collection of flows and locale texts. It is
+// immutable and safe for concurrent use.
+type Set struct {
+	version string
+	flows   map[string]*Flow
+	order   []*Flow // by id
+	menu    []*Flow // menu flows by (Menu, ID)
+	texts   map[string]Text
+	langs   []string // offered languages, "vi" first
+
+	refs     map[string]ref    // callback data → what the button does
+	menuData map[string]string // flow id → main-menu button data
+	keywords []keyword         // longest first
+	globals  []keyword         // way-out phrases (flow = action), longest first
+}
+
+// refKind says what a content button does.
+type refKind uint8
+
+const (
+	refGoto   refKind = iota + 1 // goto a step of the same flow
+	refFlow                      // start another flow (target "flow" or "flow#step")
+	refNext                      // the "continue" button of a message step
+	refAnswer                    // an answer of a question (target = saved value)
+	refMenu                      // a main-menu button (flow = the flow to start)
+)
+
+// ref is what a callback data string points at.
+type ref struct {
+	kind   refKind
+	flow   string
+	step   string
+	target string
+}
+
+// keyword is a normalized phrase that starts a flow.
+type keyword struct {
+	key  string
+	flow string
+}
+
+// Reserved button data, shared with the core.
+const (
+	dataBack   = "nav:back"
+	dataMenu   = "nav:menu"
+	dataHuman  = "nav:human"
+	dataCancel = "nav:cancel"
+	dataLang   = "lang:" // + code; "lang:" alone opens the language prompt
+
+	// VolunteerFlow is the flow nav:human starts; its start must be a handoff step.
+	VolunteerFlow = "volunteer"
+)
+
+// MaxCallbackData is Telegram's limit on button data, in bytes.
+const MaxCallbackData = 64
+
+// Answer values saved by yes/no questions.
+const (
+	answerYes = "yes"
+	answerNo  = "no"
+)
+
+// buttonData derives a stable, short callback data string from what the
+// button is: the same content always yields the same data.
+func buttonData(prefix string, parts ...string) string {
+	sum := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
+	return prefix + base32.StdEncoding.EncodeToString(sum[:8])[:12]
+}
+
+// build makes a Set from content, tolerating invalid content (validate
+// reports it).
+func build(c *content) *Set {
+	s := &Set{
+		version:  shortHash(c.hash),
+		flows:    c.flows,
+		texts:    c.texts,
+		refs:     map[string]ref{},
+		menuData: map[string]string{},
+	}
+	for _, id := range sortedKeys(c.flows) {
+		f := c.flows[id]
+		s.order = append(s.order, f)
+		f.steps, f.index = map[string]*Step{}, map[string]int{}
+		for i, st := range f.Steps {
+			if st == nil {
+				continue
+			}
+			if _, dup := f.steps[st.ID]; !dup {
+				f.steps[st.ID], f.index[st.ID] = st, i
+			}
+		}
+		if f.Menu > 0 && f.ID != VolunteerFlow { // the menu always ends with the volunteer button
+			s.menu = append(s.menu, f)
+			d := buttonData("m:", "menu", f.ID)
+			s.menuData[f.ID] = d
+			s.refs[d] = ref{kind: refMenu, flow: f.ID, step: f.Start}
+		}
+		for _, st := range f.Steps {
+			if st == nil {
+				continue
+			}
+			s.stepData(f, st)
+			if a := st.Ask; a != nil && a.Pattern != "" {
+				a.re, _ = regexp.Compile(a.Pattern) // nil if invalid: reported by validate
+			}
+		}
+		for _, lang := range sortedKeys(f.Keywords) {
+			for _, kw := range f.Keywords[lang] {
+				if k := matchKey(kw); k != "" {
+					s.keywords = append(s.keywords, keyword{key: k, flow: f.ID})
+				}
+			}
+		}
+	}
+	slices.SortStableFunc(s.menu, func(a, b *Flow) int { return cmp.Or(cmp.Compare(a.Menu, b.Menu), cmp.Compare(a.ID, b.ID)) })
+	slices.SortFunc(s.keywords, func(a, b keyword) int {
+		return cmp.Or(cmp.Compare(len(b.key), len(a.key)), cmp.Compare(a.flow, b.flow), cmp.Compare(a.key, b.key))
+	})
+	s.keywords = slices.Compact(s.keywords)
+
+	for k, act := range globalWords {
+		s.globals = append(s.globals, keyword{key: k, flow: act})
+	}
+	for _, nav := range []struct{ key, act string }{{"nav_menu", actMenu}, {"nav_back", actBack}, {"nav_human", actHuman}} {
+		for _, l := range sortedKeys(c.texts[nav.key]) {
+			if k := matchKey(c.texts[nav.key][l]); k != "" {
+				s.globals = append(s.globals, keyword{key: k, flow: nav.act})
+			}
+		}
+	}
+	slices.SortFunc(s.globals, func(a, b keyword) int {
+		return cmp.Or(cmp.Compare(len(b.key), len(a.key)), cmp.Compare(a.key, b.key), cmp.Compare(a.flow, b.flow))
+	})
+	s.globals = slices.Compact(s.globals)
+
+	if t := c.texts["lang_set"]; len(t) > 0 {
+		for _, l := range sortedKeys(t) {
+			if strings.TrimSpace(t[l]) != "" {
+				s.langs = append(s.langs, l)
+			}
+		}
+	}
+	if !slices.Contains(s.langs, defaultLang) {
+		s.langs = append(s.langs, defaultLang)
+	}
+	slices.SortStableFunc(s.langs, func(a, b string) int {
+		rank := func(l string) int {
+			if l == defaultLang {
+				return 0
+			}
+			return 1
+		}
+		return cmp.Or(cmp.Compare(rank(a), rank(b)), cmp.Compare(a, b))
+	})
+	return s
+}
+
+// stepData assigns callback data to the buttons of one step.
+func (s *Set) stepData(f *Flow, st *Step) {
+	add := func(r ref, what string) string {
+		d := buttonData("s:", f.ID, st.ID, what)
+		s.refs[d] = r
+		return d
+	}
+	st.data = make([]string, len(st.Buttons))
+	for i, b := range st.Buttons {
+		switch {
+		case b.Goto != "":
+			st.data[i] = add(ref{kind: refGoto, flow: f.ID, step: st.ID, target: b.Goto}, strconv.Itoa(i)+"\x00goto\x00"+b.Goto)
+		case b.Flow != "":
+			st.data[i] = add(ref{kind: refFlow, flow: f.ID, step: st.ID, target: b.Flow}, strconv.Itoa(i)+"\x00flow\x00"+b.Flow)
+		}
+	}
+	if st.Next != "" && st.Ask == nil {
+		st.nextData = add(ref{kind: refNext, flow: f.ID, step: st.ID, target: st.Next}, "next\x00"+st.Next)
+	}
+	if a := st.Ask; a != nil {
+		switch a.Type {
+		case "choice":
+			st.answers = make([]string, len(a.Choices))
+			for i, ch := range a.Choices {
+				st.answers[i] = add(ref{kind: refAnswer, flow: f.ID, step: st.ID, target: ch.Value}, strconv.Itoa(i)+"\x00choice\x00"+ch.Value)
+			}
+		case "yesno":
+			st.answers = []string{
+				add(ref{kind: refAnswer, flow: f.ID, step: st.ID, target: answerYes}, "0\x00yesno\x00"+answerYes),
+				add(ref{kind: refAnswer, flow: f.ID, step: st.ID, target: answerNo}, "1\x00yesno\x00"+answerNo),
+			}
+		}
+	}
+}
+
+// Flow returns the flow with this id.
+func (s *Set) Flow(id string) (*Flow, bool) {
+	f, ok := s.flows[id]
+	return f, ok
+}
+
+// Flows returns every flow, sorted by id.
+func (s *Set) Flows() []*Flow { return slices.Clone(s.order) }
+
+// Langs returns the languages residents can choose, "vi" first.
+func (s *Set) Langs() []string { return slices.Clone(s.langs) }
+
+// step looks up a flow and one of its steps.
+func (s *Set) step(flow, step string) (*Flow, *Step, bool) {
+	f, ok := s.flows[flow]
+	if !ok {
+		return nil, nil, false
+	}
+	st, ok := f.steps[step]
+	return f, st, ok
+}

@@ -1,0 +1,521 @@
+package store
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+
+	"github.com/gocua/gocua/bot"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// ErrNotFound is returned by the read helpers when no row matches, and by
+// Record and CancelTicket when the ticket they name does not exist.
+var ErrNotFound = errors.New("store: not found")
+
+// Ticket statuses, as stored in tickets.status.
+const (
+	TicketWaiting   = "waiting"
+	TicketOpen      = "open"
+	TicketClosed    = "closed"
+	TicketCancelled = "cancelled"
+)
+
+// defaultMaxConns is the pool size used when the URL has no pool_max_conns.
+const defaultMaxConns = 16
+
+// recordAttempts bounds Record's retries after losing a race for the
+// resident's single waiting ticket.
+const recordAttempts = 3
+
+// Postgres keeps durable records: residents, tickets and their transcripts,
+// flow events. It implements bot.Records. It is safe for concurrent use.
+type Postgres struct {
+	pool *pgxpool.Pool
+	log  *slog.Logger
+}
+
+var _ bot.Records = (*Postgres)(nil)
+
+// Resident is one channel identity of a resident.
+type Resident struct {
+	ID                 int64
+	Key                bot.ConvKey
+	Name               string
+	Lang               string
+	FirstSeen          time.Time
+	LastSeen           time.Time
+	Reachable          bool
+	ReachableChangedAt time.Time // zero if never changed
+	BroadcastOptIn     bool
+}
+
+// Ticket is a handoff request.
+type Ticket struct {
+	ID           int64
+	ResidentID   int64
+	Key          bot.ConvKey
+	Status       string // TicketWaiting, TicketOpen, TicketClosed or TicketCancelled
+	Flow         string
+	Step         string
+	Reason       string
+	Summary      string
+	Vars         map[string]string
+	SourceUpdate string // the update that opened the ticket
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// TicketMessage is one stored transcript line.
+type TicketMessage struct {
+	ID           int64
+	TicketID     int64
+	From         string // "resident", "bot" or "volunteer"
+	Text         string
+	At           time.Time
+	SourceUpdate string
+	Seq          int
+}
+
+// OpenPostgres opens a connection pool to url and checks the server answers.
+// Without pool_max_conns in url the pool holds at most 16 connections.
+func OpenPostgres(ctx context.Context, url string, log *slog.Logger) (*Postgres, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("store: parse database url: %w", err)
+	}
+	if !strings.Contains(url, "pool_max_conns") {
+		cfg.MaxConns = defaultMaxConns
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("store: open database: %w", err)
+	}
+	p := &Postgres{pool: pool, log: log}
+	if err := p.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return p, nil
+}
+
+// Ping checks that PostgreSQL answers.
+func (p *Postgres) Ping(ctx context.Context) error {
+	if err := p.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("store: database ping: %w", err)
+	}
+	return nil
+}
+
+// Close closes the pool, waiting for acquired connections to be released.
+func (p *Postgres) Close() { p.pool.Close() }
+
+// Migrate applies the embedded migrations that are not applied yet. It holds
+// a PostgreSQL session advisory lock meanwhile, so replicas starting together
+// wait for each other and each migration runs once.
+func (p *Postgres) Migrate(ctx context.Context) error {
+	fsys, err := fs.Sub(migrationFiles, "migrations")
+	if err != nil {
+		return fmt.Errorf("store: migrations: %w", err)
+	}
+	// Retry the lock every second for up to ten minutes.
+	locker, err := lock.NewPostgresSessionLocker(lock.WithLockTimeout(1, 600))
+	if err != nil {
+		return fmt.Errorf("store: migration lock: %w", err)
+	}
+	db := stdlib.OpenDBFromPool(p.pool)
+	defer db.Close()
+	prov, err := goose.NewProvider(goose.DialectPostgres, db, fsys,
+		goose.WithSessionLocker(locker),
+		goose.WithDisableGlobalRegistry(true),
+		goose.WithSlog(p.log),
+	)
+	if err != nil {
+		return fmt.Errorf("store: migrations: %w", err)
+	}
+	results, err := prov.Up(ctx)
+	if err != nil {
+		return fmt.Errorf("store: migrate: %w", err)
+	}
+	for _, r := range results {
+		p.log.InfoContext(ctx, "migration applied",
+			"version", r.Source.Version, "file", r.Source.Path, "duration", r.Duration)
+	}
+	return nil
+}
+
+const upsertResidentSQL = `
+INSERT INTO residents (channel, external_id, name, lang, first_seen, last_seen)
+VALUES ($1, $2, $3, $4, $5, $5)
+ON CONFLICT (channel, external_id) DO UPDATE SET
+    first_seen = least(residents.first_seen, EXCLUDED.first_seen),
+    last_seen  = greatest(residents.last_seen, EXCLUDED.last_seen),
+    name = CASE WHEN EXCLUDED.name <> '' AND EXCLUDED.last_seen >= residents.last_seen
+                THEN EXCLUDED.name ELSE residents.name END,
+    lang = CASE WHEN EXCLUDED.lang <> '' AND EXCLUDED.last_seen >= residents.last_seen
+                THEN EXCLUDED.lang ELSE residents.lang END,
+    reachable = CASE WHEN residents.reachable_changed_at IS NULL
+                       OR EXCLUDED.last_seen >= residents.reachable_changed_at
+                     THEN true ELSE residents.reachable END,
+    reachable_changed_at = CASE WHEN NOT residents.reachable
+                                 AND EXCLUDED.last_seen >= residents.reachable_changed_at
+                                THEN EXCLUDED.last_seen ELSE residents.reachable_changed_at END`
+
+const insertEventsSQL = `
+INSERT INTO flow_events (channel, external_id, update_id, seq, kind, flow, step, at)
+SELECT $1, $2, $3, e.seq::int, e.kind, e.flow, e.step, e.at
+FROM unnest($4::text[], $5::text[], $6::text[], $7::timestamptz[]) WITH ORDINALITY AS e(kind, flow, step, at, seq)
+ON CONFLICT (channel, external_id, update_id, seq) DO NOTHING`
+
+// handoffSQL finds or creates the ticket for one handoff and appends the
+// transcript lines to it, in one statement:
+//   - mine: the ticket this update already opened or joined (a replay);
+//   - waiting: else the resident's waiting ticket, which this update joins;
+//   - created: else a new waiting ticket.
+//
+// $1 channel, $2 external id, $3 update id, $4 at, $5 flow, $6 step,
+// $7 reason, $8 summary, $9 vars, $10 senders, $11 bodies, $12 times.
+const handoffSQL = `
+WITH mine AS (
+    SELECT id FROM tickets
+    WHERE channel = $1 AND external_id = $2
+      AND (source_update = $3::text OR $3::text = ANY (handoff_updates))
+    ORDER BY id LIMIT 1
+), waiting AS (
+    SELECT id FROM tickets
+    WHERE channel = $1 AND external_id = $2 AND status = 'waiting'
+      AND NOT EXISTS (SELECT 1 FROM mine)
+    ORDER BY id LIMIT 1
+), joined AS (
+    UPDATE tickets
+    SET handoff_updates = array_append(handoff_updates, $3::text),
+        updated_at = greatest(updated_at, $4)
+    WHERE id IN (SELECT id FROM waiting) AND status = 'waiting'
+    RETURNING id
+), created AS (
+    INSERT INTO tickets (resident_id, channel, external_id, flow, step, reason, summary, vars,
+                         source_update, created_at, updated_at)
+    SELECT r.id, $1, $2, $5, $6, $7, $8, $9, $3, $4, $4
+    FROM residents r
+    WHERE r.channel = $1 AND r.external_id = $2
+      AND NOT EXISTS (SELECT 1 FROM mine) AND NOT EXISTS (SELECT 1 FROM waiting)
+    ON CONFLICT (channel, external_id, source_update) DO UPDATE SET updated_at = tickets.updated_at
+    RETURNING id
+), ticket AS (
+    SELECT id FROM mine UNION ALL SELECT id FROM joined UNION ALL SELECT id FROM created
+), lines AS (
+    INSERT INTO ticket_messages (ticket_id, sender, body, created_at, source_update, seq)
+    SELECT t.id, l.sender, l.body, l.at, $3, l.seq::int
+    FROM ticket t,
+         unnest($10::text[], $11::text[], $12::timestamptz[]) WITH ORDINALITY AS l(sender, body, at, seq)
+    ON CONFLICT (ticket_id, source_update, seq) DO NOTHING
+)
+SELECT id FROM ticket`
+
+const appendTranscriptSQL = `
+INSERT INTO ticket_messages (ticket_id, sender, body, created_at, source_update, seq)
+SELECT $1, l.sender, l.body, l.at, $2, l.seq::int
+FROM unnest($3::text[], $4::text[], $5::timestamptz[]) WITH ORDINALITY AS l(sender, body, at, seq)
+ON CONFLICT (ticket_id, source_update, seq) DO NOTHING`
+
+// errTicketRace: the waiting ticket this update meant to join changed
+// status concurrently; Record retries.
+var errTicketRace = errors.New("store: waiting ticket changed concurrently")
+
+// Record writes what one update did, idempotently, in one transaction sent
+// as a single batch. See bot.Records.
+func (p *Postgres) Record(ctx context.Context, r bot.UpdateRecord) (bot.RecordResult, error) {
+	if r.UpdateID == "" {
+		return bot.RecordResult{}, fmt.Errorf("store: record %s: empty update id", r.Key)
+	}
+	for attempt := 1; ; attempt++ {
+		res, err := p.record(ctx, r)
+		if err == nil {
+			return res, nil
+		}
+		if attempt == recordAttempts || !retryableRecord(err) || ctx.Err() != nil {
+			return bot.RecordResult{}, fmt.Errorf("store: record %s update %s: %w", r.Key, r.UpdateID, err)
+		}
+		p.log.DebugContext(ctx, "record retried", "conv", r.Key.String(), "attempt", attempt, "err", err)
+	}
+}
+
+// retryableRecord reports whether a failed Record lost a race worth retrying.
+func retryableRecord(err error) bool {
+	if errors.Is(err, errTicketRace) {
+		return true
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch pe.Code {
+		case "23505": // unique_violation: another update opened the waiting ticket first
+			return pe.ConstraintName == "tickets_one_waiting"
+		case "40001", "40P01": // serialization failure, deadlock
+			return true
+		}
+	}
+	return false
+}
+
+// record sends one attempt of Record.
+func (p *Postgres) record(ctx context.Context, r bot.UpdateRecord) (bot.RecordResult, error) {
+	at := r.At
+	if at.IsZero() {
+		at = time.Now()
+	}
+	ch, ext := string(r.Key.Channel), clean(r.Key.ChatID)
+	upd := clean(r.UpdateID)
+
+	b := &pgx.Batch{}
+	b.Queue(upsertResidentSQL, ch, ext, clean(r.Name), clean(r.Lang), at)
+	if len(r.Events) > 0 {
+		kinds := make([]string, len(r.Events))
+		fls := make([]string, len(r.Events))
+		steps := make([]string, len(r.Events))
+		times := make([]time.Time, len(r.Events))
+		for i, e := range r.Events {
+			kinds[i], fls[i], steps[i] = clean(string(e.Kind)), clean(e.Flow), clean(e.Step)
+			times[i] = e.At
+			if e.At.IsZero() {
+				times[i] = at
+			}
+		}
+		b.Queue(insertEventsSQL, ch, ext, upd, kinds, fls, steps, times)
+	}
+	senders, bodies, times := transcriptArrays(r.Transcript, at)
+	switch {
+	case r.Handoff != nil:
+		vars, err := varsJSON(r.Handoff.Vars)
+		if err != nil {
+			return bot.RecordResult{}, err
+		}
+		h := r.Handoff
+		b.Queue(handoffSQL, ch, ext, upd, at, clean(h.Flow), clean(h.Step), clean(h.Reason),
+			clean(h.Summary), vars, senders, bodies, times)
+	case r.Ticket != 0 && len(r.Transcript) > 0:
+		b.Queue(appendTranscriptSQL, r.Ticket, upd, senders, bodies, times)
+	}
+
+	br := p.pool.SendBatch(ctx, b)
+	var res bot.RecordResult
+	err := func() error {
+		if _, err := br.Exec(); err != nil {
+			return fmt.Errorf("upsert resident: %w", err)
+		}
+		if len(r.Events) > 0 {
+			if _, err := br.Exec(); err != nil {
+				return fmt.Errorf("insert events: %w", err)
+			}
+		}
+		switch {
+		case r.Handoff != nil:
+			err := br.QueryRow().Scan(&res.TicketID)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return errTicketRace
+			}
+			if err != nil {
+				return fmt.Errorf("ticket: %w", err)
+			}
+		case r.Ticket != 0 && len(r.Transcript) > 0:
+			if _, err := br.Exec(); err != nil {
+				if isForeignKeyViolation(err) {
+					return fmt.Errorf("transcript: ticket %d: %w", r.Ticket, ErrNotFound)
+				}
+				return fmt.Errorf("transcript: %w", err)
+			}
+		}
+		return nil
+	}()
+	if cerr := br.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
+	if err != nil {
+		return bot.RecordResult{}, err
+	}
+	return res, nil
+}
+
+// transcriptArrays turns lines into the parallel arrays the SQL unnests.
+// Lines without a time get at.
+func transcriptArrays(lines []bot.TranscriptLine, at time.Time) (senders, bodies []string, times []time.Time) {
+	senders = make([]string, len(lines))
+	bodies = make([]string, len(lines))
+	times = make([]time.Time, len(lines))
+	for i, l := range lines {
+		senders[i], bodies[i], times[i] = clean(l.From), clean(l.Text), l.At
+		if l.At.IsZero() {
+			times[i] = at
+		}
+	}
+	return senders, bodies, times
+}
+
+// varsJSON encodes a ticket's variables as a JSON object for jsonb.
+func varsJSON(vars map[string]string) ([]byte, error) {
+	m := make(map[string]string, len(vars))
+	for k, v := range vars {
+		m[clean(k)] = clean(v)
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("encode ticket vars: %w", err)
+	}
+	return b, nil
+}
+
+// SetReachable records that a resident blocked (false) or unblocked (true)
+// the bot at at. An older change than the one stored is ignored; an unknown
+// resident is created.
+func (p *Postgres) SetReachable(ctx context.Context, key bot.ConvKey, reachable bool, at time.Time) error {
+	if at.IsZero() {
+		at = time.Now()
+	}
+	_, err := p.pool.Exec(ctx, `
+INSERT INTO residents (channel, external_id, first_seen, last_seen, reachable, reachable_changed_at)
+VALUES ($1, $2, $3, $3, $4, $3)
+ON CONFLICT (channel, external_id) DO UPDATE SET
+    reachable = EXCLUDED.reachable,
+    reachable_changed_at = EXCLUDED.reachable_changed_at
+WHERE residents.reachable_changed_at IS NULL
+   OR residents.reachable_changed_at <= EXCLUDED.reachable_changed_at`,
+		string(key.Channel), clean(key.ChatID), at, reachable)
+	if err != nil {
+		return fmt.Errorf("store: set reachable %s: %w", key, err)
+	}
+	return nil
+}
+
+// CancelTicket marks a waiting or open ticket cancelled. Cancelling a ticket
+// that is already cancelled or closed does nothing; an unknown id returns
+// ErrNotFound.
+func (p *Postgres) CancelTicket(ctx context.Context, id int64, at time.Time) error {
+	if at.IsZero() {
+		at = time.Now()
+	}
+	var exists bool
+	err := p.pool.QueryRow(ctx, `
+WITH cancelled AS (
+    UPDATE tickets SET status = 'cancelled', updated_at = $2
+    WHERE id = $1 AND status IN ('waiting', 'open')
+    RETURNING id
+)
+SELECT EXISTS (SELECT 1 FROM cancelled) OR EXISTS (SELECT 1 FROM tickets WHERE id = $1)`,
+		id, at).Scan(&exists)
+	if err != nil {
+		return fmt.Errorf("store: cancel ticket %d: %w", id, err)
+	}
+	if !exists {
+		return fmt.Errorf("store: cancel ticket %d: %w", id, ErrNotFound)
+	}
+	return nil
+}
+
+// Resident returns the resident with this channel identity.
+func (p *Postgres) Resident(ctx context.Context, key bot.ConvKey) (Resident, error) {
+	var r Resident
+	var ch string
+	var changed *time.Time
+	err := p.pool.QueryRow(ctx, `
+SELECT id, channel, external_id, name, lang, first_seen, last_seen, reachable,
+       reachable_changed_at, broadcast_opt_in
+FROM residents WHERE channel = $1 AND external_id = $2`,
+		string(key.Channel), clean(key.ChatID)).Scan(
+		&r.ID, &ch, &r.Key.ChatID, &r.Name, &r.Lang, &r.FirstSeen, &r.LastSeen, &r.Reachable,
+		&changed, &r.BroadcastOptIn)
+	if err != nil {
+		return Resident{}, fmt.Errorf("store: resident %s: %w", key, notFound(err))
+	}
+	r.Key.Channel = bot.Channel(ch)
+	if changed != nil {
+		r.ReachableChangedAt = *changed
+	}
+	return r, nil
+}
+
+// Ticket returns the ticket with this id.
+func (p *Postgres) Ticket(ctx context.Context, id int64) (Ticket, error) {
+	var t Ticket
+	var ch string
+	err := p.pool.QueryRow(ctx, `
+SELECT id, resident_id, channel, external_id, status, flow, step, reason, summary, vars,
+       source_update, created_at, updated_at
+FROM tickets WHERE id = $1`, id).Scan(
+		&t.ID, &t.ResidentID, &ch, &t.Key.ChatID, &t.Status, &t.Flow, &t.Step, &t.Reason,
+		&t.Summary, &t.Vars, &t.SourceUpdate, &t.CreatedAt, &t.UpdatedAt)
+	if err != nil {
+		return Ticket{}, fmt.Errorf("store: ticket %d: %w", id, notFound(err))
+	}
+	t.Key.Channel = bot.Channel(ch)
+	return t, nil
+}
+
+// TicketMessages returns a ticket's transcript in the order it was stored.
+// An unknown ticket has no messages.
+func (p *Postgres) TicketMessages(ctx context.Context, id int64) ([]TicketMessage, error) {
+	rows, err := p.pool.Query(ctx, `
+SELECT id, ticket_id, sender, body, created_at, source_update, seq
+FROM ticket_messages WHERE ticket_id = $1 ORDER BY id`, id)
+	if err != nil {
+		return nil, fmt.Errorf("store: ticket %d messages: %w", id, err)
+	}
+	msgs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (TicketMessage, error) {
+		var m TicketMessage
+		err := row.Scan(&m.ID, &m.TicketID, &m.From, &m.Text, &m.At, &m.SourceUpdate, &m.Seq)
+		return m, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: ticket %d messages: %w", id, err)
+	}
+	return msgs, nil
+}
+
+// CountEvents returns how many flow events of this kind were recorded for
+// flow (any flow when flow is empty).
+func (p *Postgres) CountEvents(ctx context.Context, kind, flow string) (int64, error) {
+	var n int64
+	err := p.pool.QueryRow(ctx, `
+SELECT count(*) FROM flow_events WHERE kind = $1 AND ($2 = '' OR flow = $2)`,
+		kind, flow).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("store: count events %s/%s: %w", kind, flow, err)
+	}
+	return n, nil
+}
+
+// notFound maps pgx.ErrNoRows to ErrNotFound.
+func notFound(err error) error {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return ErrNotFound
+	}
+	return err
+}
+
+func isForeignKeyViolation(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23503"
+}
+
+// clean makes s storable in a PostgreSQL text column: NUL bytes are dropped
+// and invalid UTF-8 is replaced with U+FFFD.
+func clean(s string) string {
+	if strings.IndexByte(s, 0) < 0 && utf8.ValidString(s) {
+		return s
+	}
+	return strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", ""), "\uFFFD")
+}

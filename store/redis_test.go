@@ -1,0 +1,492 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/gocua/gocua/bot"
+)
+
+// countHook counts the commands and pipelines a client sends: each one is a
+// network round trip.
+type countHook struct {
+	n    atomic.Int64
+	mu   sync.Mutex
+	cmds []string
+}
+
+func (h *countHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *countHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		h.n.Add(1)
+		h.mu.Lock()
+		h.cmds = append(h.cmds, cmd.Name())
+		h.mu.Unlock()
+		return next(ctx, cmd)
+	}
+}
+
+func (h *countHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		h.n.Add(1)
+		h.mu.Lock()
+		h.cmds = append(h.cmds, fmt.Sprintf("pipeline(%d)", len(cmds)))
+		h.mu.Unlock()
+		return next(ctx, cmds)
+	}
+}
+
+// reset zeroes the counters and returns the commands seen since the last reset.
+func (h *countHook) reset() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.n.Store(0)
+	cmds := h.cmds
+	h.cmds = nil
+	return cmds
+}
+
+// roundTrips runs f and returns how many round trips it made.
+func (h *countHook) roundTrips(t *testing.T, f func()) int64 {
+	t.Helper()
+	h.reset()
+	f()
+	n := h.n.Load()
+	if cmds := h.reset(); n != 1 {
+		t.Logf("commands: %v", cmds)
+	}
+	return n
+}
+
+// newTestRedis returns a store on the test database whose keys start with a
+// prefix unique to this run of the test (unless opts sets one), its raw client, and a
+// round-trip counter installed on that client.
+func newTestRedis(t testing.TB, opts RedisOptions) (*Redis, *redis.Client, *countHook) {
+	t.Helper()
+	o, err := redis.ParseURL(testEnv.redisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := redis.NewClient(o)
+	hook := &countHook{}
+	client.AddHook(hook)
+	if opts.Prefix == "" {
+		opts.Prefix = fmt.Sprintf("t_%s_%d", sanitize(t.Name()), time.Now().UnixNano())
+	}
+	r, err := NewRedis(context.Background(), client, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := r.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return r, client, hook
+}
+
+func tgKey(id string) bot.ConvKey { return bot.ConvKey{Channel: bot.ChannelTelegram, ChatID: id} }
+
+func TestRedisLoadMissing(t *testing.T) {
+	r, _, _ := newTestRedis(t, RedisOptions{})
+	key := tgKey("1")
+	c, seen, err := r.Load(context.Background(), key, "u1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if seen {
+		t.Error("seen = true for a fresh conversation")
+	}
+	if c.Version != 0 || c.Key != key || c.Ticket != 0 || !c.UpdatedAt.IsZero() {
+		t.Errorf("Load = %+v, want zero conversation with Key %v", c, key)
+	}
+}
+
+func TestRedisCommitLoad(t *testing.T) {
+	ctx := context.Background()
+	r, _, _ := newTestRedis(t, RedisOptions{})
+	key := tgKey("42")
+	now := time.Date(2026, 3, 1, 7, 30, 0, 0, time.UTC)
+
+	c, _, err := r.Load(ctx, key, "u1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Ticket, c.LastSeq, c.UpdatedAt = 7, 1001, now
+	v, err := r.Commit(ctx, c, "u1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v != 1 {
+		t.Errorf("first commit version = %d, want 1", v)
+	}
+
+	got, seen, err := r.Load(ctx, key, "u1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !seen {
+		t.Error("committed update not seen")
+	}
+	if got.Version != 1 || got.Key != key || got.Ticket != 7 || got.LastSeq != 1001 || !got.UpdatedAt.Equal(now) {
+		t.Errorf("Load = %+v", got)
+	}
+	if _, seen, _ := r.Load(ctx, key, "u2"); seen {
+		t.Error("uncommitted update u2 seen")
+	}
+
+	got.LastSeq = 1002
+	if v, err = r.Commit(ctx, got, "u2", nil); err != nil || v != 2 {
+		t.Fatalf("second commit = %d, %v; want 2, nil", v, err)
+	}
+}
+
+func TestRedisCommitConflict(t *testing.T) {
+	ctx := context.Background()
+	r, _, _ := newTestRedis(t, RedisOptions{})
+	key := tgKey("7")
+
+	a, _, err := r.Load(ctx, key, "ua")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _, err := r.Load(ctx, key, "ub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Ticket = 1
+	b.Ticket = 2
+	if _, err := r.Commit(ctx, a, "ua", []bot.Outbound{{ID: "ua/0", Text: "a"}}); err != nil {
+		t.Fatalf("first writer: %v", err)
+	}
+	_, err = r.Commit(ctx, b, "ub", []bot.Outbound{{ID: "ub/0", Text: "b"}})
+	if !errors.Is(err, bot.ErrConflict) {
+		t.Fatalf("second writer: err = %v, want ErrConflict", err)
+	}
+	got, seen, err := r.Load(ctx, key, "ub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Ticket != 1 || got.Version != 1 {
+		t.Errorf("state after conflict = %+v, want the first writer's", got)
+	}
+	if seen {
+		t.Error("the losing update was marked seen")
+	}
+	out := pendingFor(t, r, key)
+	if len(out) != 1 || out[0].ID != "ua/0" {
+		t.Errorf("outbox = %+v, want only the winner's message", out)
+	}
+}
+
+func TestRedisCommitConcurrent(t *testing.T) {
+	ctx := context.Background()
+	r, _, _ := newTestRedis(t, RedisOptions{})
+	key := tgKey("race")
+	const writers = 8
+
+	loaded := make([]bot.Conversation, writers)
+	for i := range loaded {
+		c, _, err := r.Load(ctx, key, fmt.Sprint("u", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		loaded[i] = c
+	}
+	var wins, conflicts atomic.Int64
+	var wg sync.WaitGroup
+	for i := range writers {
+		wg.Go(func() {
+			c := loaded[i]
+			c.Ticket = int64(i + 1)
+			_, err := r.Commit(ctx, c, fmt.Sprint("u", i), nil)
+			switch {
+			case err == nil:
+				wins.Add(1)
+			case errors.Is(err, bot.ErrConflict):
+				conflicts.Add(1)
+			default:
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if wins.Load() != 1 || conflicts.Load() != writers-1 {
+		t.Errorf("wins = %d, conflicts = %d; want 1 and %d", wins.Load(), conflicts.Load(), writers-1)
+	}
+}
+
+func TestRedisCommitDuplicate(t *testing.T) {
+	ctx := context.Background()
+	r, _, _ := newTestRedis(t, RedisOptions{})
+	key := tgKey("dup")
+	out := []bot.Outbound{{ID: "u1/0", Text: "xin chào"}}
+
+	c, _, _ := r.Load(ctx, key, "u1")
+	if _, err := r.Commit(ctx, c, "u1", out); err != nil {
+		t.Fatal(err)
+	}
+	// A re-delivery that raced past Load: it reloads and commits again.
+	c, seen, err := r.Load(ctx, key, "u1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !seen {
+		t.Error("Load did not report the committed update")
+	}
+	c.Ticket = 99
+	_, err = r.Commit(ctx, c, "u1", out)
+	if !errors.Is(err, bot.ErrDuplicate) {
+		t.Fatalf("err = %v, want ErrDuplicate", err)
+	}
+	got, _, _ := r.Load(ctx, key, "u1")
+	if got.Version != 1 || got.Ticket != 0 {
+		t.Errorf("state changed by the duplicate: %+v", got)
+	}
+	if n := len(pendingFor(t, r, key)); n != 1 {
+		t.Errorf("outbox has %d messages, want 1", n)
+	}
+}
+
+func TestRedisCommitTTL(t *testing.T) {
+	ctx := context.Background()
+	opts := RedisOptions{StateTTL: time.Hour, DedupeTTL: 2 * time.Hour}
+	r, client, _ := newTestRedis(t, opts)
+	key := tgKey("ttl")
+
+	c, _, _ := r.Load(ctx, key, "u1")
+	v, err := r.Commit(ctx, c, "u1", []bot.Outbound{{ID: "u1/0", Text: "hi"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertTTL(t, client, r.stateKey(key), time.Hour)
+	assertTTL(t, client, r.markerKey(key, "u1"), 2*time.Hour)
+	assertTTL(t, client, r.outboxKey(key), 8*time.Hour)
+
+	// Let the state get close to expiry, then commit: the idle TTL restarts.
+	if err := client.PExpire(ctx, r.stateKey(key), 5*time.Second).Err(); err != nil {
+		t.Fatal(err)
+	}
+	c.Version = v
+	if _, err := r.Commit(ctx, c, "u2", nil); err != nil {
+		t.Fatal(err)
+	}
+	assertTTL(t, client, r.stateKey(key), time.Hour)
+}
+
+func assertTTL(t *testing.T, client *redis.Client, key string, want time.Duration) {
+	t.Helper()
+	got, err := client.PTTL(context.Background(), key).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got > want || got < want-time.Minute {
+		t.Errorf("PTTL %s = %v, want about %v", key, got, want)
+	}
+}
+
+func TestRedisKeyLayout(t *testing.T) {
+	ctx := context.Background()
+	r, client, _ := newTestRedis(t, RedisOptions{Prefix: "gocua"})
+	key := tgKey("123")
+	t.Cleanup(func() {
+		client.Del(context.Background(), "gocua:{telegram:123}:s", "gocua:{telegram:123}:u:9", "gocua:{telegram:123}:o")
+	})
+	c, _, _ := r.Load(ctx, key, "9")
+	if _, err := r.Commit(ctx, c, "9", []bot.Outbound{{ID: "9/0", Text: "x"}}); err != nil {
+		t.Fatal(err)
+	}
+	for key, typ := range map[string]string{
+		"gocua:{telegram:123}:s":   "hash",
+		"gocua:{telegram:123}:u:9": "string",
+		"gocua:{telegram:123}:o":   "list",
+	} {
+		got, err := client.Type(ctx, key).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != typ {
+			t.Errorf("TYPE %s = %q, want %q", key, got, typ)
+		}
+	}
+}
+
+func TestRedisOutbox(t *testing.T) {
+	ctx := context.Background()
+	r, _, _ := newTestRedis(t, RedisOptions{})
+	a, b := tgKey("a"), bot.ConvKey{Channel: bot.ChannelZaloBot, ChatID: "b"}
+
+	commit := func(key bot.ConvKey, update string, n int) {
+		t.Helper()
+		c, _, err := r.Load(ctx, key, update)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := make([]bot.Outbound, n)
+		for i := range out {
+			out[i] = bot.Outbound{ID: fmt.Sprintf("%s/%d", update, i), Text: fmt.Sprint("text ", i)}
+		}
+		if _, err := r.Commit(ctx, c, update, out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	commit(a, "1", 3)
+	commit(b, "1", 1)
+	commit(a, "2", 2)
+
+	if got := ids(pendingFor(t, r, a)); got != "1/0 1/1 1/2 2/0 2/1" {
+		t.Errorf("outbox a = %s", got)
+	}
+	if got := pendingFor(t, r, b); len(got) != 1 || got[0].Key != b || got[0].Text != "text 0" {
+		t.Errorf("outbox b = %+v", got)
+	}
+
+	for _, id := range []string{"1/0", "2/0", "nope", "1/0"} { // head, middle, unknown, again
+		if err := r.Done(ctx, a, id); err != nil {
+			t.Fatalf("Done %s: %v", id, err)
+		}
+	}
+	if got := ids(pendingFor(t, r, a)); got != "1/1 1/2 2/1" {
+		t.Errorf("outbox a after Done = %s", got)
+	}
+	for _, id := range []string{"1/1", "1/2", "2/1"} {
+		if err := r.Done(ctx, a, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := pendingFor(t, r, a); len(got) != 0 {
+		t.Errorf("outbox a not empty: %+v", got)
+	}
+
+	stop := errors.New("stop")
+	err := r.Pending(ctx, func(bot.Outbound) error { return stop })
+	if !errors.Is(err, stop) {
+		t.Errorf("Pending err = %v, want fn's error", err)
+	}
+}
+
+// pendingFor returns key's outbox as Pending reports it.
+func pendingFor(t *testing.T, r *Redis, key bot.ConvKey) []bot.Outbound {
+	t.Helper()
+	var out []bot.Outbound
+	err := r.Pending(context.Background(), func(o bot.Outbound) error {
+		if o.Key == key {
+			out = append(out, o)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func ids(out []bot.Outbound) string {
+	s := make([]string, len(out))
+	for i, o := range out {
+		s[i] = o.ID
+	}
+	return strings.Join(s, " ")
+}
+
+func TestRedisRoundTrips(t *testing.T) {
+	ctx := context.Background()
+	_, client, _ := newTestRedis(t, RedisOptions{})
+	// Forget every cached script: the store must load its own at start so
+	// that even its first Load and Commit are a single EVALSHA.
+	if err := client.ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	r, _, hook := newTestRedis(t, RedisOptions{})
+	key := tgKey("rt")
+	if err := r.Ping(ctx); err != nil { // warm the connection pool
+		t.Fatal(err)
+	}
+
+	var c bot.Conversation
+	var err error
+	if n := hook.roundTrips(t, func() { c, _, err = r.Load(ctx, key, "u1") }); n != 1 || err != nil {
+		t.Errorf("Load: %d round trips, err %v; want 1", n, err)
+	}
+	out := []bot.Outbound{{ID: "u1/0", Text: "a"}, {ID: "u1/1", Text: "b"}}
+	if n := hook.roundTrips(t, func() { _, err = r.Commit(ctx, c, "u1", out) }); n != 1 || err != nil {
+		t.Errorf("Commit: %d round trips, err %v; want 1", n, err)
+	}
+	if n := hook.roundTrips(t, func() { _, err = r.Commit(ctx, c, "u2", nil) }); n != 1 || !errors.Is(err, bot.ErrConflict) {
+		t.Errorf("conflicting Commit: %d round trips, err %v; want 1, ErrConflict", n, err)
+	}
+	if n := hook.roundTrips(t, func() { err = r.Done(ctx, key, "u1/1") }); n != 1 || err != nil {
+		t.Errorf("Done: %d round trips, err %v; want 1", n, err)
+	}
+}
+
+func TestRedisUnicode(t *testing.T) {
+	ctx := context.Background()
+	r, _, _ := newTestRedis(t, RedisOptions{})
+	key := bot.ConvKey{Channel: bot.ChannelZaloOA, ChatID: "người dùng 👵🏽 {x}"}
+	text := strings.Repeat("Bác ơi, mở ứng dụng VNeID 📲 — \x00 nul \u200d 👨‍👩‍👧 ", 2000) + "\xff"
+
+	c, _, err := r.Load(ctx, key, "ư1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.UpdatedAt = time.Now().UTC()
+	out := []bot.Outbound{{ID: "ư1/0", Text: text, Buttons: [][]bot.Button{{{Text: "✅ Xong", Data: "d\x00"}}}}}
+	if _, err := r.Commit(ctx, c, "ư1", out); err != nil {
+		t.Fatal(err)
+	}
+	got, seen, err := r.Load(ctx, key, "ư1")
+	if err != nil || !seen || got.Version != 1 || got.Key != key {
+		t.Fatalf("Load = %+v, %v, %v", got, seen, err)
+	}
+	pending := pendingFor(t, r, key)
+	if len(pending) != 1 {
+		t.Fatalf("outbox = %d messages, want 1", len(pending))
+	}
+	// JSON replaces the invalid byte with U+FFFD; everything else survives.
+	if want := strings.ToValidUTF8(text, "\uFFFD"); pending[0].Text != want {
+		t.Errorf("text changed in the outbox (len %d, want %d)", len(pending[0].Text), len(want))
+	}
+	if pending[0].Buttons[0][0].Data != "d\x00" {
+		t.Errorf("button data = %q", pending[0].Buttons[0][0].Data)
+	}
+	if err := r.Done(ctx, key, "ư1/0"); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(pendingFor(t, r, key)); n != 0 {
+		t.Errorf("Done left %d messages", n)
+	}
+}
+
+func BenchmarkLoadCommit(b *testing.B) {
+	ctx := context.Background()
+	r, _, _ := newTestRedis(b, RedisOptions{})
+	key := tgKey("bench")
+	out := []bot.Outbound{{ID: "x", Text: "Bác mở ứng dụng VNeID, chọn Đăng nhập."}}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		update := fmt.Sprint(i)
+		i++
+		c, _, err := r.Load(ctx, key, update)
+		if err != nil {
+			b.Fatal(err)
+		}
+		c.LastSeq = int64(i)
+		if _, err := r.Commit(ctx, c, update, out); err != nil {
+			b.Fatal(err)
+		}
+		if err := r.Done(ctx, key, "x"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
