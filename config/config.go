@@ -331,7 +331,7 @@ func variables() []variable {
 		},
 		{
 			VarDoc: VarDoc{Name: "GOCUA_TRANSCRIPT_DAYS", Default: "90",
-				Description: "Days a closed ticket's transcript is kept before it is deleted (a whole number above 0)."},
+				Description: "Days a closed ticket's transcript is kept before it is deleted (a whole number, 1 to 36500)."},
 			parse: func(c *Config, raw string) error {
 				n, err := strconv.Atoi(raw)
 				if err != nil {

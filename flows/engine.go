@@ -44,8 +44,9 @@ func (s *Set) Advance(st State, in Input, now time.Time) Result {
 		m.lang = m.st.Lang
 	}
 	if m.st.Flow != "" {
-		if _, _, ok := s.step(m.st.Flow, m.st.Step); !ok {
-			// The content changed under the resident: treat them as idle.
+		if _, cur, ok := s.step(m.st.Flow, m.st.Step); !ok || (cur.Say == nil && cur.Ask == nil) {
+			// The content changed under the resident (or the state names a
+			// step one cannot wait at): treat them as idle.
 			m.st.Flow, m.st.Step, m.st.Attempts, m.st.Back = "", "", 0, nil
 		}
 	}
@@ -185,6 +186,10 @@ func (m *machine) typed(raw string, away bool) {
 	text := clip(raw, maxInput)
 	key := matchKey(text)
 	if m.st.Flow == "" {
+		if greetWords[key] {
+			m.start("")
+			return
+		}
 		if m.menuTyped(key) || m.freeAction(key) {
 			return
 		}
@@ -455,16 +460,16 @@ func (m *machine) enter(flow, step, from string) {
 			m.menu()
 			return
 		}
+		if st.Branch != nil {
+			step = pickCase(st.Branch, m.st.Vars)
+			continue
+		}
 		if flow != m.st.Flow {
 			if m.st.Flow != "" {
 				m.event(EventFlowAbandoned, m.st.Flow, m.st.Step)
 			}
 			m.event(EventFlowStarted, flow, step)
 			m.st.Flow = flow
-		}
-		if st.Branch != nil {
-			step = pickCase(st.Branch, m.st.Vars)
-			continue
 		}
 		if from != "" && from != flow+"/"+step {
 			m.push(from)

@@ -102,6 +102,12 @@ func globalAction(key string) string { return globalWords[key] }
 // VNeID home screen no).
 const maxGlobalWords = 6
 
+// greetWords, typed at the main menu, are answered with the greeting.
+var greetWords = map[string]bool{
+	"chao": true, "xin chao": true, "alo": true, "a lo": true, "hello": true, "hi": true, "chao ban": true,
+	"chao em": true, "chao chau": true, "chao con": true, "hey": true,
+}
+
 // yes/no words typed as answers (match keys).
 var (
 	yesWords = map[string]bool{

@@ -17,7 +17,7 @@ const (
 	MaxTextTelegram = 4096 // UTF-16 code units
 )
 
-// RequiredTexts are the locale.yaml keys the engine and the core use.
+// requiredTexts are the locale.yaml keys the engine and the core use.
 var requiredTexts = []string{
 	"greeting", "menu", "menu_lang", "lang_prompt", "lang_set", "help", "nav_back", "nav_menu", "nav_human",
 	"nav_next", "not_understood", "stale_button", "restart", "welcome_back", "invalid_answer", "yes", "no",
@@ -486,14 +486,15 @@ func (v *validator) keywords() {
 
 func (v *validator) locale() {
 	c := v.c
-	for _, k := range requiredTexts {
-		if _, ok := c.texts[k]; !ok {
-			file, line := c.localeFile, c.localeLine
-			msg := fmt.Sprintf("locale text %q is missing", k)
-			if file == "" {
-				msg += " (there is no locale.yaml with texts:)"
+	if c.localeFile == "" {
+		v.issues = append(v.issues, Issue{Kind: IssueMissingLocaleKey,
+			Msg: "there is no locale.yaml with texts: (needs " + strings.Join(requiredTexts, ", ") + ")"})
+	} else {
+		for _, k := range requiredTexts {
+			if _, ok := c.texts[k]; !ok {
+				v.issues = append(v.issues, Issue{File: c.localeFile, Line: c.localeLine, Kind: IssueMissingLocaleKey,
+					Msg: fmt.Sprintf("locale text %q is missing", k)})
 			}
-			v.issues = append(v.issues, Issue{File: file, Line: line, Kind: IssueMissingLocaleKey, Msg: msg})
 		}
 	}
 	for _, k := range sortedKeys(c.texts) {

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func runCLI(t *testing.T, env map[string]string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := Run(context.Background(), args, func(k string) string { return env[k] }, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestFlowsCheckBundledOK(t *testing.T) {
+	code, out, errs := runCLI(t, nil, "flows", "check")
+	if code != 0 {
+		t.Fatalf("gocua flows check on the bundled flows: exit %d\n%s", code, errs)
+	}
+	if !strings.Contains(out, "ok") {
+		t.Fatalf("output %q", out)
+	}
+}
+
+// TestFlowsCheckReportsEveryKind runs the command on a directory holding one
+// broken file per kind of problem and expects each file to be reported with a
+// line number, and a non-zero exit.
+func TestFlowsCheckReportsEveryKind(t *testing.T) {
+	dir := filepath.Join("..", "..", "flows", "testdata", "bad")
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, _, errs := runCLI(t, nil, "flows", "check", dir)
+	if code == 0 {
+		t.Fatal("exit 0 on a directory full of errors")
+	}
+	for _, e := range entries {
+		if e.Name() == "locale.yaml" || filepath.Ext(e.Name()) != ".yaml" {
+			continue // an overlay cannot remove bundled locale keys
+		}
+		if !strings.Contains(errs, e.Name()+":") {
+			t.Errorf("no problem reported for %s\n%s", e.Name(), errs)
+		}
+	}
+}
+
+func TestFlowsCheckMissingDir(t *testing.T) {
+	if code, _, _ := runCLI(t, nil, "flows", "check", filepath.Join(t.TempDir(), "nope")); code == 0 {
+		t.Fatal("exit 0 for a missing directory")
+	}
+}
+
+func TestConfigErrorsNameTheVariable(t *testing.T) {
+	code, _, errs := runCLI(t, map[string]string{"GOCUA_TELEGRAM_TOKEN": "123456789:AAEhBOweik6ad9r_QXMENQjcrGbqCr4K-ra"}, "migrate")
+	if code != 2 || !strings.Contains(errs, "GOCUA_TELEGRAM_WEBHOOK_SECRET") {
+		t.Fatalf("exit %d, stderr %q: want 2 naming GOCUA_TELEGRAM_WEBHOOK_SECRET", code, errs)
+	}
+	if strings.Contains(errs, "AAEhBOweik6ad9r") {
+		t.Fatal("the token leaked into the error output")
+	}
+}
+
+func TestUnknownCommand(t *testing.T) {
+	if code, _, errs := runCLI(t, nil, "frobnicate"); code != 2 || !strings.Contains(errs, "usage") {
+		t.Fatalf("exit %d, %q", code, errs)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	if code, out, _ := runCLI(t, nil, "version"); code != 0 || !strings.HasPrefix(out, "gocua ") {
+		t.Fatalf("exit %d, %q", code, out)
+	}
+}
+
+func TestMigrateCommand(t *testing.T) {
+	code, _, errs := runCLI(t, map[string]string{"GOCUA_DATABASE_URL": testDB.url}, "migrate")
+	if code != 0 {
+		t.Fatalf("migrate: exit %d\n%s", code, errs)
+	}
+}

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/gocua/gocua/bot/telegram/telegramtest"
+	"github.com/gocua/gocua/store/storetest"
+)
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// plain strips the HTML the Telegram adapter adds, for comparing with flow texts.
+func plain(s string) string {
+	return strings.NewReplacer("<b>", "", "</b>", "", "**", "", "&lt;", "<", "&gt;", ">", "&amp;", "&", "&#34;", `"`, "&quot;", `"`, "&#39;", "'").Replace(s)
+}
+
+func containsText(msgs []telegramtest.SentMessage, want string) bool {
+	want = plain(want)
+	for _, m := range msgs {
+		if strings.Contains(plain(m.Text), want) {
+			return true
+		}
+	}
+	return false
+}
+
+func texts(msgs []telegramtest.SentMessage) []string {
+	out := make([]string, len(msgs))
+	for i, m := range msgs {
+		out[i] = m.Text
+	}
+	return out
+}
+
+// isFlowButton reports whether a button leads into flow content (not a
+// way-out, language or link button).
+func isFlowButton(b telegramtest.Btn) bool {
+	return b.URL == "" && b.CallbackData != "" && !strings.HasPrefix(b.CallbackData, "nav:") && !strings.HasPrefix(b.CallbackData, "lang:")
+}
+
+func firstFlowButton(t *testing.T, m telegramtest.SentMessage) string {
+	t.Helper()
+	for _, row := range m.Keyboard {
+		for _, b := range row {
+			if isFlowButton(b) {
+				return b.CallbackData
+			}
+		}
+	}
+	t.Fatalf("message %q has no flow button", m.Text)
+	return ""
+}
+
+func storetestFlush() error { return storetest.FlushRedis(context.Background(), redisDB) }

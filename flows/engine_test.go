@@ -1,0 +1,629 @@
+package flows
+
+import (
+	"os"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+var t0 = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+
+func mustLoadGood(tb testing.TB) *Set {
+	tb.Helper()
+	s, err := Load(Named("good", os.DirFS("testdata/good")))
+	if err != nil {
+		tb.Fatalf("Load(testdata/good): %v", err)
+	}
+	return s
+}
+
+// turn is one resident action in a transcript and what must follow.
+type turn struct {
+	in    Input
+	tap   string        // instead of in: tap the button with this label in the previous reply
+	after time.Duration // time since the previous turn (default 1 minute)
+
+	want       []string // texts of the messages, in order
+	flow, step string   // state afterwards
+	expect     bool     // want, flow and step were given
+	check      func(t *testing.T, r Result)
+}
+
+func start() turn            { return turn{in: Input{Kind: InputStart}} }
+func say(text string) turn   { return turn{in: Input{Kind: InputText, Text: text}} }
+func tap(label string) turn  { return turn{tap: label} }
+func press(data string) turn { return turn{in: Input{Kind: InputButton, Data: data}} }
+func cmd(name, args string) turn {
+	return turn{in: Input{Kind: InputCommand, Command: name, Args: args}}
+}
+
+func (tr turn) then(flow, step string, want ...string) turn {
+	tr.flow, tr.step, tr.want, tr.expect = flow, step, want, true
+	return tr
+}
+
+func (tr turn) and(check func(t *testing.T, r Result)) turn {
+	tr.check = check
+	return tr
+}
+
+// play runs a transcript from st and returns the last result.
+func play(t *testing.T, s *Set, st State, turns []turn) Result {
+	t.Helper()
+	now := t0
+	var last Result
+	for i, tr := range turns {
+		in := tr.in
+		if tr.tap != "" {
+			b, ok := findButton(last, tr.tap)
+			if !ok {
+				t.Fatalf("turn %d: no button %q in %s", i, tr.tap, dump(last))
+			}
+			in = Input{Kind: InputButton, Data: b.Data}
+		}
+		if tr.after == 0 {
+			tr.after = time.Minute
+		}
+		now = now.Add(tr.after)
+		before := cloneState(st)
+		r := s.Advance(st, in, now)
+		if !reflect.DeepEqual(cloneState(st), before) {
+			t.Fatalf("turn %d: Advance modified its input state", i)
+		}
+		if len(r.Out) == 0 {
+			t.Fatalf("turn %d (%+v): no output", i, in)
+		}
+		if got := texts(r); tr.expect && !slices.Equal(got, tr.want) {
+			t.Fatalf("turn %d (%+v): texts\n got %q\nwant %q\n%s", i, in, got, tr.want, dump(r))
+		}
+		if tr.expect && (r.State.Flow != tr.flow || r.State.Step != tr.step) {
+			t.Fatalf("turn %d (%+v): state %s/%s, want %s/%s\n%s", i, in, r.State.Flow, r.State.Step, tr.flow, tr.step, dump(r))
+		}
+		if !r.State.Seen.Equal(now) {
+			t.Fatalf("turn %d: Seen = %v, want %v", i, r.State.Seen, now)
+		}
+		for _, e := range r.Events {
+			if !e.At.Equal(now) {
+				t.Fatalf("turn %d: event %+v not at now", i, e)
+			}
+		}
+		if tr.check != nil {
+			tr.check(t, r)
+		}
+		st, last = r.State, r
+	}
+	return last
+}
+
+func texts(r Result) []string {
+	out := make([]string, len(r.Out))
+	for i, o := range r.Out {
+		out[i] = o.Text
+	}
+	return out
+}
+
+func findButton(r Result, label string) (Button, bool) {
+	for _, o := range r.Out {
+		for _, row := range o.Buttons {
+			for _, b := range row {
+				if b.Text == label {
+					return b, true
+				}
+			}
+		}
+	}
+	return Button{}, false
+}
+
+// labels lists the button labels of one message, row by row ("a|b" for a row of two).
+func labels(o Output) []string {
+	var out []string
+	for _, row := range o.Buttons {
+		var l []string
+		for _, b := range row {
+			l = append(l, b.Text)
+		}
+		out = append(out, strings.Join(l, "|"))
+	}
+	return out
+}
+
+func dump(r Result) string {
+	var b strings.Builder
+	for _, o := range r.Out {
+		b.WriteString("  > " + o.Text + "\n")
+		for _, row := range o.Buttons {
+			b.WriteString("      ")
+			for _, x := range row {
+				b.WriteString("[" + x.Text + " " + x.Data + x.URL + "] ")
+			}
+			b.WriteString("\n")
+		}
+	}
+	b.WriteString("  events:")
+	for _, e := range r.Events {
+		b.WriteString(" " + string(e.Kind) + ":" + e.Flow + "/" + e.Step)
+	}
+	return b.String()
+}
+
+func events(r Result) []string {
+	var out []string
+	for _, e := range r.Events {
+		out = append(out, string(e.Kind)+" "+e.Flow+"/"+e.Step)
+	}
+	return out
+}
+
+func wantEvents(want ...string) func(t *testing.T, r Result) {
+	return func(t *testing.T, r Result) {
+		t.Helper()
+		if got := events(r); !slices.Equal(got, want) {
+			t.Fatalf("events\n got %q\nwant %q", got, want)
+		}
+	}
+}
+
+func wantLabels(msg int, want ...string) func(t *testing.T, r Result) {
+	return func(t *testing.T, r Result) {
+		t.Helper()
+		if got := labels(r.Out[msg]); !slices.Equal(got, want) {
+			t.Fatalf("message %d buttons\n got %q\nwant %q", msg, got, want)
+		}
+	}
+}
+
+const (
+	menuText = "Bác cần gì?"
+	nav      = "Quay lại|Menu chính|Gặp tình nguyện viên"
+)
+
+var menuLabels = []string{"Cài VNeID", "Tôi gặp lỗi", "Ngôn ngữ", "Gặp tình nguyện viên"}
+
+func TestAdvanceTranscripts(t *testing.T) {
+	s := mustLoadGood(t)
+	tests := []struct {
+		name  string
+		st    State
+		turns []turn
+	}{
+		{"start greets by name and shows the menu", State{}, []turn{
+			turn{in: Input{Kind: InputStart, Name: "Lan"}}.then("", "", "Chào Lan!", menuText).and(func(t *testing.T, r Result) {
+				wantLabels(1, menuLabels...)(t, r)
+				if r.State.Vars["name"] != "Lan" {
+					t.Errorf("name not saved: %v", r.State.Vars)
+				}
+				if got := r.Out[1].Buttons[2][0].Data; got != "lang:" {
+					t.Errorf("language button data %q", got)
+				}
+				if got := r.Out[1].Buttons[3][0].Data; got != "nav:human" {
+					t.Errorf("volunteer button data %q", got)
+				}
+			}),
+		}},
+		{"start without a name uses name_default", State{}, []turn{
+			start().then("", "", "Chào Bác!", menuText),
+		}},
+		{"keyword without diacritics starts a flow", State{}, []turn{
+			say("cai vneid").then("install_vneid", "phone", "Điện thoại loại nào?").and(func(t *testing.T, r Result) {
+				wantLabels(0, "Android (Samsung, Oppo…)", "iPhone", nav)(t, r)
+				wantEvents("flow_started install_vneid/phone", "step_entered install_vneid/phone")(t, r)
+			}),
+		}},
+		{"keyword with diacritics and capitals inside a sentence", State{}, []turn{
+			say("Cho tôi hỏi cách CÀI   VNeID với!").then("install_vneid", "phone", "Điện thoại loại nào?"),
+		}},
+		{"quên mật khẩu starts troubleshooting", State{}, []turn{
+			say("quên mật khẩu").then("troubleshoot", "pick", "Bác gặp lỗi gì?"),
+		}},
+		{"longest keyword wins", State{}, []turn{
+			say("lỗi cài vneid").then("install_vneid", "phone", "Điện thoại loại nào?"),
+		}},
+		{"equal-length keywords: lowest flow id wins", State{}, []turn{
+			say("lỗi vneid hay cài vneid").then("install_vneid", "phone", "Điện thoại loại nào?"),
+		}},
+		{"keyword only on word boundaries", State{}, []turn{
+			say("loiz").then("", "", "Chưa hiểu", menuText),
+		}},
+		{"a greeting at the menu is greeted", State{}, []turn{
+			say("Xin chào!").then("", "", "Chào Bác!", menuText),
+		}},
+		{"menu number at idle", State{}, []turn{
+			say("2").then("troubleshoot", "pick", "Bác gặp lỗi gì?"),
+		}},
+		{"menu title at idle", State{}, []turn{
+			say("tôi gặp lỗi").then("troubleshoot", "pick", "Bác gặp lỗi gì?"),
+		}},
+		{"menu button, choice by number, branch, continue, end", State{}, []turn{
+			start().then("", "", "Chào Bác!", menuText),
+			tap("Cài VNeID").then("install_vneid", "phone", "Điện thoại loại nào?"),
+			say("1").then("install_vneid", "android", "Mở CH Play").and(func(t *testing.T, r Result) {
+				wantLabels(0, "Tiếp tục", nav)(t, r)
+				if r.State.Vars["phone"] != "android" {
+					t.Errorf("phone = %q", r.State.Vars["phone"])
+				}
+				if !slices.Equal(r.State.Back, []string{"install_vneid/phone"}) {
+					t.Errorf("back = %q", r.State.Back)
+				}
+			}),
+			tap("Tiếp tục").then("install_vneid", "android_2", "Bấm Cài đặt").and(func(t *testing.T, r Result) {
+				wantLabels(0, "Xong rồi", "Lỗi NFC", "Mở trang hướng dẫn", nav)(t, r)
+				b, _ := findButton(r, "Mở trang hướng dẫn")
+				if b.URL != "https://dean06.hanam.gov.vn/tailieu/dk_t3.html" || b.Data != "" {
+					t.Errorf("url button = %+v", b)
+				}
+			}),
+			tap("Xong rồi").then("", "", "Cài xong rồi!", menuText).and(func(t *testing.T, r Result) {
+				wantEvents("step_entered install_vneid/done", "flow_completed install_vneid/done")(t, r)
+				wantLabels(1, menuLabels...)(t, r)
+				if r.State.Back != nil {
+					t.Errorf("back kept after end: %q", r.State.Back)
+				}
+			}),
+		}},
+		{"choice by label, value and keyword, without diacritics", State{}, []turn{
+			say("cài vneid"),
+			say("may toi la IPHONE").then("install_vneid", "iphone", "Mở App Store"),
+			cmd("menu", ""),
+			say("tải vneid"),
+			say("sam sung").then("install_vneid", "android", "Mở CH Play"),
+			cmd("menu", ""),
+			say("tải vneid"),
+			say("android").then("install_vneid", "android", "Mở CH Play"),
+		}},
+		{"typed continue words and button numbers on a message step", State{}, []turn{
+			say("cài vneid"),
+			tap("Android (Samsung, Oppo…)").then("install_vneid", "android", "Mở CH Play"),
+			say("tiếp tục").then("install_vneid", "android_2", "Bấm Cài đặt"),
+			tap("Quay lại").then("install_vneid", "android", "Mở CH Play"),
+			say("ok").then("install_vneid", "android_2", "Bấm Cài đặt"),
+			say("xong rồi").then("", "", "Cài xong rồi!", menuText),
+		}},
+		{"typed number of a link button sends the link", State{}, []turn{
+			say("cài vneid"), say("1"), say("1"),
+			say("3").then("install_vneid", "android_2", "Mở trang hướng dẫn").and(func(t *testing.T, r Result) {
+				if b := r.Out[0].Buttons[0][0]; b.URL == "" {
+					t.Errorf("no link: %+v", b)
+				}
+			}),
+		}},
+		{"wrong choice: invalid + question again, then a volunteer is offered", State{}, []turn{
+			say("cài vneid"),
+			say("blackberry").then("install_vneid", "phone", "Câu trả lời chưa đúng", "Điện thoại loại nào?").and(func(t *testing.T, r Result) {
+				if r.State.Attempts != 1 {
+					t.Errorf("attempts = %d", r.State.Attempts)
+				}
+				if len(r.Events) != 0 {
+					t.Errorf("re-showing a step is not an event: %q", events(r))
+				}
+			}),
+			say("9").then("install_vneid", "phone", "Câu trả lời chưa đúng", "Điện thoại loại nào?"),
+			say("nokia").then("install_vneid", "phone", "Câu trả lời chưa đúng").and(func(t *testing.T, r Result) {
+				wantLabels(0, "Gặp tình nguyện viên", "Quay lại|Menu chính")(t, r)
+				if r.State.Attempts != 0 {
+					t.Errorf("attempts = %d", r.State.Attempts)
+				}
+			}),
+			say("iphone").then("install_vneid", "iphone", "Mở App Store"),
+		}},
+		{"number with min/max, retries 1 and on_fail handoff", State{}, []turn{
+			say("lỗi"),
+			tap("Nhập tuổi").then("troubleshoot", "age", "Bác bao nhiêu tuổi?"),
+			say("abc").then("troubleshoot", "age", "Bác gõ số tuổi, ví dụ 65", "Bác bao nhiêu tuổi?"),
+			say("200").then("", "", "Mình nhờ tình nguyện viên giúp Bác").and(func(t *testing.T, r Result) {
+				if r.Handoff == nil || *r.Handoff != (Handoff{Flow: "troubleshoot", Step: "help", Reason: "cannot fix"}) {
+					t.Errorf("handoff = %+v", r.Handoff)
+				}
+				wantEvents("step_entered troubleshoot/help", "escalated troubleshoot/help")(t, r)
+				wantLabels(0, "Hủy yêu cầu")(t, r)
+				if r.Out[0].Buttons[0][0].Data != "nav:cancel" {
+					t.Errorf("cancel data = %q", r.Out[0].Buttons[0][0].Data)
+				}
+			}),
+		}},
+		{"number answer saved and substituted", State{}, []turn{
+			say("lỗi"), tap("Nhập tuổi"),
+			say("tôi 65").then("troubleshoot", "age", "Bác gõ số tuổi, ví dụ 65", "Bác bao nhiêu tuổi?"),
+			say(" 6 5 ").then("", "", "Bác 65 tuổi.", menuText),
+		}},
+		{"yes/no in many spellings drives a branch", State{}, []turn{
+			say("quen mat khau"), tap("Quên mật khẩu"),
+			say("dạ có").then("troubleshoot", "reset", "Bác ơi, bấm Quên mật khẩu. Số: {phone_model}"),
+			tap("Quay lại").then("troubleshoot", "forgot", "Bác còn dùng số điện thoại cũ không?").and(wantLabels(0, "Có|Không", nav)),
+			say("ko").then("", "", "Mình nhờ tình nguyện viên giúp Bác").and(func(t *testing.T, r Result) {
+				if r.State.Vars["has_phone"] != "no" {
+					t.Errorf("has_phone = %q", r.State.Vars["has_phone"])
+				}
+			}),
+		}},
+		{"yes/no buttons and chưa", State{}, []turn{
+			say("quen mat khau"), tap("Quên mật khẩu"),
+			say("chưa được").then("", "", "Mình nhờ tình nguyện viên giúp Bác"),
+			say("quen mat khau"), tap("Quên mật khẩu"),
+			tap("Có").then("troubleshoot", "reset", "Bác ơi, bấm Quên mật khẩu. Số: {phone_model}"),
+		}},
+		{"text question with pattern, then volunteer offered", State{}, []turn{
+			say("hồ sơ").then("profile", "id_number", "Số định danh 12 số?"),
+			say("0011 2233 4455").then("profile", "name", "Tên Bác là gì?").and(func(t *testing.T, r Result) {
+				if r.State.Vars["id_number"] != "001122334455" {
+					t.Errorf("id_number = %q", r.State.Vars["id_number"])
+				}
+			}),
+			tap("Quay lại"),
+			say("123").then("profile", "id_number", "Câu trả lời chưa đúng", "Số định danh 12 số?"),
+			say("abc").then("profile", "id_number", "Câu trả lời chưa đúng", "Số định danh 12 số?"),
+			say("12345").then("profile", "id_number", "Câu trả lời chưa đúng").and(wantLabels(0, "Gặp tình nguyện viên", "Quay lại|Menu chính")),
+			tap("Gặp tình nguyện viên").then("", "", "Đã gọi tình nguyện viên").and(func(t *testing.T, r Result) {
+				if r.Handoff == nil || *r.Handoff != (Handoff{Flow: "profile", Step: "id_number", Reason: "asked for a person"}) {
+					t.Errorf("handoff = %+v", r.Handoff)
+				}
+				wantEvents("flow_abandoned profile/id_number", "flow_started volunteer/request",
+					"step_entered volunteer/request", "escalated volunteer/request")(t, r)
+			}),
+		}},
+		{"text answers: way-out words still work, unknown vars stay", State{}, []turn{
+			say("hồ sơ"), say("001122334455"),
+			say("Nguyễn Văn A").then("", "", "Cảm ơn Nguyễn Văn A, số 001122334455. {unknown}", menuText),
+			say("hồ sơ"), say("001122334455"),
+			say("Menu").then("", "", menuText),
+		}},
+		{"cross-flow button and back across flows", State{}, []turn{
+			say("cài vneid"), say("android"), say("tiếp"),
+			tap("Lỗi NFC").then("troubleshoot", "nfc", "Tháo ốp lưng rồi thử lại").and(
+				wantEvents("flow_abandoned install_vneid/android_2", "flow_started troubleshoot/nfc", "step_entered troubleshoot/nfc")),
+			tap("Quay lại").then("install_vneid", "android_2", "Bấm Cài đặt"),
+			tap("Quay lại").then("install_vneid", "android", "Mở CH Play"),
+			tap("Quay lại").then("install_vneid", "phone", "Điện thoại loại nào?"),
+			tap("Quay lại").then("", "", menuText).and(wantEvents("flow_abandoned install_vneid/phone")),
+		}},
+		{"global words", State{}, []turn{
+			say("cài vneid"), say("iphone"),
+			say("quay lai").then("install_vneid", "phone", "Điện thoại loại nào?"),
+			say("về menu chính").then("", "", menuText).and(wantEvents("flow_abandoned install_vneid/phone")),
+			say("lỗi"),
+			say("cho tôi gặp tình nguyện viên").then("", "", "Đã gọi tình nguyện viên").and(func(t *testing.T, r Result) {
+				if r.Handoff == nil || r.Handoff.Flow != "troubleshoot" || r.Handoff.Step != "pick" {
+					t.Errorf("handoff = %+v", r.Handoff)
+				}
+			}),
+			say("human").then("", "", "Đã gọi tình nguyện viên").and(func(t *testing.T, r Result) {
+				if r.Handoff == nil || r.Handoff.Flow != "volunteer" || r.Handoff.Step != "request" {
+					t.Errorf("handoff = %+v", r.Handoff)
+				}
+			}),
+		}},
+		{"not understood mid-flow keeps the place", State{}, []turn{
+			say("cài vneid"), say("iphone"),
+			say("???").then("install_vneid", "iphone", "Chưa hiểu", "Mở App Store"),
+			say("").then("install_vneid", "iphone", "Chưa hiểu", "Mở App Store"),
+		}},
+		{"commands", State{}, []turn{
+			cmd("help", "").then("", "", "Trợ giúp", menuText),
+			cmd("frobnicate", "").then("", "", "Chưa hiểu", menuText),
+			say("cài vneid"),
+			cmd("menu", "").then("", "", menuText).and(wantEvents("flow_abandoned install_vneid/phone")),
+			cmd("start", "troubleshoot").then("troubleshoot", "pick", "Chào Bác!", "Bác gặp lỗi gì?"),
+			cmd("start", "").then("", "", "Chào Bác!", menuText),
+			cmd("lang", "").then("", "", "Chọn ngôn ngữ").and(wantLabels(0, "Tiếng Việt", "English", "Menu chính")),
+			cmd("lang", "en").then("", "", "English it is", "What do you need?"),
+		}},
+		{"language switch, English with Vietnamese fallback", State{}, []turn{
+			start(),
+			tap("Ngôn ngữ").then("", "", "Chọn ngôn ngữ").and(func(t *testing.T, r Result) {
+				if d := r.Out[0].Buttons[1][0].Data; d != "lang:en" {
+					t.Errorf("English button data %q", d)
+				}
+			}),
+			tap("English").then("", "", "English it is", "What do you need?").and(func(t *testing.T, r Result) {
+				wantLabels(1, "Install VNeID", "I have a problem", "Language", "Talk to a volunteer")(t, r)
+				if r.State.Lang != "en" {
+					t.Errorf("lang = %q", r.State.Lang)
+				}
+			}),
+			tap("Install VNeID").then("install_vneid", "phone", "Which phone?").and(wantLabels(0, "Android", "iPhone", "Back|Main menu|Talk to a volunteer")),
+			say("iphone").then("install_vneid", "iphone", "Mở App Store").and(wantLabels(0, "Continue", "Back|Main menu|Talk to a volunteer")),
+			press("lang:vi").then("install_vneid", "iphone", "Đã chọn tiếng Việt", "Mở App Store"),
+		}},
+		{"stale and unknown buttons", State{}, []turn{
+			press("s:AAAAAAAAAAAA").then("", "", "Nút cũ", menuText).and(func(t *testing.T, r Result) {
+				if !r.Stale {
+					t.Error("not stale")
+				}
+			}),
+			say("cài vneid"),
+			press("zzz").then("", "", "Nút cũ", menuText).and(wantEvents("flow_abandoned install_vneid/phone")),
+			press("lang:fr").then("", "", "Nút cũ", menuText),
+			press("nav:cancel").then("", "", "Không có yêu cầu", menuText),
+		}},
+		{"back on an empty history shows the menu", State{}, []turn{
+			press("nav:back").then("", "", menuText),
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { play(t, s, tc.st, tc.turns) })
+	}
+}
+
+// stepButton returns the data of a content button, as rendered at a step.
+func stepButton(t *testing.T, s *Set, flow, step, label string) string {
+	t.Helper()
+	f, _ := s.Flow(flow)
+	st, _ := f.Step(step)
+	b, ok := findButton(Result{Out: []Output{s.render(f, st, "vi", nil)}}, label)
+	if !ok {
+		t.Fatalf("no button %q at %s/%s", label, flow, step)
+	}
+	return b.Data
+}
+
+func TestAdvanceLostState(t *testing.T) {
+	s := mustLoadGood(t)
+	// A button from the middle of a flow, tapped after the state expired.
+	mid := stepButton(t, s, "install_vneid", "android_2", "Xong rồi")
+	play(t, s, State{}, []turn{press(mid).then("", "", "Bắt đầu lại", menuText)})
+	// A button of a flow's first step still works without state.
+	first := stepButton(t, s, "install_vneid", "phone", "iPhone")
+	play(t, s, State{}, []turn{press(first).then("install_vneid", "iphone", "Mở App Store").and(
+		wantEvents("flow_started install_vneid/iphone", "step_entered install_vneid/iphone"))})
+	// A stored position the content no longer has is treated as idle.
+	play(t, s, State{Flow: "install_vneid", Step: "removed"}, []turn{say("blah").then("", "", "Chưa hiểu", menuText)})
+	play(t, s, State{Flow: "gone", Step: "x", Back: []string{"gone/y", "install_vneid/phone"}}, []turn{
+		press("nav:back").then("", "", menuText),
+	})
+	// Back skips history entries that no longer exist.
+	play(t, s, State{Flow: "install_vneid", Step: "iphone", Back: []string{"install_vneid/phone", "install_vneid/removed"}}, []turn{
+		press("nav:back").then("install_vneid", "phone", "Điện thoại loại nào?"),
+	})
+}
+
+func TestAdvanceOldButtonsStillWork(t *testing.T) {
+	s := mustLoadGood(t)
+	// Tapping an earlier message's button while elsewhere continues from there.
+	choice := stepButton(t, s, "install_vneid", "phone", "Android (Samsung, Oppo…)")
+	play(t, s, State{Flow: "troubleshoot", Step: "nfc"}, []turn{
+		press(choice).then("install_vneid", "android", "Mở CH Play").and(wantEvents(
+			"flow_abandoned troubleshoot/nfc", "flow_started install_vneid/android", "step_entered install_vneid/android")),
+	})
+}
+
+func TestAdvanceWelcomeBack(t *testing.T) {
+	s := mustLoadGood(t)
+	mid := State{Flow: "install_vneid", Step: "phone", Seen: t0}
+	tests := []struct {
+		name  string
+		after time.Duration
+		text  string
+		want  []string
+		step  string
+	}{
+		{"after 7 hours", 7 * time.Hour, "alo", []string{"Chào mừng quay lại", "Điện thoại loại nào?"}, "phone"},
+		{"exactly 6 hours", 6 * time.Hour, "alo", []string{"Chào mừng quay lại", "Điện thoại loại nào?"}, "phone"},
+		{"after 1 hour", time.Hour, "alo", []string{"Câu trả lời chưa đúng", "Điện thoại loại nào?"}, "phone"},
+		{"an answer is just an answer", 7 * time.Hour, "iphone", []string{"Mở App Store"}, "iphone"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := s.Advance(mid, Input{Kind: InputText, Text: tc.text}, t0.Add(tc.after))
+			if got := texts(r); !slices.Equal(got, tc.want) || r.State.Step != tc.step {
+				t.Fatalf("got %q at %s, want %q at %s", got, r.State.Step, tc.want, tc.step)
+			}
+			if tc.step == "phone" && tc.want[0] == "Chào mừng quay lại" && r.State.Attempts != 0 {
+				t.Errorf("welcome back counted as a wrong answer")
+			}
+		})
+	}
+	// At a message step too, and never for a first-time (zero Seen) state.
+	r := s.Advance(State{Flow: "install_vneid", Step: "iphone", Seen: t0}, Input{Kind: InputText, Text: "alo"}, t0.Add(24*time.Hour))
+	if got := texts(r); !slices.Equal(got, []string{"Chào mừng quay lại", "Mở App Store"}) {
+		t.Errorf("message step: %q", got)
+	}
+	r = s.Advance(State{Flow: "install_vneid", Step: "iphone"}, Input{Kind: InputText, Text: "alo"}, t0)
+	if got := texts(r); !slices.Equal(got, []string{"Chưa hiểu", "Mở App Store"}) {
+		t.Errorf("zero Seen: %q", got)
+	}
+}
+
+func TestAdvanceBackIsBounded(t *testing.T) {
+	s := mustLoadGood(t)
+	st := State{}
+	r := s.Advance(st, Input{Kind: InputText, Text: "cài vneid"}, t0)
+	for i := 0; i < 40; i++ {
+		r = s.Advance(r.State, Input{Kind: InputText, Text: "iphone"}, t0)
+		r = s.Advance(r.State, Input{Kind: InputButton, Data: "nav:back"}, t0)
+		r = s.Advance(r.State, Input{Kind: InputText, Text: "android"}, t0)
+		b, _ := findButton(r, "Tiếp tục")
+		r = s.Advance(r.State, Input{Kind: InputButton, Data: b.Data}, t0)
+		b, _ = findButton(r, "Lỗi NFC")
+		r = s.Advance(r.State, Input{Kind: InputButton, Data: b.Data}, t0)
+		r = s.Advance(r.State, Input{Kind: InputButton, Data: "nav:back"}, t0)
+		r = s.Advance(r.State, Input{Kind: InputButton, Data: "nav:back"}, t0)
+		r = s.Advance(r.State, Input{Kind: InputButton, Data: "nav:back"}, t0)
+		if len(r.State.Back) > maxBack {
+			t.Fatalf("back history grew to %d", len(r.State.Back))
+		}
+	}
+	if r.State.Step != "phone" {
+		t.Fatalf("ended at %s", r.State.Step)
+	}
+}
+
+func TestAdvanceDeterministic(t *testing.T) {
+	a, b := mustLoadGood(t), mustLoadGood(t)
+	if a.Version() != b.Version() || len(a.Version()) != 12 {
+		t.Fatalf("versions %q %q", a.Version(), b.Version())
+	}
+	inputs := []Input{
+		{Kind: InputStart, Name: "Hà"}, {Kind: InputText, Text: "cài vneid"}, {Kind: InputText, Text: "1"},
+		{Kind: InputText, Text: "tiếp"}, {Kind: InputButton, Data: "nav:human"},
+	}
+	var sa, sb State
+	for _, in := range inputs {
+		ra, rb := a.Advance(sa, in, t0), b.Advance(sb, in, t0)
+		if !reflect.DeepEqual(ra, rb) {
+			t.Fatalf("%+v: results differ\n%s\n%s", in, dump(ra), dump(rb))
+		}
+		sa, sb = ra.State, rb.State
+	}
+}
+
+func TestText(t *testing.T) {
+	s := mustLoadGood(t)
+	tests := []struct {
+		lang, key string
+		vars      map[string]string
+		want      string
+	}{
+		{"vi", "greeting", map[string]string{"name": "Lan"}, "Chào Lan!"},
+		{"en", "greeting", map[string]string{"name": "Lan"}, "Hello Lan!"},
+		{"en", "greeting", nil, "Hello there!"},
+		{"vi", "greeting", map[string]string{"name": " "}, "Chào Bác!"},
+		{"en", "pii_warning", nil, "Đừng gửi OTP"}, // no English: Vietnamese
+		{"xx", "menu", nil, "Bác cần gì?"},
+		{"vi", "no_such_key", nil, "no_such_key"},
+	}
+	for _, tc := range tests {
+		if got := s.Text(tc.lang, tc.key, tc.vars); got != tc.want {
+			t.Errorf("Text(%q, %q, %v) = %q, want %q", tc.lang, tc.key, tc.vars, got, tc.want)
+		}
+	}
+}
+
+func TestSubst(t *testing.T) {
+	s := &Set{texts: map[string]Text{}}
+	vars := map[string]string{"a": "1", "b": "{a}"}
+	tests := []struct{ in, want string }{
+		{"{a}+{a}", "1+1"},
+		{"{b}", "{a}"}, // not recursive
+		{"{missing} {", "{missing} {"},
+		{"{ a }", "{ a }"},
+		{"Chào {name}!", "Chào!"},
+		{"Chào {name}, ok", "Chào, ok"},
+		{"{name} ơi", " ơi"},
+		{"}{", "}{"},
+	}
+	for _, tc := range tests {
+		if got := s.subst(tc.in, "vi", vars); got != tc.want {
+			t.Errorf("subst(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestMenu(t *testing.T) {
+	s := mustLoadGood(t)
+	m := s.Menu("en")
+	if len(m) != 1 || m[0].Text != "What do you need?" {
+		t.Fatalf("menu = %+v", m)
+	}
+	if got := labels(m[0]); !slices.Equal(got, []string{"Install VNeID", "I have a problem", "Language", "Talk to a volunteer"}) {
+		t.Fatalf("menu labels = %q", got)
+	}
+	for _, row := range m[0].Buttons {
+		if len(row) != 1 {
+			t.Fatalf("menu rows must hold one button: %q", labels(m[0]))
+		}
+	}
+}
