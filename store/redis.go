@@ -159,6 +159,9 @@ func (r *Redis) Ping(ctx context.Context) error {
 	return nil
 }
 
+// AddHook adds a go-redis hook to the client (metrics, round-trip counting in benchmarks).
+func (r *Redis) AddHook(h redis.Hook) { r.client.AddHook(h) }
+
 // Close closes the underlying client.
 func (r *Redis) Close() error {
 	if err := r.client.Close(); err != nil {

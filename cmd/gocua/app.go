@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -30,6 +31,7 @@ type Main struct {
 	ReorderWindow   time.Duration // how long an update waits for lower-numbered ones of its chat (default 15 ms)
 	TelegramPerChat float64       // messages per second to one chat (default 1, Telegram's limit)
 	TelegramBurst   int           // messages a chat may get back to back (default 1)
+	TelegramRate    float64       // overrides GOCUA_TELEGRAM_RATE when > 0 (benchmarks lift pacing)
 
 	// Set by Run.
 	Addr     string // the address the HTTP server listens on
@@ -127,7 +129,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		}
 		snd := bot.NewSender(bot.SenderConfig{
 			Limits:  m.Telegram.Limits(),
-			Rate:    cfg.Telegram.Rate,
+			Rate:    cmp.Or(m.TelegramRate, cfg.Telegram.Rate),
 			PerChat: m.TelegramPerChat,
 			Burst:   m.TelegramBurst,
 		}, m.Telegram, m.Redis, m.DB, m.Log.With("channel", "telegram", "component", "sender"))

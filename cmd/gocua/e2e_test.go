@@ -106,9 +106,9 @@ func TestConcurrentUpdatesOfOneChatAnsweredInOrder(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "echo.yaml"), []byte(echoFlow), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	h := start(t, nil, withEnv("GOCUA_FLOWS_DIR", dir), func(_ map[string]string, m *Main) {
+	h := start(t, nil, withEnv("GOCUA_FLOWS_DIR", dir), withMain(func(m *Main) {
 		m.ReorderWindow = 300 * time.Millisecond // generous: -race on a busy 2-core machine
-	})
+	}))
 	chat := newChatID()
 	h.send(textUpdate(nextUpdateID(), chat, "thu tu"))
 	h.settle()
@@ -190,7 +190,10 @@ func TestRedisFlushedMidFlowRestartsGracefully(t *testing.T) {
 	h.send(buttonUpdate(nextUpdateID(), chat, first))
 	h.settle()
 	inFlow := h.sentTo(chat)
-	step := firstFlowButton(t, inFlow[len(inFlow)-1])
+	h.send(buttonUpdate(nextUpdateID(), chat, firstFlowButton(t, inFlow[len(inFlow)-1])))
+	h.settle()
+	deeper := h.sentTo(chat)
+	step := firstFlowButton(t, deeper[len(deeper)-1]) // a button two steps into the flow
 
 	if err := storetestFlush(); err != nil {
 		t.Fatal(err)

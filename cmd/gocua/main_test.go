@@ -54,7 +54,6 @@ func runTests(m *testing.M) int {
 }
 
 const (
-	testToken  = "123456789:AAEhBOweik6ad9r_QXMENQjcrGbqCr4K-ra"
 	testSecret = "s3cret_webhook-token"
 )
 
@@ -70,7 +69,7 @@ var updateIDs atomic.Int64
 func nextUpdateID() int64 { return 5000000 + updateIDs.Add(1) }
 
 type harness struct {
-	t    *testing.T
+	t    testing.TB
 	api  *telegramtest.Server
 	main *Main
 	url  string
@@ -94,12 +93,19 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-type option func(env map[string]string, m *Main)
+// option changes the environment or tunes Main before Run.
+type option func(env map[string]string, tune *[]func(*Main))
 
-func withEnv(k, v string) option { return func(env map[string]string, _ *Main) { env[k] = v } }
+func withEnv(k, v string) option {
+	return func(env map[string]string, _ *[]func(*Main)) { env[k] = v }
+}
+
+func withMain(f func(*Main)) option {
+	return func(_ map[string]string, tune *[]func(*Main)) { *tune = append(*tune, f) }
+}
 
 // start runs Main with Telegram pointed at a fake Bot API.
-func start(t *testing.T, api *telegramtest.Server, opts ...option) *harness {
+func start(t testing.TB, api *telegramtest.Server, opts ...option) *harness {
 	t.Helper()
 	if api == nil {
 		api = telegramtest.New(t)
@@ -108,16 +114,16 @@ func start(t *testing.T, api *telegramtest.Server, opts ...option) *harness {
 		"GOCUA_HTTP_ADDR":               "127.0.0.1:0",
 		"GOCUA_REDIS_URL":               storetest.RedisURL(redisDB),
 		"GOCUA_DATABASE_URL":            testDB.url,
-		"GOCUA_TELEGRAM_TOKEN":          testToken,
+		"GOCUA_TELEGRAM_TOKEN":          telegramtest.Token,
 		"GOCUA_TELEGRAM_WEBHOOK_SECRET": testSecret,
 		"GOCUA_TELEGRAM_API_URL":        api.URL(),
 		"GOCUA_TELEGRAM_RATE":           "1000",
 		"GOCUA_LOG_LEVEL":               "debug",
 	}
 	logs := &syncBuffer{}
-	m := &Main{}
+	var tune []func(*Main)
 	for _, o := range opts {
-		o(env, m)
+		o(env, &tune)
 	}
 	cfg, err := config.Load(func(k string) string { return env[k] })
 	if err == nil {
@@ -129,8 +135,8 @@ func start(t *testing.T, api *telegramtest.Server, opts ...option) *harness {
 	nm := NewMain(cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	// tests run many updates per chat quickly; Telegram's 1 msg/s per chat is covered by sender tests
 	nm.TelegramPerChat, nm.TelegramBurst = 1000, 100
-	if m.ReorderWindow != 0 {
-		nm.ReorderWindow = m.ReorderWindow
+	for _, f := range tune {
+		f(nm)
 	}
 	if err := nm.Run(context.Background()); err != nil {
 		t.Fatalf("Run: %v\nlogs:\n%s", err, logs.String())
@@ -253,4 +259,6 @@ func (h *harness) sentTo(chat int64) []telegramtest.SentMessage {
 	return out
 }
 
-func key(chat int64) bot.ConvKey { return bot.ConvKey{Channel: bot.ChannelTelegram, ChatID: strconv.FormatInt(chat, 10)} }
+func key(chat int64) bot.ConvKey {
+	return bot.ConvKey{Channel: bot.ChannelTelegram, ChatID: strconv.FormatInt(chat, 10)}
+}
