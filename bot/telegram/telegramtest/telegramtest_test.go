@@ -51,7 +51,7 @@ func TestRecordsAndFails(t *testing.T) {
 	if len(s.CallsTo("sendMessage")) != 5 {
 		t.Fatalf("calls: %d", len(s.CallsTo("sendMessage")))
 	}
-	if _, err := s.WaitSent(3, time.Second); err != nil {
+	if _, err := s.WaitSent(2, time.Second); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.WaitSent(99, 10*time.Millisecond); err == nil {
