@@ -94,3 +94,24 @@ type Limits struct {
 	MaxText         int // characters (Telegram counts UTF-16 units: 4096; Zalo 2000)
 	MaxCallbackData int // bytes (Telegram 64)
 }
+
+// Metrics observes the core. Implemented by the metrics package (Prometheus);
+// NopMetrics when metrics are off.
+type Metrics interface {
+	// Update counts one inbound update by outcome: "ok", "duplicate", "error", "ignored".
+	Update(ch Channel, outcome string)
+	// FlowEvents counts flow events (steps entered, flows started/completed/abandoned, escalations).
+	FlowEvents(ch Channel, events []flows.Event)
+	// Send counts one delivery attempt by outcome: "ok", "retry_after", "unreachable", "error", "gave_up".
+	Send(ch Channel, lane Lane, outcome string)
+	// Queue reports how many messages a channel's sender holds.
+	Queue(ch Channel, n int)
+}
+
+// NopMetrics discards observations.
+type NopMetrics struct{}
+
+func (NopMetrics) Update(Channel, string)            {}
+func (NopMetrics) FlowEvents(Channel, []flows.Event) {}
+func (NopMetrics) Send(Channel, Lane, string)        {}
+func (NopMetrics) Queue(Channel, int)                {}

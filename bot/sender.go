@@ -15,11 +15,13 @@ import (
 
 // SenderConfig tunes one channel's sender.
 type SenderConfig struct {
+	Channel  Channel // for metrics
+	Metrics  Metrics // defaults to NopMetrics
 	Limits   Limits
 	Rate     float64       // messages per second over the whole channel (Telegram ≈ 30; default 25)
 	PerChat  float64       // messages per second to one chat (Telegram: 1)
 	Burst    int           // messages a chat may receive back to back before pacing (default 1)
-	Workers  int           // concurrent sends (default 8)
+	Workers  int           // concurrent sends (default 16)
 	Timeout  time.Duration // one delivery attempt (default 15 s)
 	MaxTries int           // attempts for transient failures before giving up (default 8)
 }
@@ -42,6 +44,7 @@ type Sender struct {
 	global *rate.Limiter
 
 	mu     sync.Mutex
+	queued int // messages held (queued or being sent)
 	chats  map[ConvKey]*outChat
 	ready  [2]chatHeap // per lane: chats with queued messages of that lane, by next send time
 	wake   chan struct{}
@@ -76,13 +79,16 @@ func NewSender(cfg SenderConfig, d Deliverer, outbox Outbox, unr Unreachables, l
 		cfg.Burst = 1
 	}
 	if cfg.Workers <= 0 {
-		cfg.Workers = 8
+		cfg.Workers = 16
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 15 * time.Second
 	}
 	if cfg.MaxTries <= 0 {
 		cfg.MaxTries = 8
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NopMetrics{}
 	}
 	burst := int(cfg.Rate)
 	if burst < 1 {
@@ -114,6 +120,8 @@ func (s *Sender) Enqueue(outs ...Outbound) {
 		c.queue[lane] = append(c.queue[lane], outItem{out: o, parts: s.split(o)})
 		s.pushLocked(c)
 	}
+	s.queued += len(outs)
+	s.cfg.Metrics.Queue(s.cfg.Channel, s.queued)
 	s.broadcastLocked()
 }
 
@@ -259,9 +267,11 @@ func (s *Sender) deliver(ctx context.Context, c *outChat, item outItem) {
 		finished := len(q[0].parts) == 0
 		if finished {
 			c.queue[lane] = q[1:]
+			s.dequeuedLocked(1)
 		}
 		s.paceLocked(c, time.Now())
 		s.mu.Unlock()
+		s.cfg.Metrics.Send(s.cfg.Channel, part.Lane, "ok")
 		if finished && s.outbox != nil {
 			if err := s.outbox.Done(context.WithoutCancel(ctx), c.key, item.out.ID); err != nil {
 				log.Error("outbox done", "err", err)
@@ -269,6 +279,7 @@ func (s *Sender) deliver(ctx context.Context, c *outChat, item outItem) {
 		}
 		s.release(c, true)
 	case errors.As(err, &ra):
+		s.cfg.Metrics.Send(s.cfg.Channel, part.Lane, "retry_after")
 		log.Warn("rate limited by platform", "retry_after", ra.After)
 		s.mu.Lock()
 		c.nextAt = time.Now().Add(ra.After)
@@ -279,7 +290,9 @@ func (s *Sender) deliver(ctx context.Context, c *outChat, item outItem) {
 		s.mu.Lock()
 		dropped := append(append([]outItem(nil), c.queue[0]...), c.queue[1]...)
 		c.queue = [2][]outItem{}
+		s.dequeuedLocked(len(dropped))
 		s.mu.Unlock()
+		s.cfg.Metrics.Send(s.cfg.Channel, part.Lane, "unreachable")
 		bg := context.WithoutCancel(ctx)
 		if s.unr != nil {
 			if err := s.unr.SetReachable(bg, c.key, false, time.Now()); err != nil {
@@ -306,11 +319,13 @@ func (s *Sender) deliver(ctx context.Context, c *outChat, item outItem) {
 		giveUp := tries >= s.cfg.MaxTries
 		if giveUp {
 			c.queue[lane] = q[1:]
+			s.dequeuedLocked(1)
 		} else {
 			c.nextAt = time.Now().Add(backoff(tries))
 		}
 		s.mu.Unlock()
 		if giveUp {
+			s.cfg.Metrics.Send(s.cfg.Channel, part.Lane, "gave_up")
 			log.Error("giving up on message", "tries", tries, "err", err)
 			if s.outbox != nil {
 				if err := s.outbox.Done(context.WithoutCancel(ctx), c.key, item.out.ID); err != nil {
@@ -318,10 +333,16 @@ func (s *Sender) deliver(ctx context.Context, c *outChat, item outItem) {
 				}
 			}
 		} else {
+			s.cfg.Metrics.Send(s.cfg.Channel, part.Lane, "error")
 			log.Warn("send failed; will retry", "tries", tries, "err", err)
 		}
 		s.release(c, true)
 	}
+}
+
+func (s *Sender) dequeuedLocked(n int) {
+	s.queued -= n
+	s.cfg.Metrics.Queue(s.cfg.Channel, s.queued)
 }
 
 // headLocked finds the lane whose head is item.

@@ -27,6 +27,7 @@ type Config struct {
 	// reminded that a volunteer will read it (default 10 minutes).
 	WaitingNotice time.Duration
 	Now           func() time.Time // defaults to time.Now
+	Metrics       Metrics          // defaults to NopMetrics
 }
 
 // Service runs residents' conversations: for each inbound update it loads the
@@ -55,6 +56,9 @@ func NewService(cfg Config, set *flows.Set, convs Conversations, recs Records, s
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NopMetrics{}
 	}
 	s := &Service{cfg: cfg, convs: convs, recs: recs, senders: senders, log: log, seq: newSequencer(cfg.ReorderWindow)}
 	s.flows.Store(set)
@@ -86,13 +90,17 @@ func (s *Service) Handle(ctx context.Context, in Inbound) error {
 				break
 			}
 		}
-		if errors.Is(err, ErrDuplicate) {
+		switch {
+		case errors.Is(err, ErrDuplicate):
+			s.cfg.Metrics.Update(in.Key.Channel, "duplicate")
 			return nil
-		}
-		if err != nil {
+		case err != nil:
+			s.cfg.Metrics.Update(in.Key.Channel, "error")
 			s.log.Error("update not handled", "chat", in.Key.String(), "update", in.UpdateID, "err", err)
+			return err
 		}
-		return err
+		s.cfg.Metrics.Update(in.Key.Channel, "ok")
+		return nil
 	})
 }
 
@@ -142,7 +150,11 @@ func (s *Service) handleOnce(ctx context.Context, in Inbound) error {
 	if t.handoff != nil && res.TicketID != 0 {
 		t.conv.Ticket = res.TicketID
 	}
-	return s.commit(ctx, t.conv, in, now, t.out)
+	if err := s.commit(ctx, t.conv, in, now, t.out); err != nil {
+		return err
+	}
+	s.cfg.Metrics.FlowEvents(in.Key.Channel, t.events)
+	return nil
 }
 
 func (s *Service) commit(ctx context.Context, conv Conversation, in Inbound, now time.Time, outs []flows.Output) error {

@@ -28,7 +28,7 @@ type Main struct {
 	Log    *slog.Logger
 
 	// Knobs with production defaults that tests may change before Run.
-	ReorderWindow   time.Duration // how long an update waits for lower-numbered ones of its chat (default 15 ms)
+	ReorderWindow   time.Duration // how long an update waits for lower-numbered ones of its chat (default 5 ms)
 	TelegramPerChat float64       // messages per second to one chat (default 1, Telegram's limit)
 	TelegramBurst   int           // messages a chat may get back to back (default 1)
 	TelegramRate    float64       // overrides GOCUA_TELEGRAM_RATE when > 0 (benchmarks lift pacing)
@@ -51,7 +51,7 @@ type Main struct {
 
 // NewMain returns a Main for cfg that logs to log.
 func NewMain(cfg config.Config, log *slog.Logger) *Main {
-	return &Main{Config: cfg, Log: log, ReorderWindow: 15 * time.Millisecond, TelegramPerChat: 1, TelegramBurst: 1}
+	return &Main{Config: cfg, Log: log, ReorderWindow: 5 * time.Millisecond, TelegramPerChat: 1, TelegramBurst: 1}
 }
 
 // loadFlows loads the bundled flows overlaid with GOCUA_FLOWS_DIR (if set).

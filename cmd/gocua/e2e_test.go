@@ -381,3 +381,28 @@ func TestHugeAndOddUnicode(t *testing.T) {
 		t.Fatalf("got %d replies to 5 messages: some were met with silence", len(h.sentTo(chat)))
 	}
 }
+
+// TestProductionPacingKeepsTelegramLimits runs with Telegram's real per-chat
+// pace (1 message/s) against a fake API that refuses faster sending: /start
+// answers with two messages, which must arrive ≥ 1 s apart and with no 429.
+func TestProductionPacingKeepsTelegramLimits(t *testing.T) {
+	api := telegramtest.New(t, telegramtest.WithRateLimit(1, time.Second, 30))
+	h := start(t, api, withMain(func(m *Main) { m.TelegramPerChat, m.TelegramBurst = 1, 1 }))
+	chats := []int64{newChatID(), newChatID(), newChatID()}
+	for _, c := range chats {
+		h.send(textUpdate(nextUpdateID(), c, "/start"))
+	}
+	h.settle()
+	for _, c := range chats {
+		msgs := h.sentTo(c)
+		if len(msgs) != 2 {
+			t.Fatalf("chat %d got %d messages, want 2", c, len(msgs))
+		}
+		if gap := msgs[1].At.Sub(msgs[0].At); gap < 990*time.Millisecond {
+			t.Errorf("chat %d: messages %v apart; Telegram allows 1 per second", c, gap)
+		}
+	}
+	if v := api.Violations(); v != 0 {
+		t.Fatalf("%d sends broke the fake API's rate limits", v)
+	}
+}
