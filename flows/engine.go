@@ -1,6 +1,7 @@
 package flows
 
 import (
+	"cmp"
 	"maps"
 	"slices"
 	"strconv"
@@ -247,7 +248,7 @@ func (m *machine) freeAction(key string) bool {
 		if containsWords(key, kw.key) {
 			f := m.s.flows[kw.flow]
 			m.leave()
-			m.enter(f.ID, f.Start, "")
+			m.enter(f.ID, cmp.Or(kw.step, f.Start), "")
 			return true
 		}
 	}

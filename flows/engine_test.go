@@ -627,3 +627,32 @@ func TestMenu(t *testing.T) {
 		}
 	}
 }
+
+func TestBundledStepKeywordsOpenTheRightStep(t *testing.T) {
+	set, err := Load(Named("bundled", Bundled()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)
+	for text, want := range map[string]string{
+		"Tôi quên mật khẩu VNeID rồi": "troubleshoot/forgot_password",
+		"quen mat khau":               "troubleshoot/forgot_password",
+		"không nhận được OTP":         "troubleshoot/otp",
+		"bị lỗi":                      "troubleshoot/" + mustFlow(t, set, "troubleshoot").Start,
+		"forgot passcode":             "troubleshoot/forgot_passcode",
+	} {
+		res := set.Advance(State{}, Input{Kind: InputText, Text: text}, now)
+		if got := res.State.Flow + "/" + res.State.Step; got != want {
+			t.Errorf("%q opened %s, want %s", text, got, want)
+		}
+	}
+}
+
+func mustFlow(t *testing.T, s *Set, id string) *Flow {
+	t.Helper()
+	f, ok := s.Flow(id)
+	if !ok {
+		t.Fatalf("no flow %s", id)
+	}
+	return f
+}

@@ -51,6 +51,9 @@ type Step struct {
 	Branch  []Case       `yaml:"branch"`
 	Handoff *HandoffStep `yaml:"handoff"`
 	End     Text         `yaml:"end"`
+	// Keywords open the flow directly at this step ("quên mật khẩu" →
+	// troubleshoot#forgot_password), like the flow's own keywords.
+	Keywords Keywords `yaml:"keywords"`
 
 	// Precomputed callback data, built by Load.
 	data     []string // per Buttons entry ("" for URL buttons)

@@ -49,6 +49,7 @@ type ref struct {
 type keyword struct {
 	key  string
 	flow string
+	step string // "" = the flow's start
 }
 
 // Reserved button data, shared with the core.
@@ -123,10 +124,22 @@ func build(c *content) *Set {
 				}
 			}
 		}
+		for _, st := range f.Steps {
+			if st == nil {
+				continue
+			}
+			for _, lang := range sortedKeys(st.Keywords) {
+				for _, kw := range st.Keywords[lang] {
+					if k := matchKey(kw); k != "" {
+						s.keywords = append(s.keywords, keyword{key: k, flow: f.ID, step: st.ID})
+					}
+				}
+			}
+		}
 	}
 	slices.SortStableFunc(s.menu, func(a, b *Flow) int { return cmp.Or(cmp.Compare(a.Menu, b.Menu), cmp.Compare(a.ID, b.ID)) })
 	slices.SortFunc(s.keywords, func(a, b keyword) int {
-		return cmp.Or(cmp.Compare(len(b.key), len(a.key)), cmp.Compare(a.flow, b.flow), cmp.Compare(a.key, b.key))
+		return cmp.Or(cmp.Compare(len(b.key), len(a.key)), cmp.Compare(a.flow, b.flow), cmp.Compare(a.key, b.key), cmp.Compare(a.step, b.step))
 	})
 	s.keywords = slices.Compact(s.keywords)
 

@@ -456,6 +456,23 @@ func (v *validator) branchLoops(f *Flow) {
 func (v *validator) keywords() {
 	type owner struct{ flow, kw string }
 	owners := map[string]owner{}
+	check := func(f *Flow, stepID string, path []any, kw string, mine map[string]bool) {
+		k := matchKey(kw)
+		switch {
+		case k == "":
+			v.at(f, stepID, IssueSyntax, path, "keyword %q has no letters or digits", kw)
+		case globalAction(k) != "":
+			v.at(f, stepID, IssueDuplicateKeyword, path, "keyword %q is reserved for the way-out buttons", kw)
+		case mine[k]:
+		default:
+			if o, ok := owners[k]; ok {
+				v.at(f, stepID, IssueDuplicateKeyword, path, "keyword %q is also used by flow %s (%q)", kw, o.flow, o.kw)
+			} else {
+				owners[k] = owner{f.ID, kw}
+			}
+		}
+		mine[k] = true
+	}
 	// In load order, so the flow added later (an organizer's) is the one blamed.
 	byLoad := slices.Clone(v.s.order)
 	slices.SortFunc(byLoad, func(a, b *Flow) int { return a.seq - b.seq })
@@ -463,22 +480,17 @@ func (v *validator) keywords() {
 		mine := map[string]bool{}
 		for _, lang := range sortedKeys(f.Keywords) {
 			for j, kw := range f.Keywords[lang] {
-				k := matchKey(kw)
-				path := []any{"keywords", lang, j}
-				switch {
-				case k == "":
-					v.at(f, "", IssueSyntax, path, "keyword %q has no letters or digits", kw)
-				case globalAction(k) != "":
-					v.at(f, "", IssueDuplicateKeyword, path, "keyword %q is reserved for the way-out buttons", kw)
-				case mine[k]:
-				default:
-					if o, ok := owners[k]; ok {
-						v.at(f, "", IssueDuplicateKeyword, path, "keyword %q is also used by flow %s (%q)", kw, o.flow, o.kw)
-					} else {
-						owners[k] = owner{f.ID, kw}
-					}
+				check(f, "", []any{"keywords", lang, j}, kw, mine)
+			}
+		}
+		for i, st := range f.Steps {
+			if st == nil {
+				continue
+			}
+			for _, lang := range sortedKeys(st.Keywords) {
+				for j, kw := range st.Keywords[lang] {
+					check(f, st.ID, []any{"steps", i, "keywords", lang, j}, kw, mine)
 				}
-				mine[k] = true
 			}
 		}
 	}
