@@ -94,6 +94,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		}
 	}()
 	cfg := m.Config
+	m.Log.Debug("configuration", "config", cfg) // secrets are redacted by config.LogValue
 	if m.Flows, err = loadFlows(cfg.FlowsDir); err != nil {
 		return err
 	}

@@ -406,3 +406,33 @@ func TestProductionPacingKeepsTelegramLimits(t *testing.T) {
 		t.Fatalf("%d sends broke the fake API's rate limits", v)
 	}
 }
+
+// TestGracefulShutdownFinishesInFlight closes Main while a webhook request is
+// still being handled: the request completes with 200 and its reply is kept
+// in the outbox, sent by the next run.
+func TestGracefulShutdownFinishesInFlight(t *testing.T) {
+	api := telegramtest.New(t)
+	h := start(t, api)
+	chat := newChatID()
+	api.FailNext("answerCallbackQuery", "", telegramtest.Slow(400*time.Millisecond))
+	code := make(chan int, 1)
+	go func() { code <- h.postJSON(buttonUpdate(nextUpdateID(), chat, "nav:menu")) }()
+	time.Sleep(100 * time.Millisecond)
+	if err := h.main.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if c := <-code; c != http.StatusOK {
+		t.Fatalf("in-flight update answered %d during shutdown", c)
+	}
+	if len(h.sentTo(chat)) == 0 {
+		h2 := start(t, api) // the next run resumes the outbox
+		h2.settle()
+		deadline := time.Now().Add(5 * time.Second)
+		for len(h2.sentTo(chat)) == 0 {
+			if time.Now().After(deadline) {
+				t.Fatal("reply of an update acknowledged during shutdown was lost")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}
