@@ -32,6 +32,7 @@ type Main struct {
 	TelegramPerChat float64       // messages per second to one chat (default 1, Telegram's limit)
 	TelegramBurst   int           // messages a chat may get back to back (default 1)
 	TelegramRate    float64       // overrides GOCUA_TELEGRAM_RATE when > 0 (benchmarks lift pacing)
+	SendWorkers     int           // concurrent deliveries per channel (default 16)
 
 	// Set by Run.
 	Addr     string // the address the HTTP server listens on
@@ -133,6 +134,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			Rate:    cmp.Or(m.TelegramRate, cfg.Telegram.Rate),
 			PerChat: m.TelegramPerChat,
 			Burst:   m.TelegramBurst,
+			Workers: m.SendWorkers,
+			Channel: bot.ChannelTelegram,
 		}, m.Telegram, m.Redis, m.DB, m.Log.With("channel", "telegram", "component", "sender"))
 		m.Senders[bot.ChannelTelegram] = snd
 		enqueuers[bot.ChannelTelegram] = snd

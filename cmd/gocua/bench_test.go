@@ -27,6 +27,9 @@ func BenchmarkWebhookToReply(b *testing.B) {
 	api := telegramtest.New(b)
 	h := start(b, api, withMain(func(m *Main) {
 		m.TelegramRate = 1e6
+		if n, err := strconv.Atoi(os.Getenv("GOCUA_BENCH_WORKERS")); err == nil {
+			m.SendWorkers = n
+		}
 		if d, err := time.ParseDuration(os.Getenv("GOCUA_BENCH_WINDOW")); err == nil {
 			m.ReorderWindow = d
 		}
