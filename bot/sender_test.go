@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -218,4 +220,45 @@ func TestSenderResumesOutbox(t *testing.T) {
 	if sent, _ := d.snapshot(); sent[0].ID != "u/0" || sent[1].ID != "u/1" {
 		t.Fatalf("resumed out of order: %v", sent)
 	}
+}
+
+type chanDeliverer struct{ got chan Outbound }
+
+func (c chanDeliverer) Deliver(_ context.Context, o Outbound) error {
+	time.Sleep(500 * time.Microsecond) // a fast platform
+	c.got <- o
+	return nil
+}
+
+// BenchmarkSenderLatency offers 2,000 messages/s over 64 chats and reports
+// the time from Enqueue to delivery.
+func BenchmarkSenderLatency(b *testing.B) {
+	d := chanDeliverer{got: make(chan Outbound, b.N)}
+	s := NewSender(SenderConfig{Rate: 1e6, PerChat: 1000, Burst: 100}, d, nil, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go s.Run(ctx)
+	at := make([]time.Time, b.N)
+	lat := make([]time.Duration, 0, b.N)
+	done := make(chan struct{})
+	go func() {
+		for o := range d.got {
+			i, _ := strconv.Atoi(o.ID)
+			lat = append(lat, time.Since(at[i]))
+			if len(lat) == b.N {
+				close(done)
+				return
+			}
+		}
+	}()
+	b.ResetTimer()
+	for i := range b.N {
+		at[i] = time.Now()
+		s.Enqueue(Outbound{ID: strconv.Itoa(i), Key: ConvKey{ChannelTelegram, strconv.Itoa(i % 64)}, Text: "x"})
+		time.Sleep(500 * time.Microsecond)
+	}
+	<-done
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
 }
