@@ -115,3 +115,10 @@ func (NopMetrics) Update(Channel, string)            {}
 func (NopMetrics) FlowEvents(Channel, []flows.Event) {}
 func (NopMetrics) Send(Channel, Lane, string)        {}
 func (NopMetrics) Queue(Channel, int)                {}
+
+// Preferences records a resident's choices. Implemented by the durable stores.
+type Preferences interface {
+	// SetBroadcastOptIn records whether the resident wants reminders and
+	// broadcasts (/stop turns them off; /start turns them back on).
+	SetBroadcastOptIn(ctx context.Context, key ConvKey, optIn bool, at time.Time) error
+}

@@ -28,6 +28,9 @@ type Config struct {
 	WaitingNotice time.Duration
 	Now           func() time.Time // defaults to time.Now
 	Metrics       Metrics          // defaults to NopMetrics
+	// Preferences stores /stop and /start choices; without it /stop answers
+	// with the error text rather than pretending.
+	Preferences Preferences
 }
 
 // Service runs residents' conversations: for each inbound update it loads the
@@ -132,6 +135,13 @@ func (s *Service) handleOnce(ctx context.Context, in Inbound) error {
 	set := s.flows.Load()
 	t := turn{svc: s, set: set, conv: conv, in: in, now: now}
 	t.run()
+	if t.optIn != nil {
+		if s.cfg.Preferences == nil {
+			t.out = []flows.Output{{Text: set.Text(t.lang(), "error", nil)}}
+		} else if err := s.cfg.Preferences.SetBroadcastOptIn(ctx, in.Key, *t.optIn, now); err != nil {
+			return fmt.Errorf("record opt-in: %w", err)
+		}
+	}
 	if t.cancel {
 		if err := s.recs.CancelTicket(ctx, conv.Ticket, now); err != nil {
 			return fmt.Errorf("cancel ticket: %w", err)

@@ -26,7 +26,8 @@ type turn struct {
 	events     []flows.Event
 	handoff    *TicketRequest
 	transcript []TranscriptLine
-	cancel     bool // the resident cancelled their waiting ticket
+	cancel     bool  // the resident cancelled their waiting ticket
+	optIn      *bool // /stop (false) or /start (true): reminders and broadcasts
 }
 
 func (t *turn) lang() string { return t.conv.Flow.Lang }
@@ -67,8 +68,12 @@ func (t *turn) run() {
 		case "huy", "cancel":
 			t.cancelTicket()
 		case "stop":
+			t.optIn = new(false)
 			t.say("stopped")
 		default:
+			if in.Command == "start" {
+				t.optIn = new(true)
+			}
 			t.advance(flows.Input{Kind: commandKind(in.Command), Command: in.Command, Args: in.Args, Name: in.Name})
 		}
 	case InButton:

@@ -110,6 +110,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.Service = bot.NewService(bot.Config{
 		DefaultLang:   cfg.DefaultLang,
 		ReorderWindow: m.ReorderWindow,
+		Preferences:   m.DB,
 	}, m.Flows, m.Redis, m.DB, enqueuers, m.Log.With("component", "core"))
 
 	mux := http.NewServeMux()

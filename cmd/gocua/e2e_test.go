@@ -436,3 +436,25 @@ func TestGracefulShutdownFinishesInFlight(t *testing.T) {
 		}
 	}
 }
+
+func TestStopTurnsRemindersOff(t *testing.T) {
+	h := start(t, nil)
+	chat := newChatID()
+	h.send(textUpdate(nextUpdateID(), chat, "/start"))
+	h.send(textUpdate(nextUpdateID(), chat, "/stop"))
+	h.settle()
+	r, err := h.main.DB.Resident(context.Background(), key(chat))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.BroadcastOptIn {
+		t.Fatal("after /stop the resident still receives broadcasts")
+	}
+	if !containsText(h.sentTo(chat), h.main.Flows.Text("vi", "stopped", nil)) {
+		t.Fatal("no confirmation of /stop")
+	}
+	h.send(textUpdate(nextUpdateID(), chat, "/start"))
+	if r, _ := h.main.DB.Resident(context.Background(), key(chat)); !r.BroadcastOptIn {
+		t.Fatal("/start did not turn reminders back on")
+	}
+}
