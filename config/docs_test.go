@@ -9,7 +9,13 @@ import (
 // docs/configuration.md has one table row per variable, with its default, and
 // a secret's row names its _FILE twin.
 func TestDocs_ListEveryVariable(t *testing.T) {
-	b, err := os.ReadFile("../docs/configuration.md")
+	for _, path := range []string{"../docs/configuration.md", "../README.md"} {
+		t.Run(path, func(t *testing.T) { checkVarTable(t, path) })
+	}
+}
+
+func checkVarTable(t *testing.T, path string) {
+	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +39,7 @@ func TestDocs_ListEveryVariable(t *testing.T) {
 	for _, v := range Vars() {
 		cells, ok := rows[v.Name]
 		if !ok {
-			t.Errorf("docs/configuration.md has no row for %s", v.Name)
+			t.Errorf("%s has no row for %s", path, v.Name)
 			continue
 		}
 		delete(rows, v.Name)
@@ -56,6 +62,6 @@ func TestDocs_ListEveryVariable(t *testing.T) {
 		}
 	}
 	for name := range rows {
-		t.Errorf("docs/configuration.md lists %s, which config does not read", name)
+		t.Errorf("%s lists %s, which config does not read", path, name)
 	}
 }

@@ -144,6 +144,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	} else {
 		m.Log.Warn("Telegram is off: set GOCUA_TELEGRAM_TOKEN and GOCUA_TELEGRAM_WEBHOOK_SECRET to enable it")
 	}
+	if cfg.ZaloBot.Enabled() || cfg.ZaloOA.Enabled() {
+		m.Log.Warn("the Zalo channels are not available in this version; GOCUA_ZALO_* settings are ignored")
+	}
 	for _, snd := range m.Senders {
 		m.wg.Go(func() { _ = snd.Run(runCtx) })
 	}
