@@ -32,7 +32,7 @@ type Outbox interface {
 	Pending(ctx context.Context, fn func(Outbound) error) error
 }
 
-// Records keeps durable records in PostgreSQL. Implemented by store.Postgres.
+// Records keeps durable records. Implemented by store.Postgres and store.SQLite.
 type Records interface {
 	// Record writes what one update did, idempotently: the same (Key,
 	// UpdateID) recorded twice has no second effect and returns the same

@@ -2,15 +2,12 @@ package store
 
 import (
 	"context"
-	"embed"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -20,21 +17,6 @@ import (
 	"github.com/pressly/goose/v3/lock"
 
 	"github.com/gocua/gocua/bot"
-)
-
-//go:embed migrations/*.sql
-var migrationFiles embed.FS
-
-// ErrNotFound is returned by the read helpers when no row matches, and by
-// Record and CancelTicket when the ticket they name does not exist.
-var ErrNotFound = errors.New("store: not found")
-
-// Ticket statuses, as stored in tickets.status.
-const (
-	TicketWaiting   = "waiting"
-	TicketOpen      = "open"
-	TicketClosed    = "closed"
-	TicketCancelled = "cancelled"
 )
 
 // defaultMaxConns is the pool size used when the URL has no pool_max_conns.
@@ -52,46 +34,6 @@ type Postgres struct {
 }
 
 var _ bot.Records = (*Postgres)(nil)
-
-// Resident is one channel identity of a resident.
-type Resident struct {
-	ID                 int64
-	Key                bot.ConvKey
-	Name               string
-	Lang               string
-	FirstSeen          time.Time
-	LastSeen           time.Time
-	Reachable          bool
-	ReachableChangedAt time.Time // zero if never changed
-	BroadcastOptIn     bool
-}
-
-// Ticket is a handoff request.
-type Ticket struct {
-	ID           int64
-	ResidentID   int64
-	Key          bot.ConvKey
-	Status       string // TicketWaiting, TicketOpen, TicketClosed or TicketCancelled
-	Flow         string
-	Step         string
-	Reason       string
-	Summary      string
-	Vars         map[string]string
-	SourceUpdate string // the update that opened the ticket
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
-}
-
-// TicketMessage is one stored transcript line.
-type TicketMessage struct {
-	ID           int64
-	TicketID     int64
-	From         string // "resident", "bot" or "volunteer"
-	Text         string
-	At           time.Time
-	SourceUpdate string
-	Seq          int
-}
 
 // OpenPostgres opens a connection pool to url and checks the server answers.
 // Without pool_max_conns in url the pool holds at most 16 connections.
@@ -130,7 +72,7 @@ func (p *Postgres) Close() { p.pool.Close() }
 // a PostgreSQL session advisory lock meanwhile, so replicas starting together
 // wait for each other and each migration runs once.
 func (p *Postgres) Migrate(ctx context.Context) error {
-	fsys, err := fs.Sub(migrationFiles, "migrations")
+	fsys, err := fs.Sub(migrationFiles, "migrations/postgres")
 	if err != nil {
 		return fmt.Errorf("store: migrations: %w", err)
 	}
@@ -160,28 +102,11 @@ func (p *Postgres) Migrate(ctx context.Context) error {
 	return nil
 }
 
-const upsertResidentSQL = `
-INSERT INTO residents (channel, external_id, name, lang, first_seen, last_seen)
-VALUES ($1, $2, $3, $4, $5, $5)
-ON CONFLICT (channel, external_id) DO UPDATE SET
-    first_seen = least(residents.first_seen, EXCLUDED.first_seen),
-    last_seen  = greatest(residents.last_seen, EXCLUDED.last_seen),
-    name = CASE WHEN EXCLUDED.name <> '' AND EXCLUDED.last_seen >= residents.last_seen
-                THEN EXCLUDED.name ELSE residents.name END,
-    lang = CASE WHEN EXCLUDED.lang <> '' AND EXCLUDED.last_seen >= residents.last_seen
-                THEN EXCLUDED.lang ELSE residents.lang END,
-    reachable = CASE WHEN residents.reachable_changed_at IS NULL
-                       OR EXCLUDED.last_seen >= residents.reachable_changed_at
-                     THEN true ELSE residents.reachable END,
-    reachable_changed_at = CASE WHEN NOT residents.reachable
-                                 AND EXCLUDED.last_seen >= residents.reachable_changed_at
-                                THEN EXCLUDED.last_seen ELSE residents.reachable_changed_at END`
-
-const insertEventsSQL = `
-INSERT INTO flow_events (channel, external_id, update_id, seq, kind, flow, step, at)
+// insertEventsSQL inserts all events of one update from parallel arrays.
+const insertEventsSQL = insertEventInto + `
 SELECT $1, $2, $3, e.seq::int, e.kind, e.flow, e.step, e.at
-FROM unnest($4::text[], $5::text[], $6::text[], $7::timestamptz[]) WITH ORDINALITY AS e(kind, flow, step, at, seq)
-ON CONFLICT (channel, external_id, update_id, seq) DO NOTHING`
+FROM unnest($4::text[], $5::text[], $6::text[], $7::timestamptz[]) WITH ORDINALITY AS e(kind, flow, step, at, seq)` +
+	onEventConflict
 
 // handoffSQL finds or creates the ticket for one handoff and appends the
 // transcript lines to it, in one statement:
@@ -219,20 +144,19 @@ WITH mine AS (
     RETURNING id
 ), ticket AS (
     SELECT id FROM mine UNION ALL SELECT id FROM joined UNION ALL SELECT id FROM created
-), lines AS (
-    INSERT INTO ticket_messages (ticket_id, sender, body, created_at, source_update, seq)
+), lines AS (` + insertMessageInto + `
     SELECT t.id, l.sender, l.body, l.at, $3, l.seq::int
     FROM ticket t,
-         unnest($10::text[], $11::text[], $12::timestamptz[]) WITH ORDINALITY AS l(sender, body, at, seq)
-    ON CONFLICT (ticket_id, source_update, seq) DO NOTHING
+         unnest($10::text[], $11::text[], $12::timestamptz[]) WITH ORDINALITY AS l(sender, body, at, seq)` +
+	onMessageConflict + `
 )
 SELECT id FROM ticket`
 
-const appendTranscriptSQL = `
-INSERT INTO ticket_messages (ticket_id, sender, body, created_at, source_update, seq)
+// appendTranscriptSQL appends lines to an existing ticket from parallel arrays.
+const appendTranscriptSQL = insertMessageInto + `
 SELECT $1, l.sender, l.body, l.at, $2, l.seq::int
-FROM unnest($3::text[], $4::text[], $5::timestamptz[]) WITH ORDINALITY AS l(sender, body, at, seq)
-ON CONFLICT (ticket_id, source_update, seq) DO NOTHING`
+FROM unnest($3::text[], $4::text[], $5::timestamptz[]) WITH ORDINALITY AS l(sender, body, at, seq)` +
+	onMessageConflict
 
 // errTicketRace: the waiting ticket this update meant to join changed
 // status concurrently; Record retries.
@@ -366,19 +290,6 @@ func transcriptArrays(lines []bot.TranscriptLine, at time.Time) (senders, bodies
 	return senders, bodies, times
 }
 
-// varsJSON encodes a ticket's variables as a JSON object for jsonb.
-func varsJSON(vars map[string]string) ([]byte, error) {
-	m := make(map[string]string, len(vars))
-	for k, v := range vars {
-		m[clean(k)] = clean(v)
-	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		return nil, fmt.Errorf("encode ticket vars: %w", err)
-	}
-	return b, nil
-}
-
 // SetReachable records that a resident blocked (false) or unblocked (true)
 // the bot at at. An older change than the one stored is ignored; an unknown
 // resident is created.
@@ -386,20 +297,21 @@ func (p *Postgres) SetReachable(ctx context.Context, key bot.ConvKey, reachable 
 	if at.IsZero() {
 		at = time.Now()
 	}
-	_, err := p.pool.Exec(ctx, `
-INSERT INTO residents (channel, external_id, first_seen, last_seen, reachable, reachable_changed_at)
-VALUES ($1, $2, $3, $3, $4, $3)
-ON CONFLICT (channel, external_id) DO UPDATE SET
-    reachable = EXCLUDED.reachable,
-    reachable_changed_at = EXCLUDED.reachable_changed_at
-WHERE residents.reachable_changed_at IS NULL
-   OR residents.reachable_changed_at <= EXCLUDED.reachable_changed_at`,
+	_, err := p.pool.Exec(ctx, setReachableSQL,
 		string(key.Channel), clean(key.ChatID), at, reachable)
 	if err != nil {
 		return fmt.Errorf("store: set reachable %s: %w", key, err)
 	}
 	return nil
 }
+
+// cancelWithExistsSQL cancels ticket $1 at $2 and reports whether the ticket
+// exists, in one round trip.
+const cancelWithExistsSQL = `
+WITH cancelled AS (` + cancelTicketSQL + `
+    RETURNING id
+)
+SELECT EXISTS (SELECT 1 FROM cancelled) OR EXISTS (SELECT 1 FROM tickets WHERE id = $1)`
 
 // CancelTicket marks a waiting or open ticket cancelled. Cancelling a ticket
 // that is already cancelled or closed does nothing; an unknown id returns
@@ -409,13 +321,7 @@ func (p *Postgres) CancelTicket(ctx context.Context, id int64, at time.Time) err
 		at = time.Now()
 	}
 	var exists bool
-	err := p.pool.QueryRow(ctx, `
-WITH cancelled AS (
-    UPDATE tickets SET status = 'cancelled', updated_at = $2
-    WHERE id = $1 AND status IN ('waiting', 'open')
-    RETURNING id
-)
-SELECT EXISTS (SELECT 1 FROM cancelled) OR EXISTS (SELECT 1 FROM tickets WHERE id = $1)`,
+	err := p.pool.QueryRow(ctx, cancelWithExistsSQL,
 		id, at).Scan(&exists)
 	if err != nil {
 		return fmt.Errorf("store: cancel ticket %d: %w", id, err)
@@ -431,10 +337,7 @@ func (p *Postgres) Resident(ctx context.Context, key bot.ConvKey) (Resident, err
 	var r Resident
 	var ch string
 	var changed *time.Time
-	err := p.pool.QueryRow(ctx, `
-SELECT id, channel, external_id, name, lang, first_seen, last_seen, reachable,
-       reachable_changed_at, broadcast_opt_in
-FROM residents WHERE channel = $1 AND external_id = $2`,
+	err := p.pool.QueryRow(ctx, selectResidentSQL,
 		string(key.Channel), clean(key.ChatID)).Scan(
 		&r.ID, &ch, &r.Key.ChatID, &r.Name, &r.Lang, &r.FirstSeen, &r.LastSeen, &r.Reachable,
 		&changed, &r.BroadcastOptIn)
@@ -452,10 +355,7 @@ FROM residents WHERE channel = $1 AND external_id = $2`,
 func (p *Postgres) Ticket(ctx context.Context, id int64) (Ticket, error) {
 	var t Ticket
 	var ch string
-	err := p.pool.QueryRow(ctx, `
-SELECT id, resident_id, channel, external_id, status, flow, step, reason, summary, vars,
-       source_update, created_at, updated_at
-FROM tickets WHERE id = $1`, id).Scan(
+	err := p.pool.QueryRow(ctx, selectTicketSQL, id).Scan(
 		&t.ID, &t.ResidentID, &ch, &t.Key.ChatID, &t.Status, &t.Flow, &t.Step, &t.Reason,
 		&t.Summary, &t.Vars, &t.SourceUpdate, &t.CreatedAt, &t.UpdatedAt)
 	if err != nil {
@@ -468,9 +368,7 @@ FROM tickets WHERE id = $1`, id).Scan(
 // TicketMessages returns a ticket's transcript in the order it was stored.
 // An unknown ticket has no messages.
 func (p *Postgres) TicketMessages(ctx context.Context, id int64) ([]TicketMessage, error) {
-	rows, err := p.pool.Query(ctx, `
-SELECT id, ticket_id, sender, body, created_at, source_update, seq
-FROM ticket_messages WHERE ticket_id = $1 ORDER BY id`, id)
+	rows, err := p.pool.Query(ctx, selectTicketMessagesSQL, id)
 	if err != nil {
 		return nil, fmt.Errorf("store: ticket %d messages: %w", id, err)
 	}
@@ -489,8 +387,7 @@ FROM ticket_messages WHERE ticket_id = $1 ORDER BY id`, id)
 // flow (any flow when flow is empty).
 func (p *Postgres) CountEvents(ctx context.Context, kind, flow string) (int64, error) {
 	var n int64
-	err := p.pool.QueryRow(ctx, `
-SELECT count(*) FROM flow_events WHERE kind = $1 AND ($2 = '' OR flow = $2)`,
+	err := p.pool.QueryRow(ctx, countEventsSQL,
 		kind, flow).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("store: count events %s/%s: %w", kind, flow, err)
@@ -509,13 +406,4 @@ func notFound(err error) error {
 func isForeignKeyViolation(err error) bool {
 	var pe *pgconn.PgError
 	return errors.As(err, &pe) && pe.Code == "23503"
-}
-
-// clean makes s storable in a PostgreSQL text column: NUL bytes are dropped
-// and invalid UTF-8 is replaced with U+FFFD.
-func clean(s string) string {
-	if strings.IndexByte(s, 0) < 0 && utf8.ValidString(s) {
-		return s
-	}
-	return strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", ""), "\uFFFD")
 }

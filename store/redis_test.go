@@ -67,12 +67,61 @@ func (h *countHook) roundTrips(t *testing.T, f func()) int64 {
 	return n
 }
 
+// redisServers are the servers the Redis contract (bot.Conversations and
+// bot.Outbox) runs against: the real test server, and an embedded one
+// started for each test.
+func redisServers() []struct {
+	name string
+	url  func(t testing.TB) string
+} {
+	return []struct {
+		name string
+		url  func(t testing.TB) string
+	}{
+		{"redis", func(testing.TB) string { return testEnv.redisURL }},
+		{"embedded", func(t testing.TB) string {
+			e, err := StartEmbeddedRedis(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(e.Close)
+			return e.URL()
+		}},
+	}
+}
+
+func TestRedisContract(t *testing.T) {
+	cases := []struct {
+		name string
+		fn   func(t *testing.T, url string)
+	}{
+		{"LoadMissing", testRedisLoadMissing},
+		{"CommitLoad", testRedisCommitLoad},
+		{"CommitConflict", testRedisCommitConflict},
+		{"CommitConcurrent", testRedisCommitConcurrent},
+		{"CommitDuplicate", testRedisCommitDuplicate},
+		{"CommitTTL", testRedisCommitTTL},
+		{"KeyLayout", testRedisKeyLayout},
+		{"Outbox", testRedisOutbox},
+		{"RoundTrips", testRedisRoundTrips},
+		{"Unicode", testRedisUnicode},
+		{"StateExpires", testRedisStateExpires},
+	}
+	for _, srv := range redisServers() {
+		t.Run(srv.name, func(t *testing.T) {
+			for _, c := range cases {
+				t.Run(c.name, func(t *testing.T) { c.fn(t, srv.url(t)) })
+			}
+		})
+	}
+}
+
 // newTestRedis returns a store on the test database whose keys start with a
 // prefix unique to this run of the test (unless opts sets one), its raw client, and a
 // round-trip counter installed on that client.
-func newTestRedis(t testing.TB, opts RedisOptions) (*Redis, *redis.Client, *countHook) {
+func newTestRedis(t testing.TB, url string, opts RedisOptions) (*Redis, *redis.Client, *countHook) {
 	t.Helper()
-	o, err := redis.ParseURL(testEnv.redisURL)
+	o, err := redis.ParseURL(url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,8 +145,8 @@ func newTestRedis(t testing.TB, opts RedisOptions) (*Redis, *redis.Client, *coun
 
 func tgKey(id string) bot.ConvKey { return bot.ConvKey{Channel: bot.ChannelTelegram, ChatID: id} }
 
-func TestRedisLoadMissing(t *testing.T) {
-	r, _, _ := newTestRedis(t, RedisOptions{})
+func testRedisLoadMissing(t *testing.T, url string) {
+	r, _, _ := newTestRedis(t, url, RedisOptions{})
 	key := tgKey("1")
 	c, seen, err := r.Load(context.Background(), key, "u1")
 	if err != nil {
@@ -111,9 +160,9 @@ func TestRedisLoadMissing(t *testing.T) {
 	}
 }
 
-func TestRedisCommitLoad(t *testing.T) {
+func testRedisCommitLoad(t *testing.T, url string) {
 	ctx := context.Background()
-	r, _, _ := newTestRedis(t, RedisOptions{})
+	r, _, _ := newTestRedis(t, url, RedisOptions{})
 	key := tgKey("42")
 	now := time.Date(2026, 3, 1, 7, 30, 0, 0, time.UTC)
 
@@ -150,9 +199,9 @@ func TestRedisCommitLoad(t *testing.T) {
 	}
 }
 
-func TestRedisCommitConflict(t *testing.T) {
+func testRedisCommitConflict(t *testing.T, url string) {
 	ctx := context.Background()
-	r, _, _ := newTestRedis(t, RedisOptions{})
+	r, _, _ := newTestRedis(t, url, RedisOptions{})
 	key := tgKey("7")
 
 	a, _, err := r.Load(ctx, key, "ua")
@@ -188,9 +237,9 @@ func TestRedisCommitConflict(t *testing.T) {
 	}
 }
 
-func TestRedisCommitConcurrent(t *testing.T) {
+func testRedisCommitConcurrent(t *testing.T, url string) {
 	ctx := context.Background()
-	r, _, _ := newTestRedis(t, RedisOptions{})
+	r, _, _ := newTestRedis(t, url, RedisOptions{})
 	key := tgKey("race")
 	const writers = 8
 
@@ -225,9 +274,9 @@ func TestRedisCommitConcurrent(t *testing.T) {
 	}
 }
 
-func TestRedisCommitDuplicate(t *testing.T) {
+func testRedisCommitDuplicate(t *testing.T, url string) {
 	ctx := context.Background()
-	r, _, _ := newTestRedis(t, RedisOptions{})
+	r, _, _ := newTestRedis(t, url, RedisOptions{})
 	key := tgKey("dup")
 	out := []bot.Outbound{{ID: "u1/0", Text: "xin chào"}}
 
@@ -257,10 +306,10 @@ func TestRedisCommitDuplicate(t *testing.T) {
 	}
 }
 
-func TestRedisCommitTTL(t *testing.T) {
+func testRedisCommitTTL(t *testing.T, url string) {
 	ctx := context.Background()
 	opts := RedisOptions{StateTTL: time.Hour, DedupeTTL: 2 * time.Hour}
-	r, client, _ := newTestRedis(t, opts)
+	r, client, _ := newTestRedis(t, url, opts)
 	key := tgKey("ttl")
 
 	c, _, _ := r.Load(ctx, key, "u1")
@@ -283,6 +332,33 @@ func TestRedisCommitTTL(t *testing.T) {
 	assertTTL(t, client, r.stateKey(key), time.Hour)
 }
 
+// testRedisStateExpires: an idle conversation and its dedupe markers go
+// away on their own, on the embedded server too.
+func testRedisStateExpires(t *testing.T, url string) {
+	ctx := context.Background()
+	r, _, _ := newTestRedis(t, url, RedisOptions{StateTTL: 50 * time.Millisecond, DedupeTTL: 50 * time.Millisecond})
+	key := tgKey("idle")
+	c, _, _ := r.Load(ctx, key, "u1")
+	c.Ticket = 5
+	if _, err := r.Commit(ctx, c, "u1", nil); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got, seen, err := r.Load(ctx, key, "u1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Version == 0 && got.Ticket == 0 && !seen {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("state still there after its TTL: %+v, seen %v", got, seen)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 func assertTTL(t *testing.T, client *redis.Client, key string, want time.Duration) {
 	t.Helper()
 	got, err := client.PTTL(context.Background(), key).Result()
@@ -294,9 +370,9 @@ func assertTTL(t *testing.T, client *redis.Client, key string, want time.Duratio
 	}
 }
 
-func TestRedisKeyLayout(t *testing.T) {
+func testRedisKeyLayout(t *testing.T, url string) {
 	ctx := context.Background()
-	r, client, _ := newTestRedis(t, RedisOptions{Prefix: "gocua"})
+	r, client, _ := newTestRedis(t, url, RedisOptions{Prefix: "gocua"})
 	key := tgKey("123")
 	t.Cleanup(func() {
 		client.Del(context.Background(), "gocua:{telegram:123}:s", "gocua:{telegram:123}:u:9", "gocua:{telegram:123}:o")
@@ -320,9 +396,9 @@ func TestRedisKeyLayout(t *testing.T) {
 	}
 }
 
-func TestRedisOutbox(t *testing.T) {
+func testRedisOutbox(t *testing.T, url string) {
 	ctx := context.Background()
-	r, _, _ := newTestRedis(t, RedisOptions{})
+	r, _, _ := newTestRedis(t, url, RedisOptions{})
 	a, b := tgKey("a"), bot.ConvKey{Channel: bot.ChannelZaloBot, ChatID: "b"}
 
 	commit := func(key bot.ConvKey, update string, n int) {
@@ -398,15 +474,15 @@ func ids(out []bot.Outbound) string {
 	return strings.Join(s, " ")
 }
 
-func TestRedisRoundTrips(t *testing.T) {
+func testRedisRoundTrips(t *testing.T, url string) {
 	ctx := context.Background()
-	_, client, _ := newTestRedis(t, RedisOptions{})
+	_, client, _ := newTestRedis(t, url, RedisOptions{})
 	// Forget every cached script: the store must load its own at start so
 	// that even its first Load and Commit are a single EVALSHA.
 	if err := client.ScriptFlush(ctx).Err(); err != nil {
 		t.Fatal(err)
 	}
-	r, _, hook := newTestRedis(t, RedisOptions{})
+	r, _, hook := newTestRedis(t, url, RedisOptions{})
 	key := tgKey("rt")
 	if err := r.Ping(ctx); err != nil { // warm the connection pool
 		t.Fatal(err)
@@ -429,9 +505,9 @@ func TestRedisRoundTrips(t *testing.T) {
 	}
 }
 
-func TestRedisUnicode(t *testing.T) {
+func testRedisUnicode(t *testing.T, url string) {
 	ctx := context.Background()
-	r, _, _ := newTestRedis(t, RedisOptions{})
+	r, _, _ := newTestRedis(t, url, RedisOptions{})
 	key := bot.ConvKey{Channel: bot.ChannelZaloOA, ChatID: "người dùng 👵🏽 {x}"}
 	text := strings.Repeat("Bác ơi, mở ứng dụng VNeID 📲 — \x00 nul \u200d 👨‍👩‍👧 ", 2000) + "\xff"
 
@@ -468,8 +544,14 @@ func TestRedisUnicode(t *testing.T) {
 }
 
 func BenchmarkLoadCommit(b *testing.B) {
+	for _, srv := range redisServers() {
+		b.Run(srv.name, func(b *testing.B) { benchmarkLoadCommit(b, srv.url(b)) })
+	}
+}
+
+func benchmarkLoadCommit(b *testing.B, url string) {
 	ctx := context.Background()
-	r, _, _ := newTestRedis(b, RedisOptions{})
+	r, _, _ := newTestRedis(b, url, RedisOptions{})
 	key := tgKey("bench")
 	out := []bot.Outbound{{ID: "x", Text: "Bác mở ứng dụng VNeID, chọn Đăng nhập."}}
 	b.ReportAllocs()
