@@ -27,6 +27,7 @@ type recordsStore interface {
 	Ticket(ctx context.Context, id int64) (Ticket, error)
 	TicketMessages(ctx context.Context, id int64) ([]TicketMessage, error)
 	CountEvents(ctx context.Context, kind, flow string) (int64, error)
+	WaitingTickets(ctx context.Context) (int64, error)
 }
 
 var (
@@ -123,6 +124,7 @@ func TestRecordsContract(t *testing.T) {
 		{"SetReachable", testSetReachable},
 		{"BroadcastOptIn", testBroadcastOptIn},
 		{"CancelTicket", testCancelTicket},
+		{"WaitingTickets", testWaitingTickets},
 		{"NotFound", testNotFound},
 		{"OddText", testRecordsOddText},
 	}
@@ -711,5 +713,30 @@ func testRecordsOddText(t *testing.T, p *recordsBackend) {
 	}
 	if n, err := p.CountEvents(ctx, "step_entered", id+"flow"); err != nil || n != 1 {
 		t.Errorf("CountEvents = %d, %v; want 1", n, err)
+	}
+}
+
+// testWaitingTickets checks the queue length follows handoffs and
+// cancellations (tests in this package run one at a time).
+func testWaitingTickets(t *testing.T, p *recordsBackend) {
+	ctx := context.Background()
+	before, err := p.WaitingTickets(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := zaloKey(t, "q")
+	res, err := p.Record(ctx, bot.UpdateRecord{Key: key, UpdateID: "q1", At: t0,
+		Handoff: &bot.TicketRequest{Flow: "volunteer", Step: "ask"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := p.WaitingTickets(ctx); n != before+1 {
+		t.Fatalf("after a handoff %d waiting, want %d", n, before+1)
+	}
+	if err := p.CancelTicket(ctx, res.TicketID, t0.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := p.WaitingTickets(ctx); n != before {
+		t.Fatalf("after cancelling %d waiting, want %d", n, before)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode/utf16"
 
 	tgbot "github.com/go-telegram/bot"
 	"github.com/go-telegram/bot/models"
@@ -14,8 +13,9 @@ import (
 	"github.com/gocua/gocua/bot"
 )
 
-// inlineKeyboard is our own reply_markup: the library's button type always
-// sends an empty copy_text object, which Telegram may reject.
+// inlineKeyboard is gocua's own reply_markup. The library's button type sends
+// every button with an empty "copy_text" object, which Telegram has answered
+// with BUTTON_COPY_TEXT_INVALID; SendMessageParams.ReplyMarkup takes any value.
 type inlineKeyboard struct {
 	InlineKeyboard [][]inlineButton `json:"inline_keyboard"`
 }
@@ -26,14 +26,25 @@ type inlineButton struct {
 	URL          string `json:"url,omitempty"`
 }
 
-// Deliver sends one message. It implements bot.Deliverer: a 429 becomes a
-// *bot.RetryAfterError, "blocked"/"deactivated"/"chat not found" wrap
-// bot.ErrUnreachable. Splitting and pacing are the core sender's job; a
-// message over Telegram's limits is refused here rather than cut silently.
+// ErrInvalidMessage is wrapped by Deliver's errors for a message Telegram
+// would refuse as it is (too long, bad buttons); sending it again cannot help.
+var ErrInvalidMessage = errors.New("telegram: message breaks Telegram's limits")
+
+// Deliver sends one message with sendMessage. It implements bot.Deliverer: a
+// 429 becomes a *bot.RetryAfterError, a 403 (blocked, deactivated, never
+// started) or 400 "chat not found" wraps bot.ErrUnreachable, anything else is
+// a plain error worth retrying. Splitting and pacing are the core sender's
+// job: a message over Telegram's limits is refused here, never cut.
 func (a *Adapter) Deliver(ctx context.Context, out bot.Outbound) error {
-	text := ToHTML(out.Text)
-	if n := len(utf16.Encode([]rune(text))); n > MaxText {
-		return fmt.Errorf("telegram: message %s is %d UTF-16 units, over %d", out.ID, n, MaxText)
+	if out.Key.Channel != bot.ChannelTelegram {
+		return fmt.Errorf("telegram: message %s is for channel %q", out.ID, out.Key.Channel)
+	}
+	text, units := render(out.Text)
+	switch {
+	case strings.TrimSpace(out.Text) == "":
+		return fmt.Errorf("%w: message %s has no text", ErrInvalidMessage, out.ID)
+	case units > MaxText:
+		return fmt.Errorf("%w: message %s is %d UTF-16 units, over %d", ErrInvalidMessage, out.ID, units, MaxText)
 	}
 	params := &tgbot.SendMessageParams{
 		ChatID:             out.Key.ChatID,
@@ -42,16 +53,9 @@ func (a *Adapter) Deliver(ctx context.Context, out bot.Outbound) error {
 		LinkPreviewOptions: &models.LinkPreviewOptions{IsDisabled: tgbot.True()},
 	}
 	if len(out.Buttons) > 0 {
-		kb := inlineKeyboard{InlineKeyboard: make([][]inlineButton, 0, len(out.Buttons))}
-		for _, row := range out.Buttons {
-			r := make([]inlineButton, 0, len(row))
-			for _, b := range row {
-				if b.URL == "" && len(b.Data) > MaxCallbackData {
-					return fmt.Errorf("telegram: message %s: callback data %q is over %d bytes", out.ID, b.Data, MaxCallbackData)
-				}
-				r = append(r, inlineButton{Text: b.Text, CallbackData: b.Data, URL: b.URL})
-			}
-			kb.InlineKeyboard = append(kb.InlineKeyboard, r)
+		kb, err := keyboard(out.Buttons)
+		if err != nil {
+			return fmt.Errorf("%w: message %s: %w", ErrInvalidMessage, out.ID, err)
 		}
 		params.ReplyMarkup = kb
 	}
@@ -59,6 +63,35 @@ func (a *Adapter) Deliver(ctx context.Context, out bot.Outbound) error {
 	return mapError(err)
 }
 
+// keyboard builds the inline keyboard: URL buttons open the link, the others
+// send their Data back as callback_data.
+func keyboard(rows [][]bot.Button) (inlineKeyboard, error) {
+	kb := inlineKeyboard{InlineKeyboard: make([][]inlineButton, 0, len(rows))}
+	for _, row := range rows {
+		if len(row) == 0 {
+			continue
+		}
+		r := make([]inlineButton, 0, len(row))
+		for _, b := range row {
+			switch {
+			case strings.TrimSpace(b.Text) == "":
+				return kb, errors.New("a button has no text")
+			case b.URL != "":
+				r = append(r, inlineButton{Text: b.Text, URL: b.URL})
+			case b.Data == "":
+				return kb, fmt.Errorf("button %q has neither data nor URL", b.Text)
+			case len(b.Data) > MaxCallbackData:
+				return kb, fmt.Errorf("button %q: callback data is %d bytes, over %d", b.Text, len(b.Data), MaxCallbackData)
+			default:
+				r = append(r, inlineButton{Text: b.Text, CallbackData: b.Data})
+			}
+		}
+		kb.InlineKeyboard = append(kb.InlineKeyboard, r)
+	}
+	return kb, nil
+}
+
+// mapError turns the library's errors into the core's vocabulary.
 func mapError(err error) error {
 	if err == nil {
 		return nil
@@ -72,5 +105,5 @@ func mapError(err error) error {
 	case errors.Is(err, tgbot.ErrorBadRequest) && strings.Contains(strings.ToLower(err.Error()), "chat not found"):
 		return fmt.Errorf("%w: %w", bot.ErrUnreachable, err)
 	}
-	return fmt.Errorf("telegram: %w", err)
+	return fmt.Errorf("telegram: sendMessage: %w", err)
 }

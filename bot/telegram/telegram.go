@@ -1,15 +1,15 @@
-// Package telegram is gocua's Telegram channel adapter: it receives updates on
-// its own webhook handler, turns them into bot.Inbound for the core, and
-// delivers bot.Outbound through the Bot API. go-telegram/bot is used only here,
-// for the Bot API client and its models.
+// Package telegram is gocua's Telegram channel adapter. It receives updates
+// on its own webhook handler, turns them into bot.Inbound for the core, and
+// delivers bot.Outbound through the Bot API. go-telegram/bot is imported only
+// in this package, for its Bot API client.
 //
-// Guarantees (see docs/architecture.md): the webhook answers 200 only after
-// the core has durably committed the update's effects and replies; any failure
-// before that answers 503 so Telegram delivers the update again. An
-// acknowledged update is therefore never lost, and re-deliveries are recognised
-// by update_id in the core. The library's own WebhookHandler is not used: it
-// answers 200 to bad secrets and bad JSON, logs bodies and keeps updates only in
-// memory (reference/telegram.md §0).
+// The webhook answers 200 only after the core has taken the update (Handle
+// returned nil); any failure before that answers 503, so Telegram delivers
+// the update again and an acknowledged update is never lost. Re-deliveries
+// are recognised by update_id in the core. The library's own WebhookHandler
+// and StartWebhook are not used: they answer 200 to a wrong secret and to bad
+// JSON, read bodies without a size limit, log them, and keep updates only in
+// memory.
 package telegram
 
 import (
@@ -27,8 +27,8 @@ import (
 	"github.com/gocua/gocua/bot"
 )
 
-// Handler is the core: it handles one inbound update and returns nil once
-// the update is durably taken.
+// Handler is the core: it handles one inbound update and returns nil once the
+// update is durably taken. *bot.Service implements it.
 type Handler interface {
 	Handle(ctx context.Context, in bot.Inbound) error
 }
@@ -36,12 +36,15 @@ type Handler interface {
 // Config configures the adapter.
 type Config struct {
 	Token         string
-	WebhookSecret string
-	APIURL        string        // default https://api.telegram.org
+	WebhookSecret string        // X-Telegram-Bot-Api-Secret-Token; without it every webhook call is refused
+	APIURL        string        // Bot API base URL (default https://api.telegram.org)
 	PublicURL     string        // https base URL Telegram calls (for SetWebhook)
-	MaxBody       int64         // default 1 MiB
+	MaxBody       int64         // largest webhook body accepted (default 1 MiB)
 	HandleTimeout time.Duration // budget for the core per update (default 25 s; Telegram waits 60 s)
 }
+
+// DefaultAPIURL is the public Bot API.
+const DefaultAPIURL = "https://api.telegram.org"
 
 // Telegram's limits for one message.
 const (
@@ -49,49 +52,90 @@ const (
 	MaxCallbackData = 64   // bytes
 )
 
-// Adapter is the Telegram channel.
+// Adapter is the Telegram channel: an http.Handler for the webhook, a
+// bot.Deliverer for replies, and the webhook registration for the CLI.
 type Adapter struct {
 	cfg    Config
 	h      Handler
 	log    *slog.Logger
 	client *tgbot.Bot
+	now    func() time.Time
 }
 
-// New builds the adapter. It does not call getMe (WithSkipGetMe): a Telegram
-// outage must not keep gocua from starting and serving its other channels.
-func New(cfg Config, h Handler, log *slog.Logger) (*Adapter, error) {
+// Option tunes an Adapter.
+type Option func(*options)
+
+type options struct {
+	httpc *http.Client
+	now   func() time.Time
+}
+
+// WithHTTPClient replaces the client used for Bot API calls.
+func WithHTTPClient(c *http.Client) Option { return func(o *options) { o.httpc = c } }
+
+// WithClock replaces time.Now (it stamps button taps, which carry no date).
+func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
+
+// New builds the adapter. h may be nil when the adapter only registers the
+// webhook (gocua webhook set); ServeHTTP then answers 503.
+//
+// New makes no network call: the library's getMe check is skipped
+// (WithSkipGetMe), because it fails construction when Telegram is unreachable,
+// which would turn a Telegram or network outage into a crash loop that also
+// takes down gocua's other channels and its dashboard.
+func New(cfg Config, h Handler, log *slog.Logger, opts ...Option) (*Adapter, error) {
 	if cfg.Token == "" {
 		return nil, errors.New("telegram: token is empty")
 	}
-	cfg.APIURL = cmp.Or(cfg.APIURL, "https://api.telegram.org")
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	cfg.APIURL = cmp.Or(cfg.APIURL, DefaultAPIURL)
 	cfg.MaxBody = cmp.Or(cfg.MaxBody, 1<<20)
 	cfg.HandleTimeout = cmp.Or(cfg.HandleTimeout, 25*time.Second)
-	if cfg.WebhookSecret == "" {
-		log.Warn("no webhook secret configured: every webhook call will be refused")
+	o := options{now: time.Now}
+	for _, opt := range opts {
+		opt(&o)
 	}
-	httpc := &http.Client{
-		Timeout: 30 * time.Second,
-		Transport: &http.Transport{
-			Proxy:               http.ProxyFromEnvironment,
-			DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-			MaxIdleConns:        100,
-			MaxIdleConnsPerHost: 100,
-			IdleConnTimeout:     90 * time.Second,
-			TLSHandshakeTimeout: 10 * time.Second,
-		},
+	if o.httpc == nil {
+		o.httpc = newHTTPClient()
+	}
+	if cfg.WebhookSecret == "" {
+		log.Warn("telegram webhook secret is not configured: every webhook call will be refused",
+			"variable", "GOCUA_TELEGRAM_WEBHOOK_SECRET")
 	}
 	client, err := tgbot.New(cfg.Token,
 		tgbot.WithServerURL(cfg.APIURL),
 		tgbot.WithSkipGetMe(),
-		tgbot.WithHTTPClient(0, httpc),
-		// the library would log with the standard logger; errors reach us as return values
+		tgbot.WithHTTPClient(0, o.httpc),
+		// The library's default handlers print with the standard logger, and
+		// its debug output holds message content. Request errors reach us as
+		// return values; what is left (closing pipes and bodies) goes to slog.
 		tgbot.WithErrorsHandler(func(err error) { log.Debug("telegram client", "err", err) }),
 		tgbot.WithDebugHandler(func(string, ...any) {}),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("telegram: %w", err)
 	}
-	return &Adapter{cfg: cfg, h: h, log: log, client: client}, nil
+	return &Adapter{cfg: cfg, h: h, log: log, client: client, now: o.now}, nil
+}
+
+// newHTTPClient bounds every stage of a Bot API call; callers add their own
+// context deadline on top.
+func newHTTPClient() *http.Client {
+	return &http.Client{
+		Timeout: 30 * time.Second,
+		Transport: &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			ForceAttemptHTTP2:     true,
+			MaxIdleConns:          100,
+			MaxIdleConnsPerHost:   100,
+			IdleConnTimeout:       90 * time.Second,
+			TLSHandshakeTimeout:   10 * time.Second,
+			ResponseHeaderTimeout: 20 * time.Second,
+		},
+	}
 }
 
 // Limits returns Telegram's message limits for the core's sender.

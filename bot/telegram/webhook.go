@@ -3,16 +3,15 @@ package telegram
 import (
 	"context"
 	"crypto/subtle"
-	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
-	"strconv"
-	"strings"
+	"runtime/debug"
 	"time"
 
 	tgbot "github.com/go-telegram/bot"
-	"github.com/go-telegram/bot/models"
 
 	"github.com/gocua/gocua/bot"
 )
@@ -20,142 +19,98 @@ import (
 // SecretHeader carries the webhook secret Telegram was given in setWebhook.
 const SecretHeader = "X-Telegram-Bot-Api-Secret-Token"
 
-// ServeHTTP is POST /webhook/telegram.
+// WebhookPath is where Telegram posts updates.
+const WebhookPath = "/webhook/telegram"
+
+// ServeHTTP is POST /webhook/telegram. It answers 405 to other methods, 401
+// to a missing or wrong secret (and to every call when no secret is
+// configured), 413 to a body over MaxBody, 400 to malformed JSON or a missing
+// update_id, 200 to updates the core does not handle, and for the rest 200
+// once the core took the update or 503 so Telegram sends it again. The body
+// is never logged: it holds personal data.
 func (a *Adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	got := r.Header.Get(SecretHeader)
-	if a.cfg.WebhookSecret == "" || subtle.ConstantTimeCompare([]byte(got), []byte(a.cfg.WebhookSecret)) != 1 {
-		a.log.Warn("webhook refused: wrong or missing secret", "remote", r.RemoteAddr)
+	if !a.authorized(r.Header.Get(SecretHeader)) {
+		a.log.Warn("telegram webhook refused: wrong or missing secret", "remote", r.RemoteAddr)
 		http.Error(w, "unauthorized", http.StatusUnauthorized)
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.cfg.MaxBody))
 	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			a.log.Warn("webhook refused: body too large", "limit", a.cfg.MaxBody)
+		if tooBig := (*http.MaxBytesError)(nil); errors.As(err, &tooBig) {
+			a.log.Warn("telegram webhook refused: body too large", "limit", a.cfg.MaxBody)
 			http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
 			return
 		}
+		a.log.Warn("telegram webhook: reading body", "err", err)
 		http.Error(w, "could not read body", http.StatusBadRequest)
 		return
 	}
-	var upd models.Update
-	if err := json.Unmarshal(body, &upd); err != nil || upd.ID == 0 {
-		// the body holds personal data: log only that it was malformed
-		a.log.Warn("webhook refused: malformed update", "bytes", len(body))
+	u, err := decodeUpdate(body)
+	if err != nil {
+		// Only the size: the error text of a JSON decoder can quote the body.
+		a.log.Warn("telegram webhook refused: malformed update", "bytes", len(body))
 		http.Error(w, "malformed update", http.StatusBadRequest)
 		return
 	}
-	in, ok := a.convert(&upd)
-	log := a.log.With("update_id", upd.ID)
+	log := a.log.With("update_id", *u.ID, "kind", u.kindName())
+	if q := u.CallbackQuery; q != nil && q.ID != "" {
+		// First, so the button's spinner stops even if the core is slow.
+		a.answerCallback(r.Context(), log, q.ID)
+	}
+	in, ok := convert(u, a.now())
 	if !ok {
-		log.Debug("update acknowledged and ignored")
+		log.Debug("telegram update acknowledged and ignored")
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	if upd.CallbackQuery != nil {
-		a.answerCallback(r.Context(), upd.CallbackQuery.ID)
+	log = log.With("chat_id", in.Key.ChatID)
+	if a.h == nil {
+		log.Error("telegram update refused: no handler configured")
+		http.Error(w, "temporarily unavailable", http.StatusServiceUnavailable)
+		return
 	}
-	// Not the request's context: Telegram hanging up must not abort a commit half way.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), a.cfg.HandleTimeout)
-	defer cancel()
-	if err := a.h.Handle(ctx, in); err != nil {
-		log.Error("update not handled; Telegram will retry", "chat", in.Key.ChatID, "kind", int(in.Kind), "err", err)
+	if err := a.handle(r.Context(), log, in); err != nil && !errors.Is(err, bot.ErrDuplicate) {
+		log.Error("telegram update not handled; Telegram will retry", "err", err)
 		http.Error(w, "temporarily unavailable", http.StatusServiceUnavailable)
 		return
 	}
 	w.WriteHeader(http.StatusOK)
 }
 
-// answerCallback stops the button's spinner straight away; failures (for
-// example "query is too old" on a re-delivery) are harmless.
-func (a *Adapter) answerCallback(ctx context.Context, id string) {
+// authorized compares the header with the configured secret in constant time.
+// With no secret configured nothing is authorized.
+func (a *Adapter) authorized(got string) bool {
+	want := a.cfg.WebhookSecret
+	return want != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+}
+
+// handle runs the core with a context that Telegram hanging up does not
+// cancel (a commit must not stop half way), bounded by HandleTimeout. A panic
+// in the core becomes an error, so the update is retried and logged through
+// slog rather than net/http's logger.
+func (a *Adapter) handle(rctx context.Context, log *slog.Logger, in bot.Inbound) (err error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(rctx), a.cfg.HandleTimeout)
+	defer cancel()
+	defer func() {
+		if p := recover(); p != nil {
+			log.Error("telegram handler panicked", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			err = errors.New("telegram: handler panicked")
+		}
+	}()
+	return a.h.Handle(ctx, in)
+}
+
+// answerCallback stops the button's spinner. Failures (for example "query is
+// too old" on a re-delivery) are harmless and only logged.
+func (a *Adapter) answerCallback(ctx context.Context, log *slog.Logger, id string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	if _, err := a.client.AnswerCallbackQuery(ctx, &tgbot.AnswerCallbackQueryParams{CallbackQueryID: id}); err != nil {
-		a.log.Debug("answerCallbackQuery failed", "err", err)
+		log.Warn("telegram answerCallbackQuery failed", "err", err)
 	}
-}
-
-// convert turns a Telegram update into the core's Inbound. ok is false for
-// updates the core does not handle (groups, channels, unknown kinds).
-func (a *Adapter) convert(u *models.Update) (bot.Inbound, bool) {
-	in := bot.Inbound{UpdateID: strconv.FormatInt(u.ID, 10), Seq: u.ID}
-	switch {
-	case u.Message != nil:
-		m := u.Message
-		if m.Chat.Type != models.ChatTypePrivate {
-			return in, false
-		}
-		a.fromMessage(&in, m)
-		switch text := m.Text; {
-		case strings.HasPrefix(text, "/"):
-			in.Kind = bot.InCommand
-			cmd, args, _ := strings.Cut(text[1:], " ")
-			cmd, _, _ = strings.Cut(cmd, "@") // "/start@gocua_bot"
-			in.Command, in.Args = strings.ToLower(cmd), strings.TrimSpace(args)
-		case text != "":
-			in.Kind, in.Text = bot.InText, text
-		default:
-			in.Kind, in.Text = bot.InMedia, m.Caption
-		}
-	case u.EditedMessage != nil:
-		if u.EditedMessage.Chat.Type != models.ChatTypePrivate {
-			return in, false
-		}
-		a.fromMessage(&in, u.EditedMessage)
-		in.Kind = bot.InEdited
-	case u.CallbackQuery != nil:
-		q := u.CallbackQuery
-		chat, typ := q.From.ID, models.ChatTypePrivate
-		switch {
-		case q.Message.Message != nil:
-			chat, typ = q.Message.Message.Chat.ID, q.Message.Message.Chat.Type
-		case q.Message.InaccessibleMessage != nil:
-			chat, typ = q.Message.InaccessibleMessage.Chat.ID, q.Message.InaccessibleMessage.Chat.Type
-		}
-		if typ != models.ChatTypePrivate || q.Data == "" {
-			return in, false
-		}
-		in.Key = bot.ConvKey{Channel: bot.ChannelTelegram, ChatID: strconv.FormatInt(chat, 10)}
-		in.Kind, in.Data = bot.InButton, q.Data
-		in.UserID, in.Name, in.LangHint = strconv.FormatInt(q.From.ID, 10), fullName(q.From), q.From.LanguageCode
-		in.At = time.Now()
-	case u.MyChatMember != nil:
-		cm := u.MyChatMember
-		if cm.Chat.Type != models.ChatTypePrivate {
-			return in, false
-		}
-		in.Key = bot.ConvKey{Channel: bot.ChannelTelegram, ChatID: strconv.FormatInt(cm.Chat.ID, 10)}
-		in.UserID, in.Name = strconv.FormatInt(cm.From.ID, 10), fullName(cm.From)
-		in.At = time.Unix(int64(cm.Date), 0)
-		switch cm.NewChatMember.Type {
-		case models.ChatMemberTypeBanned, models.ChatMemberTypeLeft:
-			in.Kind = bot.InBlocked
-		case models.ChatMemberTypeMember:
-			in.Kind = bot.InUnblocked
-		default:
-			return in, false
-		}
-	default:
-		return in, false
-	}
-	return in, true
-}
-
-func (a *Adapter) fromMessage(in *bot.Inbound, m *models.Message) {
-	in.Key = bot.ConvKey{Channel: bot.ChannelTelegram, ChatID: strconv.FormatInt(m.Chat.ID, 10)}
-	in.At = time.Unix(int64(m.Date), 0)
-	if m.From != nil {
-		in.UserID, in.Name, in.LangHint = strconv.FormatInt(m.From.ID, 10), fullName(*m.From), m.From.LanguageCode
-	}
-}
-
-func fullName(u models.User) string {
-	return strings.TrimSpace(u.FirstName + " " + u.LastName)
 }

@@ -5,15 +5,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/gocua/gocua/bot"
+	"github.com/gocua/gocua/bot/metrics"
 	"github.com/gocua/gocua/bot/telegram"
 	"github.com/gocua/gocua/config"
 	"github.com/gocua/gocua/flows"
@@ -26,6 +30,7 @@ import (
 type Main struct {
 	Config config.Config
 	Log    *slog.Logger
+	Out    io.Writer // where the start-up banner goes (nil: none)
 
 	// Knobs with production defaults that tests may change before Run.
 	ReorderWindow   time.Duration // how long an update waits for lower-numbered ones of its chat (default 5 ms)
@@ -38,16 +43,22 @@ type Main struct {
 	Addr     string // the address the HTTP server listens on
 	Flows    *flows.Set
 	Redis    *store.Redis
-	DB       *store.Postgres
+	DB       Durable // PostgreSQL, or the embedded SQLite file
+	Embedded struct {
+		Redis    bool // conversation state lives in an in-process Redis (lost on restart)
+		Database bool // durable data lives in an SQLite file under GOCUA_DATA_DIR
+	}
 	Service  *bot.Service
+	Metrics  *metrics.Metrics
 	Telegram *telegram.Adapter
 	Senders  map[bot.Channel]*bot.Sender
 
-	srv     *http.Server
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-	closeMu sync.Mutex
-	closed  bool
+	embRedis *store.EmbeddedRedis
+	srv      *http.Server
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	closeMu  sync.Mutex
+	closed   bool
 }
 
 // NewMain returns a Main for cfg that logs to log.
@@ -67,24 +78,62 @@ func loadFlows(dir string) (*flows.Set, error) {
 	return flows.Load(layers...)
 }
 
-// openStores connects to Redis and PostgreSQL and applies migrations.
+// Durable is the durable store: PostgreSQL in production, the embedded
+// SQLite file by default. Both pass the same contract suite (store).
+type Durable interface {
+	bot.Records
+	bot.Preferences
+	Migrate(ctx context.Context) error
+	Ping(ctx context.Context) error
+	Close()
+	Resident(ctx context.Context, key bot.ConvKey) (store.Resident, error)
+	Ticket(ctx context.Context, id int64) (store.Ticket, error)
+	TicketMessages(ctx context.Context, id int64) ([]store.TicketMessage, error)
+	CountEvents(ctx context.Context, kind, flow string) (int64, error)
+	WaitingTickets(ctx context.Context) (int64, error)
+}
+
+var (
+	_ Durable = (*store.Postgres)(nil)
+	_ Durable = (*store.SQLite)(nil)
+)
+
+// openStores connects to Redis and PostgreSQL, or starts the embedded ones
+// for whichever URL is unset, and applies migrations.
 func (m *Main) openStores(ctx context.Context) error {
 	cfg := m.Config
-	if cfg.RedisURL.Reveal() == "" || cfg.DatabaseURL.Reveal() == "" {
-		return errors.New("GOCUA_REDIS_URL and GOCUA_DATABASE_URL must both be set (the embedded default is not available yet)")
+	redisURL := cfg.RedisURL.Reveal()
+	if redisURL == "" {
+		emb, err := store.StartEmbeddedRedis(ctx)
+		if err != nil {
+			return fmt.Errorf("embedded redis: %w", err)
+		}
+		m.embRedis, m.Embedded.Redis, redisURL = emb, true, emb.URL()
 	}
 	var err error
-	if m.Redis, err = store.OpenRedis(ctx, cfg.RedisURL.Reveal(), store.RedisOptions{StateTTL: cfg.StateTTL}); err != nil {
+	if m.Redis, err = store.OpenRedis(ctx, redisURL, store.RedisOptions{StateTTL: cfg.StateTTL}); err != nil {
 		return fmt.Errorf("GOCUA_REDIS_URL: %w", err)
 	}
-	if m.DB, err = store.OpenPostgres(ctx, cfg.DatabaseURL.Reveal(), m.Log.With("component", "postgres")); err != nil {
-		return fmt.Errorf("GOCUA_DATABASE_URL: %w", err)
+	if url := cfg.DatabaseURL.Reveal(); url != "" {
+		if m.DB, err = store.OpenPostgres(ctx, url, m.Log.With("component", "postgres")); err != nil {
+			return fmt.Errorf("GOCUA_DATABASE_URL: %w", err)
+		}
+	} else {
+		m.Embedded.Database = true
+		if m.DB, err = store.OpenSQLite(ctx, m.sqlitePath(), m.Log.With("component", "sqlite")); err != nil {
+			return fmt.Errorf("GOCUA_DATA_DIR: %w", err)
+		}
 	}
 	if err := m.DB.Migrate(ctx); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	return nil
 }
+
+func (m *Main) sqlitePath() string { return sqlitePath(m.Config) }
+
+// sqlitePath is where the embedded durable store keeps its file.
+func sqlitePath(cfg config.Config) string { return filepath.Join(cfg.DataDir, "gocua.db") }
 
 // Run starts everything and returns once the HTTP server is listening. The
 // services keep running until Close.
@@ -107,10 +156,13 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.cancel = cancel
 	m.Senders = make(map[bot.Channel]*bot.Sender)
 	enqueuers := make(map[bot.Channel]bot.Enqueuer)
+	m.Metrics = metrics.New()
+	m.Metrics.WaitingTickets(m.DB.WaitingTickets)
 	m.Service = bot.NewService(bot.Config{
 		DefaultLang:   cfg.DefaultLang,
 		ReorderWindow: m.ReorderWindow,
 		Preferences:   m.DB,
+		Metrics:       m.Metrics,
 	}, m.Flows, m.Redis, m.DB, enqueuers, m.Log.With("component", "core"))
 
 	mux := http.NewServeMux()
@@ -119,6 +171,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("GET /readyz", m.ready)
+	mux.Handle("GET /metrics", m.Metrics.Handler())
 
 	if cfg.Telegram.Enabled() {
 		m.Telegram, err = telegram.New(telegram.Config{
@@ -137,6 +190,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			Burst:   m.TelegramBurst,
 			Workers: m.SendWorkers,
 			Channel: bot.ChannelTelegram,
+			Metrics: m.Metrics,
 		}, m.Telegram, m.Redis, m.DB, m.Log.With("channel", "telegram", "component", "sender"))
 		m.Senders[bot.ChannelTelegram] = snd
 		enqueuers[bot.ChannelTelegram] = snd
@@ -169,9 +223,43 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			m.Log.Error("http server", "err", err)
 		}
 	})
+	m.banner()
 	m.Log.Info("gocua is running", "addr", m.Addr, "flows", len(m.Flows.Flows()), "flows_version", m.Flows.Version(),
 		"telegram", cfg.Telegram.Enabled())
 	return nil
+}
+
+// banner tells whoever started gocua where to look and what is kept.
+func (m *Main) banner() {
+	if m.Out == nil {
+		return
+	}
+	host, port, _ := net.SplitHostPort(m.Addr)
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	base := "http://" + net.JoinHostPort(host, port)
+	var b strings.Builder
+	fmt.Fprintf(&b, "\ngocua %s is running\n", buildVersion())
+	fmt.Fprintf(&b, "  web chat     %s/chat\n", base)
+	fmt.Fprintf(&b, "  health       %s/healthz   %s/readyz\n", base, base)
+	fmt.Fprintf(&b, "  metrics      %s/metrics\n", base)
+	if m.Embedded.Database {
+		fmt.Fprintf(&b, "  durable data embedded SQLite file %s (kept across restarts; set GOCUA_DATABASE_URL for PostgreSQL)\n", m.sqlitePath())
+	} else {
+		fmt.Fprintln(&b, "  durable data PostgreSQL (GOCUA_DATABASE_URL)")
+	}
+	if m.Embedded.Redis {
+		fmt.Fprintln(&b, "  conversations in-process Redis: NOT kept across restarts (residents start their guide again); set GOCUA_REDIS_URL for Redis")
+	} else {
+		fmt.Fprintln(&b, "  conversations Redis (GOCUA_REDIS_URL)")
+	}
+	if m.Telegram != nil {
+		fmt.Fprintln(&b, "  telegram     on: POST /webhook/telegram (register it with `gocua webhook set`)")
+	} else {
+		fmt.Fprintln(&b, "  telegram     off: set GOCUA_TELEGRAM_TOKEN and GOCUA_TELEGRAM_WEBHOOK_SECRET")
+	}
+	fmt.Fprintln(m.Out, b.String())
 }
 
 // ready answers 200 when Redis and PostgreSQL both answer, 503 otherwise.
@@ -227,6 +315,9 @@ func (m *Main) Close() error {
 	}
 	if m.DB != nil {
 		m.DB.Close()
+	}
+	if m.embRedis != nil {
+		m.embRedis.Close()
 	}
 	return errors.Join(errs...)
 }

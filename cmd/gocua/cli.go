@@ -24,6 +24,8 @@ commands:
   serve                 run the bot (the default)
   migrate               apply database migrations and exit
   flows check [DIR]     validate the bundled flows overlaid with DIR (default GOCUA_FLOWS_DIR)
+  chat [--flow ID] [--lang vi|en] [--dir DIR] [--name NAME] [--debug]
+                        talk to the flows in this terminal (throwaway embedded stores)
   webhook set           register the Telegram webhook and command menu
   version               print the version
 
@@ -31,7 +33,7 @@ Configuration comes from GOCUA_* environment variables; see docs/configuration.m
 `
 
 // Run executes one command line and returns the process exit code.
-func Run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+func Run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
 	cmd := "serve"
 	if len(args) > 0 {
 		cmd, args = args[0], args[1:]
@@ -43,6 +45,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
+	case "chat":
+		return chatCommand(ctx, args, getenv, stdin, stdout, stderr)
 	}
 
 	cfg, err := config.Load(getenv)
@@ -57,7 +61,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	switch {
 	case cmd == "serve" && len(args) == 0:
-		return serve(ctx, cfg, log)
+		return serve(ctx, cfg, log, stdout)
 	case cmd == "migrate" && len(args) == 0:
 		return migrate(ctx, cfg, log, stderr)
 	case cmd == "flows" && len(args) >= 1 && args[0] == "check" && len(args) <= 2:
@@ -105,8 +109,9 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-func serve(ctx context.Context, cfg config.Config, log *slog.Logger) int {
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Writer) int {
 	m := NewMain(cfg, log)
+	m.Out = stdout
 	if err := m.Run(ctx); err != nil {
 		log.Error("gocua could not start", "err", err)
 		return 1
@@ -120,12 +125,19 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) int {
 	return 0
 }
 
+// migrate applies the migrations of PostgreSQL, or of the embedded SQLite
+// file when GOCUA_DATABASE_URL is unset.
 func migrate(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.Writer) int {
-	if cfg.DatabaseURL.Reveal() == "" {
-		fmt.Fprintln(stderr, "gocua migrate: GOCUA_DATABASE_URL is not set")
-		return 2
+	var db interface {
+		Migrate(context.Context) error
+		Close()
 	}
-	db, err := store.OpenPostgres(ctx, cfg.DatabaseURL.Reveal(), log)
+	var err error
+	if url := cfg.DatabaseURL.Reveal(); url != "" {
+		db, err = store.OpenPostgres(ctx, url, log)
+	} else {
+		db, err = store.OpenSQLite(ctx, sqlitePath(cfg), log)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "gocua migrate: %v\n", err)
 		return 1

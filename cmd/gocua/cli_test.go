@@ -12,7 +12,7 @@ import (
 func runCLI(t *testing.T, env map[string]string, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	code := Run(context.Background(), args, func(k string) string { return env[k] }, &out, &errb)
+	code := Run(context.Background(), args, func(k string) string { return env[k] }, strings.NewReader(""), &out, &errb)
 	return code, out.String(), errb.String()
 }
 

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gocua/gocua/bot"
+	"github.com/gocua/gocua/config"
+)
+
+// startEmpty runs Main as `go run ./cmd/gocua` does on a fresh clone: no
+// environment at all except a free port and a temp data dir.
+func startEmpty(t testing.TB, dataDir string, out io.Writer) *Main {
+	t.Helper()
+	env := map[string]string{"GOCUA_HTTP_ADDR": "127.0.0.1:0", "GOCUA_DATA_DIR": dataDir}
+	cfg, err := config.Load(func(k string) string { return env[k] })
+	if err == nil {
+		err = cfg.Validate()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := NewMain(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	m.Out = out
+	if err := m.Run(context.Background()); err != nil {
+		t.Fatalf("Run with no configuration: %v", err)
+	}
+	return m
+}
+
+func TestZeroConfigRunsAndKeepsData(t *testing.T) {
+	dir := t.TempDir()
+	var banner bytes.Buffer
+	m := startEmpty(t, dir, &banner)
+	for _, path := range []string{"/healthz", "/readyz"} {
+		resp, err := http.Get("http://" + m.Addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s = %d", path, resp.StatusCode)
+		}
+	}
+	for _, want := range []string{"/chat", "SQLite", "NOT kept across restarts"} {
+		if !strings.Contains(banner.String(), want) {
+			t.Errorf("banner does not mention %q:\n%s", want, banner.String())
+		}
+	}
+	if !m.Embedded.Database || !m.Embedded.Redis {
+		t.Fatalf("embedded = %+v, want both", m.Embedded)
+	}
+
+	key := bot.ConvKey{Channel: bot.ChannelWeb, ChatID: "visitor-1"}
+	err := m.Service.Handle(context.Background(), bot.Inbound{Key: key, UpdateID: "u1", Seq: 1, Kind: bot.InButton, Data: "nav:human", At: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conv, _, err := m.Redis.Load(context.Background(), key, "")
+	if err != nil || conv.Ticket == 0 {
+		t.Fatalf("no ticket after asking for a volunteer: %v %+v", err, conv)
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	m2 := startEmpty(t, dir, nil)
+	defer m2.Close()
+	if _, err := m2.DB.Resident(context.Background(), key); err != nil {
+		t.Fatalf("resident lost across a restart: %v", err)
+	}
+	tk, err := m2.DB.Ticket(context.Background(), conv.Ticket)
+	if err != nil || tk.Status != "waiting" {
+		t.Fatalf("ticket lost across a restart: %v %+v", err, tk)
+	}
+}
+
+// BenchmarkStartEmbedded measures the time from NewMain to a listening,
+// ready server with the embedded default (SQLite file already migrated
+// after the first iteration, as on every start but the first).
+func BenchmarkStartEmbedded(b *testing.B) {
+	dir := b.TempDir()
+	for b.Loop() {
+		m := startEmpty(b, dir, nil)
+		resp, err := http.Get("http://" + m.Addr + "/readyz")
+		if err != nil || resp.StatusCode != http.StatusOK {
+			b.Fatalf("not ready: %v", err)
+		}
+		resp.Body.Close()
+		b.StopTimer()
+		m.Close()
+		b.StartTimer()
+	}
+}
