@@ -19,6 +19,7 @@ import (
 	"github.com/gocua/gocua/bot"
 	"github.com/gocua/gocua/bot/metrics"
 	"github.com/gocua/gocua/bot/telegram"
+	"github.com/gocua/gocua/bot/webchat"
 	"github.com/gocua/gocua/config"
 	"github.com/gocua/gocua/flows"
 	"github.com/gocua/gocua/store"
@@ -51,6 +52,7 @@ type Main struct {
 	Service  *bot.Service
 	Metrics  *metrics.Metrics
 	Telegram *telegram.Adapter
+	Web      *webchat.Adapter
 	Senders  map[bot.Channel]*bot.Sender
 
 	embRedis *store.EmbeddedRedis
@@ -201,6 +203,19 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if cfg.ZaloBot.Enabled() || cfg.ZaloOA.Enabled() {
 		m.Log.Warn("the Zalo channels are not available in this version; GOCUA_ZALO_* settings are ignored")
 	}
+	// The web chat is always on: it needs no platform account.
+	if m.Web, err = webchat.New(webchat.Config{Origins: cfg.WebChat.Origins}, m.Service, m.Redis, m.Log.With("channel", "web")); err != nil {
+		return fmt.Errorf("web chat: %w", err)
+	}
+	webSnd := bot.NewSender(bot.SenderConfig{
+		Channel: bot.ChannelWeb, Metrics: m.Metrics, Limits: m.Web.Limits(),
+		Rate: 1000, PerChat: 20, Burst: 20, // our own page: no platform limits to respect
+	}, m.Web, m.Redis, m.DB, m.Log.With("channel", "web", "component", "sender"))
+	m.Senders[bot.ChannelWeb] = webSnd
+	enqueuers[bot.ChannelWeb] = webSnd
+	mux.Handle("/chat", m.Web)
+	mux.Handle("/chat/", m.Web)
+
 	for _, snd := range m.Senders {
 		m.wg.Go(func() { _ = snd.Run(runCtx) })
 	}
@@ -250,7 +265,7 @@ func (m *Main) banner() {
 		fmt.Fprintln(&b, "  durable data PostgreSQL (GOCUA_DATABASE_URL)")
 	}
 	if m.Embedded.Redis {
-		fmt.Fprintln(&b, "  conversations in-process Redis: NOT kept across restarts (residents start their guide again); set GOCUA_REDIS_URL for Redis")
+		fmt.Fprintln(&b, "  conversations in-process Redis: NOT kept across restarts (residents start their guide again, web chat history is cleared); set GOCUA_REDIS_URL for Redis")
 	} else {
 		fmt.Fprintln(&b, "  conversations Redis (GOCUA_REDIS_URL)")
 	}
@@ -294,6 +309,9 @@ func (m *Main) Close() error {
 	}
 	m.closed = true
 	var errs []error
+	if m.Web != nil {
+		m.Web.Close() // end the live event streams so the server can drain
+	}
 	if m.srv != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		if err := m.srv.Shutdown(ctx); err != nil {

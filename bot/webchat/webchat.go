@@ -1,0 +1,282 @@
+// Package webchat is gocua's web chat channel: a mobile-first chat page at
+// /chat, a widget script that ward websites embed, and the HTTP transport
+// behind them (POST in, Server-Sent Events out). It speaks to the core like
+// every other channel: a resident's POST becomes a bot.Inbound for Handle, and
+// Deliver takes the core's bot.Outbound.
+//
+// A visitor is identified by a random 128-bit id in an HttpOnly cookie; their
+// conversation is bot.ConvKey{Channel: bot.ChannelWeb, ChatID: <id>}. Every
+// message of the conversation, both sides, is appended to the visitor's
+// history in Redis, so a reload, a reconnect or a later visit shows what was
+// said while the page was closed: a volunteer's relayed reply or a broadcast
+// reaches a web resident live when a page is open, and on the next visit
+// otherwise. Live pushes go through an in-process hub; every open stream also
+// re-reads the history at each keepalive, so a message delivered by another
+// replica shows within one keepalive interval.
+//
+// Nothing a resident writes is logged; all assets are embedded (no CDN).
+package webchat
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gocua/gocua/bot"
+	"github.com/gocua/gocua/store"
+)
+
+// Handler is the core: it handles one inbound update and returns nil once
+// the update is durably taken.
+type Handler interface {
+	Handle(ctx context.Context, in bot.Inbound) error
+}
+
+// History keeps each visitor's messages. Implemented by *store.Redis.
+type History interface {
+	// AppendHistory appends msg unless id was appended recently; it returns
+	// the message's sequence number and whether it was appended now.
+	AppendHistory(ctx context.Context, key bot.ConvKey, id string, msg []byte) (seq int64, added bool, err error)
+	// History returns the messages with a sequence number above since, oldest first.
+	History(ctx context.Context, key bot.ConvKey, since int64) ([]store.HistoryItem, error)
+}
+
+// The web chat's message limits.
+const (
+	MaxText         = 2000 // characters of one message, either way
+	MaxCallbackData = 64   // bytes of a button's data
+)
+
+// Config configures the adapter. Zero fields take their defaults.
+type Config struct {
+	// Origins are the scheme://host[:port] origins (lower case, as
+	// GOCUA_WEBCHAT_ORIGINS) of the websites allowed to embed the chat and
+	// post to it, besides the chat's own origin.
+	Origins       []string
+	MaxBody       int64         // bytes of one POST (default 8 KiB)
+	Rate          float64       // messages per second one visitor may send (default 1)
+	Burst         int           // messages a visitor may send back to back (default 5)
+	Keepalive     time.Duration // SSE keepalive comment interval (default 20 s)
+	HandleTimeout time.Duration // budget for the core per message (default 25 s)
+	MaxStreams    int           // open event streams per visitor (default 8)
+	Now           func() time.Time
+}
+
+// Adapter is the web chat channel. It is an http.Handler for /chat and
+// /chat/… and a bot.Deliverer. Close ends the open event streams.
+type Adapter struct {
+	cfg     Config
+	h       Handler
+	hist    History
+	log     *slog.Logger
+	origins map[string]bool
+	mux     *http.ServeMux
+	hub     *hub
+	limits  *limiter
+	page    *template.Template
+	locale  map[string]map[string]string
+	assets  map[string]asset
+
+	done      chan struct{}
+	closeOnce sync.Once
+}
+
+// asset is one embedded file, ready to serve.
+type asset struct {
+	body  []byte
+	ctype string
+	etag  string
+}
+
+//go:embed assets
+var assetFS embed.FS
+
+// New builds the adapter. hist is usually the store's *store.Redis.
+func New(cfg Config, h Handler, hist History, log *slog.Logger) (*Adapter, error) {
+	cfg.MaxBody = cmp.Or(cfg.MaxBody, 8<<10)
+	cfg.Rate = cmp.Or(cfg.Rate, 1)
+	cfg.Burst = cmp.Or(cfg.Burst, 5)
+	cfg.Keepalive = cmp.Or(cfg.Keepalive, 20*time.Second)
+	cfg.HandleTimeout = cmp.Or(cfg.HandleTimeout, 25*time.Second)
+	cfg.MaxStreams = cmp.Or(cfg.MaxStreams, 8)
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	a := &Adapter{
+		cfg: cfg, h: h, hist: hist, log: log,
+		origins: make(map[string]bool),
+		hub:     newHub(),
+		limits:  newLimiter(cfg.Rate, cfg.Burst),
+		assets:  make(map[string]asset),
+		done:    make(chan struct{}),
+	}
+	for _, o := range cfg.Origins {
+		n, err := normalizeOrigin(o)
+		if err != nil {
+			return nil, fmt.Errorf("webchat: origin %q: %w", o, err)
+		}
+		a.origins[n] = true
+	}
+	if err := a.loadAssets(); err != nil {
+		return nil, err
+	}
+	a.routes()
+	return a, nil
+}
+
+// loadAssets reads the embedded page, scripts, styles and UI strings.
+func (a *Adapter) loadAssets() error {
+	raw, err := fs.ReadFile(assetFS, "assets/locale.json")
+	if err != nil {
+		return fmt.Errorf("webchat: %w", err)
+	}
+	if err := json.Unmarshal(raw, &a.locale); err != nil {
+		return fmt.Errorf("webchat: locale.json: %w", err)
+	}
+	for _, lang := range []string{"vi", "en"} {
+		if len(a.locale[lang]) == 0 {
+			return fmt.Errorf("webchat: locale.json has no %q strings", lang)
+		}
+		for k := range a.locale["vi"] {
+			if a.locale[lang][k] == "" {
+				return fmt.Errorf("webchat: locale.json: %q has no %q string", k, lang)
+			}
+		}
+	}
+	// the scripts get the UI strings injected, so the page needs no extra round trip
+	files := map[string]string{
+		"chat.js":   "text/javascript; charset=utf-8",
+		"chat.css":  "text/css; charset=utf-8",
+		"widget.js": "text/javascript; charset=utf-8",
+	}
+	for name, ctype := range files {
+		body, err := fs.ReadFile(assetFS, "assets/"+name)
+		if err != nil {
+			return fmt.Errorf("webchat: %w", err)
+		}
+		if strings.HasSuffix(name, ".js") {
+			body = bytes.Replace(body, []byte("/*LOCALE*/null"), raw, 1)
+		}
+		sum := sha256.Sum256(body)
+		a.assets[name] = asset{body: body, ctype: ctype, etag: `"` + hex.EncodeToString(sum[:8]) + `"`}
+	}
+	a.page, err = template.ParseFS(assetFS, "assets/chat.html")
+	if err != nil {
+		return fmt.Errorf("webchat: chat.html: %w", err)
+	}
+	return nil
+}
+
+// Limits returns the web chat's message limits for the core's sender.
+func (a *Adapter) Limits() bot.Limits {
+	return bot.Limits{MaxText: MaxText, MaxCallbackData: MaxCallbackData}
+}
+
+// ServeHTTP serves /chat and everything under /chat/.
+func (a *Adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	a.mux.ServeHTTP(w, r)
+}
+
+// Close ends every open event stream (browsers reconnect to another replica
+// or after the restart). Register it with http.Server.RegisterOnShutdown so
+// Shutdown does not wait for streams that never end on their own.
+func (a *Adapter) Close() {
+	a.closeOnce.Do(func() { close(a.done) })
+}
+
+func (a *Adapter) routes() {
+	m := http.NewServeMux()
+	m.HandleFunc("GET /chat", a.servePage)
+	m.HandleFunc("GET /chat/{$}", a.servePage)
+	m.HandleFunc("GET /chat/widget.js", a.serveAsset("widget.js"))
+	m.HandleFunc("GET /chat/static/chat.js", a.serveAsset("chat.js"))
+	m.HandleFunc("GET /chat/static/chat.css", a.serveAsset("chat.css"))
+	m.HandleFunc("POST /chat/api/send", a.serveSend)
+	m.HandleFunc("GET /chat/api/events", a.serveEvents)
+	m.HandleFunc("GET /chat/api/history", a.serveHistory)
+	a.mux = m
+}
+
+// message is one chat message as stored in the history and sent to pages.
+type message struct {
+	Seq     int64          `json:"seq,omitempty"` // set when read back from the history
+	ID      string         `json:"id"`
+	From    string         `json:"from"` // "bot" or "me" (the resident)
+	Text    string         `json:"text"`
+	Buttons [][]bot.Button `json:"buttons,omitempty"`
+	At      time.Time      `json:"at"`
+}
+
+// Message senders.
+const (
+	fromBot      = "bot"
+	fromResident = "me"
+)
+
+// Deliver appends out to its visitor's history and pushes it to the
+// visitor's open pages. It implements bot.Deliverer; delivering the same
+// out.ID again (a retry after a crash) shows it once.
+func (a *Adapter) Deliver(ctx context.Context, out bot.Outbound) error {
+	if !validVisitor(out.Key.ChatID) {
+		return fmt.Errorf("webchat: message %s: %w: %q is not a visitor id", out.ID, bot.ErrUnreachable, out.Key.ChatID)
+	}
+	if n := len([]rune(out.Text)); n > MaxText {
+		return fmt.Errorf("webchat: message %s is %d characters, over %d", out.ID, n, MaxText)
+	}
+	for _, row := range out.Buttons {
+		for _, b := range row {
+			if b.URL == "" && len(b.Data) > MaxCallbackData {
+				return fmt.Errorf("webchat: message %s: button data is %d bytes, over %d", out.ID, len(b.Data), MaxCallbackData)
+			}
+			if b.URL != "" && !safeURL(b.URL) {
+				return fmt.Errorf("webchat: message %s: button URL is not http(s)", out.ID)
+			}
+		}
+	}
+	id := strings.ReplaceAll(out.ID, "\n", " ")
+	msg, err := json.Marshal(message{ID: id, From: fromBot, Text: out.Text, Buttons: out.Buttons, At: a.cfg.Now().UTC()})
+	if err != nil {
+		return fmt.Errorf("webchat: message %s: %w", out.ID, err)
+	}
+	_, added, err := a.hist.AppendHistory(ctx, out.Key, id, msg)
+	if err != nil {
+		return fmt.Errorf("webchat: deliver %s: %w", out.ID, err)
+	}
+	if added {
+		a.hub.notify(out.Key.ChatID)
+	}
+	return nil
+}
+
+// safeURL reports whether a button link may be opened from the page.
+func safeURL(raw string) bool {
+	u, err := url.Parse(raw)
+	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != ""
+}
+
+// normalizeOrigin lower-cases an origin and checks it is scheme://host[:port].
+func normalizeOrigin(o string) (string, error) {
+	o = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(o)), "/")
+	u, err := url.Parse(o)
+	if err != nil {
+		return "", err
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.User != nil {
+		return "", errors.New("is not scheme://host[:port]")
+	}
+	return u.Scheme + "://" + u.Host, nil
+}
