@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -16,8 +17,26 @@ import (
 	"github.com/gocua/gocua/store"
 )
 
-func TestHealthAndReady(t *testing.T) {
+func TestHealthReadyAndMetrics(t *testing.T) {
 	h := start(t, nil)
+	h.send(textUpdate(nextUpdateID(), newChatID(), "/start"))
+	h.settle()
+	resp, err := http.Get(h.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`gocua_updates_total{channel="telegram",outcome="ok"}`,
+		`gocua_sends_total{channel="telegram",lane="reply",outcome="ok"}`,
+		"gocua_tickets_waiting",
+		"gocua_send_queue",
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 	for _, path := range []string{"/healthz", "/readyz"} {
 		resp, err := http.Get(h.url + path)
 		if err != nil {
