@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"strings"
 	"time"
@@ -72,10 +71,6 @@ func (p *Postgres) Close() { p.pool.Close() }
 // a PostgreSQL session advisory lock meanwhile, so replicas starting together
 // wait for each other and each migration runs once.
 func (p *Postgres) Migrate(ctx context.Context) error {
-	fsys, err := fs.Sub(migrationFiles, "migrations/postgres")
-	if err != nil {
-		return fmt.Errorf("store: migrations: %w", err)
-	}
 	// Retry the lock every second for up to ten minutes.
 	locker, err := lock.NewPostgresSessionLocker(lock.WithLockTimeout(1, 600))
 	if err != nil {
@@ -83,23 +78,7 @@ func (p *Postgres) Migrate(ctx context.Context) error {
 	}
 	db := stdlib.OpenDBFromPool(p.pool)
 	defer db.Close()
-	prov, err := goose.NewProvider(goose.DialectPostgres, db, fsys,
-		goose.WithSessionLocker(locker),
-		goose.WithDisableGlobalRegistry(true),
-		goose.WithSlog(p.log),
-	)
-	if err != nil {
-		return fmt.Errorf("store: migrations: %w", err)
-	}
-	results, err := prov.Up(ctx)
-	if err != nil {
-		return fmt.Errorf("store: migrate: %w", err)
-	}
-	for _, r := range results {
-		p.log.InfoContext(ctx, "migration applied",
-			"version", r.Source.Version, "file", r.Source.Path, "duration", r.Duration)
-	}
-	return nil
+	return migrateUp(ctx, goose.DialectPostgres, db, "migrations/postgres", p.log, goose.WithSessionLocker(locker))
 }
 
 // insertEventsSQL inserts all events of one update from parallel arrays.

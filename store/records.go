@@ -1,13 +1,19 @@
 package store
 
 import (
+	"context"
+	"database/sql"
 	"embed"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
+	"log/slog"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/pressly/goose/v3"
 
 	"github.com/gocua/gocua/bot"
 )
@@ -21,6 +27,28 @@ import (
 
 //go:embed migrations/postgres/*.sql migrations/sqlite/*.sql
 var migrationFiles embed.FS
+
+// migrateUp applies the migrations under dir that db has not applied yet.
+func migrateUp(ctx context.Context, dialect goose.Dialect, db *sql.DB, dir string, log *slog.Logger, opts ...goose.ProviderOption) error {
+	fsys, err := fs.Sub(migrationFiles, dir)
+	if err != nil {
+		return fmt.Errorf("store: migrations: %w", err)
+	}
+	opts = append(opts, goose.WithDisableGlobalRegistry(true), goose.WithSlog(log))
+	prov, err := goose.NewProvider(dialect, db, fsys, opts...)
+	if err != nil {
+		return fmt.Errorf("store: migrations: %w", err)
+	}
+	results, err := prov.Up(ctx)
+	if err != nil {
+		return fmt.Errorf("store: migrate: %w", err)
+	}
+	for _, r := range results {
+		log.InfoContext(ctx, "migration applied",
+			"version", r.Source.Version, "file", r.Source.Path, "duration", r.Duration)
+	}
+	return nil
+}
 
 // ErrNotFound is returned by the read helpers when no row matches, and by
 // Record and CancelTicket when the ticket they name does not exist.

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -134,26 +133,7 @@ func (s *SQLite) Close() {
 // writes; a second process migrating the same file at the same moment is
 // not guarded against (the embedded store serves one gocua process).
 func (s *SQLite) Migrate(ctx context.Context) error {
-	fsys, err := fs.Sub(migrationFiles, "migrations/sqlite")
-	if err != nil {
-		return fmt.Errorf("store: migrations: %w", err)
-	}
-	prov, err := goose.NewProvider(goose.DialectSQLite3, s.w, fsys,
-		goose.WithDisableGlobalRegistry(true),
-		goose.WithSlog(s.log),
-	)
-	if err != nil {
-		return fmt.Errorf("store: migrations: %w", err)
-	}
-	results, err := prov.Up(ctx)
-	if err != nil {
-		return fmt.Errorf("store: migrate: %w", err)
-	}
-	for _, r := range results {
-		s.log.InfoContext(ctx, "migration applied",
-			"version", r.Source.Version, "file", r.Source.Path, "duration", r.Duration)
-	}
-	return nil
+	return migrateUp(ctx, goose.DialectSQLite3, s.w, "migrations/sqlite", s.log)
 }
 
 // SQLite's side of Record. A transaction on the single writer connection
