@@ -85,12 +85,8 @@ func chatCommand(ctx context.Context, args []string, getenv func(string) string,
 		return 2
 	}
 
-	cfg, err := config.Load(getenv)
-	if err == nil {
-		err = cfg.Validate()
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "gocua: configuration:\n%v\n", err)
+	cfg, ok := loadConfig(getenv, stderr)
+	if !ok {
 		return 2
 	}
 	flowsDir := cfg.FlowsDir

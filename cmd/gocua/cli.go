@@ -49,12 +49,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return chatCommand(ctx, args, getenv, stdin, stdout, stderr)
 	}
 
-	cfg, err := config.Load(getenv)
-	if err == nil {
-		err = cfg.Validate()
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "gocua: configuration:\n%v\n", err)
+	cfg, ok := loadConfig(getenv, stderr)
+	if !ok {
 		return 2
 	}
 	log := newLogger(cfg, stderr)
@@ -75,6 +71,19 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	}
 	fmt.Fprintf(stderr, "gocua: unknown command %q\n\n%s", cmd, usage)
 	return 2
+}
+
+// loadConfig reads and validates the environment, printing every problem.
+func loadConfig(getenv func(string) string, stderr io.Writer) (config.Config, bool) {
+	cfg, err := config.Load(getenv)
+	if err == nil {
+		err = cfg.Validate()
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "gocua: configuration:\n%v\n", err)
+		return cfg, false
+	}
+	return cfg, true
 }
 
 func buildVersion() string {
