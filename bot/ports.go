@@ -54,6 +54,10 @@ type UpdateRecord struct {
 	At         time.Time
 	Name       string // display name (may be empty)
 	Lang       string // resident's chosen language
+	// SkipResident tells the store the resident's row is fresh (seen in the
+	// last few minutes, same name and language): it may skip refreshing
+	// last_seen. Tickets and transcripts still find the resident.
+	SkipResident bool
 	Events     []flows.Event
 	Handoff    *TicketRequest   // create a waiting ticket
 	Ticket     int64            // existing open ticket to append Transcript to

@@ -125,6 +125,7 @@ func TestRecordsContract(t *testing.T) {
 		{"BroadcastOptIn", testBroadcastOptIn},
 		{"CancelTicket", testCancelTicket},
 		{"WaitingTickets", testWaitingTickets},
+		{"SkipResident", testSkipResident},
 		{"NotFound", testNotFound},
 		{"OddText", testRecordsOddText},
 	}
@@ -738,5 +739,31 @@ func testWaitingTickets(t *testing.T, p *recordsBackend) {
 	}
 	if n, _ := p.WaitingTickets(ctx); n != before {
 		t.Fatalf("after cancelling %d waiting, want %d", n, before)
+	}
+}
+
+// testSkipResident: a record that may skip refreshing the resident still
+// writes its events, and a handoff in it still finds (or makes) the resident.
+func testSkipResident(t *testing.T, p *recordsBackend) {
+	ctx := context.Background()
+	key := zaloKey(t, "skip")
+	ev := []flows.Event{{Kind: flows.EventStepEntered, Flow: "f", Step: "s", At: t0}}
+	if _, err := p.Record(ctx, bot.UpdateRecord{Key: key, UpdateID: "s1", At: t0, Events: ev}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Record(ctx, bot.UpdateRecord{Key: key, UpdateID: "s2", At: t0.Add(time.Second), Events: ev, SkipResident: true}); err != nil {
+		t.Fatal(err)
+	}
+	if n := p.countEvents(t, key); n != 2 {
+		t.Fatalf("%d events, want 2", n)
+	}
+	fresh := zaloKey(t, "skip-new")
+	res, err := p.Record(ctx, bot.UpdateRecord{Key: fresh, UpdateID: "s3", At: t0, SkipResident: true,
+		Handoff: &bot.TicketRequest{Flow: "volunteer", Step: "ask"}})
+	if err != nil || res.TicketID == 0 {
+		t.Fatalf("handoff with SkipResident: %v %+v", err, res)
+	}
+	if _, err := p.Resident(ctx, fresh); err != nil {
+		t.Fatalf("handoff did not record the resident: %v", err)
 	}
 }

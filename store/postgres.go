@@ -186,7 +186,10 @@ func (p *Postgres) record(ctx context.Context, r bot.UpdateRecord) (bot.RecordRe
 	upd := clean(r.UpdateID)
 
 	b := &pgx.Batch{}
-	b.Queue(upsertResidentSQL, ch, ext, clean(r.Name), clean(r.Lang), at)
+	touch := !r.SkipResident || r.Handoff != nil
+	if touch {
+		b.Queue(upsertResidentSQL, ch, ext, clean(r.Name), clean(r.Lang), at)
+	}
 	if len(r.Events) > 0 {
 		kinds := make([]string, len(r.Events))
 		fls := make([]string, len(r.Events))
@@ -218,8 +221,10 @@ func (p *Postgres) record(ctx context.Context, r bot.UpdateRecord) (bot.RecordRe
 	br := p.pool.SendBatch(ctx, b)
 	var res bot.RecordResult
 	err := func() error {
-		if _, err := br.Exec(); err != nil {
-			return fmt.Errorf("upsert resident: %w", err)
+		if touch {
+			if _, err := br.Exec(); err != nil {
+				return fmt.Errorf("upsert resident: %w", err)
+			}
 		}
 		if len(r.Events) > 0 {
 			if _, err := br.Exec(); err != nil {
