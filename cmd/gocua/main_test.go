@@ -93,6 +93,11 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// webhookClient posts like Telegram does: over a pool of kept-alive
+// connections (Telegram uses up to max_connections = 40), not a new TCP
+// connection per update as http.DefaultClient's two idle connections would.
+var webhookClient = &http.Client{Transport: &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256}}
+
 // option changes the environment or tunes Main before Run.
 type option func(env map[string]string, tune *[]func(*Main))
 
@@ -168,7 +173,7 @@ func (h *harness) postWith(body []byte, secret string) int {
 	if secret != "" {
 		req.Header.Set("X-Telegram-Bot-Api-Secret-Token", secret)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := webhookClient.Do(req)
 	if err != nil {
 		h.t.Fatal(err)
 	}
