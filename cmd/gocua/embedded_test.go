@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/cookiejar"
 	"strings"
 	"testing"
 	"time"
@@ -38,7 +39,7 @@ func TestZeroConfigRunsAndKeepsData(t *testing.T) {
 	dir := t.TempDir()
 	var banner bytes.Buffer
 	m := startEmpty(t, dir, &banner)
-	for _, path := range []string{"/healthz", "/readyz"} {
+	for _, path := range []string{"/healthz", "/readyz", "/chat", "/chat/widget.js"} {
 		resp, err := http.Get("http://" + m.Addr + path)
 		if err != nil {
 			t.Fatal(err)
@@ -57,8 +58,45 @@ func TestZeroConfigRunsAndKeepsData(t *testing.T) {
 		t.Fatalf("embedded = %+v, want both", m.Embedded)
 	}
 
+	// a web resident talks through /chat on the embedded stores
+	jar, _ := cookiejar.New(nil)
+	web := &http.Client{Jar: jar}
+	base := "http://" + m.Addr
+	if resp, err := web.Get(base + "/chat"); err != nil {
+		t.Fatal(err)
+	} else {
+		resp.Body.Close()
+	}
+	req, _ := http.NewRequest(http.MethodPost, base+"/chat/api/send", strings.NewReader(`{"id":"msg-0001","seq":1,"text":"/start"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Origin", base)
+	resp, err := web.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("web chat send = %d", resp.StatusCode)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		resp, err := web.Get(base + "/chat/api/history?since=0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if strings.Contains(string(body), "VNeID") {
+			break // the greeting and the menu arrived
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no reply in the web chat history: %s", body)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
 	key := bot.ConvKey{Channel: bot.ChannelWeb, ChatID: "visitor-1"}
-	err := m.Service.Handle(context.Background(), bot.Inbound{Key: key, UpdateID: "u1", Seq: 1, Kind: bot.InButton, Data: "nav:human", At: time.Now()})
+	err = m.Service.Handle(context.Background(), bot.Inbound{Key: key, UpdateID: "u1", Seq: 1, Kind: bot.InButton, Data: "nav:human", At: time.Now()})
 	if err != nil {
 		t.Fatal(err)
 	}
