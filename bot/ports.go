@@ -49,19 +49,19 @@ type Records interface {
 
 // UpdateRecord is everything one update changes in PostgreSQL.
 type UpdateRecord struct {
-	Key        ConvKey
-	UpdateID   string
-	At         time.Time
-	Name       string // display name (may be empty)
-	Lang       string // resident's chosen language
+	Key      ConvKey
+	UpdateID string
+	At       time.Time
+	Name     string // display name (may be empty)
+	Lang     string // resident's chosen language
 	// SkipResident tells the store the resident's row is fresh (seen in the
 	// last few minutes, same name and language): it may skip refreshing
 	// last_seen. Tickets and transcripts still find the resident.
 	SkipResident bool
-	Events     []flows.Event
-	Handoff    *TicketRequest   // create a waiting ticket
-	Ticket     int64            // existing open ticket to append Transcript to
-	Transcript []TranscriptLine // masked texts
+	Events       []flows.Event
+	Handoff      *TicketRequest   // create a waiting ticket
+	Ticket       int64            // existing open ticket to append Transcript to
+	Transcript   []TranscriptLine // masked texts
 }
 
 // TicketRequest is what a flow's handoff step asks for.
