@@ -96,7 +96,10 @@ type Conversation struct {
 	LastSeq int64 `json:"s,omitempty"`
 	// Noticed is when the resident was last told their ticket is waiting,
 	// so messages written while waiting are acknowledged without flooding.
-	Noticed   time.Time `json:"w,omitempty"`
+	Noticed time.Time `json:"w,omitempty"`
+	// Refreshed is when the resident's durable row (last seen, name,
+	// language) was last written; see UpdateRecord.SkipResident.
+	Refreshed time.Time `json:"r,omitempty"`
 	UpdatedAt time.Time `json:"u"`
 }
 

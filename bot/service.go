@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -123,7 +124,7 @@ func (s *Service) handleOnce(ctx context.Context, in Inbound) error {
 	conv.Key = in.Key
 	if conv.Flow.Lang == "" {
 		conv.Flow.Lang = s.cfg.DefaultLang
-		if in.LangHint != "" && len(in.LangHint) >= 2 && in.LangHint[:2] == "en" && conv.Version == 0 {
+		if conv.Version == 0 && strings.HasPrefix(in.LangHint, "en") {
 			conv.Flow.Lang = "en"
 		}
 	}
@@ -159,8 +160,11 @@ func (s *Service) handleOnce(ctx context.Context, in Inbound) error {
 		Events: t.events, Handoff: t.handoff, Ticket: t.conv.Ticket, Transcript: t.transcript,
 		// residents.last_seen is kept to the minute, not to the update:
 		// one statement less per update on the hot path
-		SkipResident: conv.Version > 0 && now.Sub(conv.UpdatedAt) < residentRefresh &&
+		SkipResident: conv.Version > 0 && now.Sub(conv.Refreshed) < residentRefresh &&
 			t.conv.Flow.Lang == prevLang && (in.Name == "" || in.Name == prevName),
+	}
+	if !rec.SkipResident {
+		t.conv.Refreshed = now
 	}
 	res, err := s.recs.Record(ctx, rec)
 	if err != nil {

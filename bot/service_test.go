@@ -1,0 +1,94 @@
+package bot
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gocua/gocua/flows"
+)
+
+// memConvs is an in-memory Conversations port for core unit tests (the Redis
+// implementation has its own tests against real servers in store).
+type memConvs struct {
+	mu    sync.Mutex
+	convs map[ConvKey]Conversation
+	seen  map[string]bool
+}
+
+func (m *memConvs) Load(_ context.Context, key ConvKey, id string) (Conversation, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c := m.convs[key]
+	c.Key = key
+	return c, m.seen[key.String()+"/"+id], nil
+}
+
+func (m *memConvs) Commit(_ context.Context, c Conversation, id string, _ []Outbound) (int64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.seen[c.Key.String()+"/"+id] {
+		return 0, ErrDuplicate
+	}
+	if m.convs[c.Key].Version != c.Version {
+		return 0, ErrConflict
+	}
+	c.Version++
+	m.convs[c.Key] = c
+	m.seen[c.Key.String()+"/"+id] = true
+	return c.Version, nil
+}
+
+// recRecords records what the core asks the durable store to write.
+type recRecords struct {
+	mu   sync.Mutex
+	recs []UpdateRecord
+}
+
+func (r *recRecords) Record(_ context.Context, u UpdateRecord) (RecordResult, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.recs = append(r.recs, u)
+	return RecordResult{}, nil
+}
+func (r *recRecords) SetReachable(context.Context, ConvKey, bool, time.Time) error { return nil }
+func (r *recRecords) CancelTicket(context.Context, int64, time.Time) error        { return nil }
+
+// TestResidentRefreshedEveryMinuteWhileTalking: a resident who writes every
+// 20 s has their durable row refreshed at most once a minute — but at least
+// once a minute, not never.
+func TestResidentRefreshedEveryMinuteWhileTalking(t *testing.T) {
+	set, err := flows.Load(flows.Named("bundled", flows.Bundled()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)
+	recs := &recRecords{}
+	svc := NewService(Config{Now: func() time.Time { return now }}, set,
+		&memConvs{convs: map[ConvKey]Conversation{}, seen: map[string]bool{}}, recs, nil,
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	defer svc.Close()
+	key := ConvKey{ChannelTelegram, "1"}
+	for i := range 10 { // 0 s … 180 s
+		in := Inbound{Key: key, UpdateID: strconv.Itoa(i + 1), Seq: int64(i + 1), Kind: InText, Text: "menu", Name: "Lan"}
+		if err := svc.Handle(context.Background(), in); err != nil {
+			t.Fatal(err)
+		}
+		now = now.Add(20 * time.Second)
+	}
+	var refreshed []int
+	for i, r := range recs.recs {
+		if !r.SkipResident {
+			refreshed = append(refreshed, i)
+		}
+	}
+	// first contact, then once the minute has passed: at 60 s, 120 s, 180 s
+	if want := []int{0, 3, 6, 9}; !slices.Equal(refreshed, want) {
+		t.Fatalf("resident refreshed at updates %v, want %v", refreshed, want)
+	}
+}
