@@ -57,7 +57,7 @@ func (r *recRecords) Record(_ context.Context, u UpdateRecord) (RecordResult, er
 	return RecordResult{}, nil
 }
 func (r *recRecords) SetReachable(context.Context, ConvKey, bool, time.Time) error { return nil }
-func (r *recRecords) CancelTicket(context.Context, int64, time.Time) error        { return nil }
+func (r *recRecords) CancelTicket(context.Context, int64, time.Time) error         { return nil }
 
 // TestResidentRefreshedEveryMinuteWhileTalking: a resident who writes every
 // 20 s has their durable row refreshed at most once a minute — but at least
