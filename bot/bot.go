@@ -111,6 +111,10 @@ var (
 	ErrDuplicate = errors.New("bot: duplicate update")
 	// ErrUnreachable: the platform says the resident blocked the bot or is gone.
 	ErrUnreachable = errors.New("bot: resident unreachable")
+	// ErrRejected: the platform refused this message as it is (too long, bad
+	// markup or buttons, not a chat of this channel): sending it again cannot
+	// help, and the resident is not to blame. A Deliverer wraps it.
+	ErrRejected = errors.New("bot: message rejected by the platform")
 )
 
 // RetryAfterError is returned by a Deliverer when the platform asks us to slow

@@ -16,20 +16,64 @@ type Conversations interface {
 	// Commit stores c atomically if the stored version still equals c.Version
 	// and updateID was not committed before: it writes c with Version+1 and a
 	// refreshed idle TTL, marks updateID as seen (kept ≥ 48 h), and appends out
-	// to the conversation's durable outbox — all in one round trip. It returns
-	// the new version, ErrConflict when another writer won, ErrDuplicate when
-	// updateID was already committed.
-	Commit(ctx context.Context, c Conversation, updateID string, out []Outbound) (version int64, err error)
+	// to the conversation's durable outbox — all in one round trip. Appending
+	// takes the outbox's lease for this process unless another live process
+	// holds it (see Outbox). It returns ErrConflict when another writer won
+	// and ErrDuplicate when updateID was already committed.
+	Commit(ctx context.Context, c Conversation, updateID string, out []Outbound) (Committed, error)
 }
 
-// Outbox is the durable queue of committed but undelivered messages.
-// Implemented by store.Redis.
+// Committed is what a successful Commit did.
+type Committed struct {
+	Version int64 // the conversation's new version
+	// Leased reports that this process holds the lease on the conversation's
+	// outbox, so its sender delivers out now. When false another live
+	// process holds it and delivers out after what it already holds.
+	Leased bool
+	// Backlog reports that the lease was free before this commit and the
+	// outbox already held older messages (left by a process that stopped):
+	// the sender must claim the whole outbox, so they go out first.
+	Backlog bool
+}
+
+// Outbox is the durable queue of committed but undelivered messages, one per
+// conversation, in commit order. Implemented by store.Redis.
+//
+// A conversation's outbox is delivered by one process at a time: the holder
+// of its lease. Commit takes the lease for the committing process; a sender
+// renews the leases of the conversations it holds messages for and releases
+// them when it stops; a lease not renewed expires, and any process may then
+// Claim the outbox — that is how the replies of a crashed process are sent by
+// the next one (or by itself, restarted: leases belong to a process identity
+// that survives restarts).
 type Outbox interface {
-	// Done removes the delivered message with this id from key's outbox.
-	Done(ctx context.Context, key ConvKey, id string) error
-	// Pending calls fn for every undelivered message of every conversation,
-	// in each conversation's order (used at startup to resume sending).
-	Pending(ctx context.Context, fn func(Outbound) error) error
+	// Claim takes key's outbox for this process and returns what it holds,
+	// oldest first, unless another live process holds its lease (held true,
+	// nothing returned). An empty outbox returns nothing and drops this
+	// process's lease.
+	Claim(ctx context.Context, key ConvKey) (msgs []Outbound, held bool, err error)
+	// Done removes the message with this id from key's outbox (removing one
+	// that is not there is not an error) and returns how many remain. The
+	// lease is dropped when none remain.
+	Done(ctx context.Context, key ConvKey, id string) (remaining int, err error)
+	// Stale lists, for channel ch, conversations whose outbox was last
+	// appended to before before: the candidates for a Claim by a sweep.
+	Stale(ctx context.Context, ch Channel, before time.Time, limit int) ([]StaleOutbox, error)
+	// Forget drops a Stale entry whose outbox turned out empty, unless the
+	// conversation was appended to since.
+	Forget(ctx context.Context, s StaleOutbox) error
+	// Renew extends this process's leases on keys (a sender calls it for the
+	// conversations it still holds messages for).
+	Renew(ctx context.Context, keys []ConvKey) error
+	// Release drops this process's leases on keys, so another process may
+	// claim them at once (at shutdown, for what was not delivered).
+	Release(ctx context.Context, keys []ConvKey) error
+}
+
+// StaleOutbox is one conversation listed by Outbox.Stale.
+type StaleOutbox struct {
+	Key  ConvKey
+	Mark int64 // when it was last appended to, as the store recorded it
 }
 
 // Records keeps durable records. Implemented by store.Postgres and store.SQLite.
@@ -58,10 +102,15 @@ type UpdateRecord struct {
 	// last few minutes, same name and language): it may skip refreshing
 	// last_seen. Tickets and transcripts still find the resident.
 	SkipResident bool
-	Events       []flows.Event
-	Handoff      *TicketRequest   // create a waiting ticket
-	Ticket       int64            // existing open ticket to append Transcript to
-	Transcript   []TranscriptLine // masked texts
+	// Rerun says an earlier attempt of this update may have been recorded
+	// and then lost its commit to a concurrent writer: the store replaces
+	// what that attempt wrote (flow events, transcript lines, a waiting
+	// ticket it opened that nothing else joined) with this attempt's.
+	Rerun      bool
+	Events     []flows.Event
+	Handoff    *TicketRequest   // create a waiting ticket
+	Ticket     int64            // existing open ticket to append Transcript to
+	Transcript []TranscriptLine // masked texts
 }
 
 // TicketRequest is what a flow's handoff step asks for.

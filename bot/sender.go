@@ -1,10 +1,12 @@
 package bot
 
 import (
+	"cmp"
 	"container/heap"
 	"context"
 	"errors"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"strconv"
 	"sync"
@@ -15,7 +17,7 @@ import (
 
 // SenderConfig tunes one channel's sender.
 type SenderConfig struct {
-	Channel  Channel // for metrics
+	Channel  Channel // the channel it delivers for; messages of any other are refused
 	Metrics  Metrics // defaults to NopMetrics
 	Limits   Limits
 	Rate     float64       // messages per second over the whole channel (Telegram ≈ 30; default 25)
@@ -24,6 +26,22 @@ type SenderConfig struct {
 	Workers  int           // concurrent sends (default 16)
 	Timeout  time.Duration // one delivery attempt (default 15 s)
 	MaxTries int           // attempts for transient failures before giving up (default 8)
+
+	// SweepEvery is how often the sender forgets idle chats and looks in the
+	// outbox for messages no live sender is delivering (default 5 s).
+	SweepEvery time.Duration
+	// StaleAfter is how old an outbox entry must be before a sweep takes it
+	// (default 15 s): younger ones are still being handed over by the
+	// process that committed them.
+	StaleAfter time.Duration
+	// RenewEvery is how often the leases of the conversations the sender
+	// holds messages for are renewed (default 10 s; keep it well under the
+	// store's lease TTL).
+	RenewEvery time.Duration
+	// Remember is how long a delivered message's id is remembered, so that a
+	// late copy of it (a sweep or a duplicate update racing the delivery) is
+	// not sent again (default 10 s).
+	Remember time.Duration
 }
 
 // Unreachables is told when a platform says a resident blocked the bot.
@@ -33,8 +51,13 @@ type Unreachables interface {
 
 // Sender delivers committed Outbound messages for one channel: it splits long
 // texts, paces sends per chat and overall, lets replies overtake bulk traffic,
-// honours retry_after, retries transient failures with backoff and removes each
-// message from the durable outbox once delivered. Run owns its goroutines.
+// honours retry_after, retries transient failures with backoff, gives up at
+// once on messages the platform rejects, and removes each message from the
+// durable outbox once it needs no more sending. It holds each message id
+// once, however often it is offered. Its sweeps take over outbox entries no
+// live sender is delivering (another process crashed, or a commit's reply was
+// lost) and forget idle chats, so its memory is bounded by the chats active
+// in the last few seconds. Run owns its goroutines.
 type Sender struct {
 	cfg    SenderConfig
 	d      Deliverer
@@ -43,12 +66,15 @@ type Sender struct {
 	log    *slog.Logger
 	global *rate.Limiter
 
-	mu     sync.Mutex
-	queued int // messages held (queued or being sent)
-	chats  map[ConvKey]*outChat
-	ready  [2]chatHeap // per lane: chats with queued messages of that lane, by next send time
-	wake   chan struct{}
-	closed bool
+	mu        sync.Mutex
+	queued    int // messages held: queued, being sent, or being removed from the outbox
+	chats     map[ConvKey]*outChat
+	ids       map[string]time.Time // held message ids (zero time) and recently finished ones (when)
+	peakChats int                  // largest len(chats) since the map was last rebuilt
+	peakIDs   int
+	ready     [2]chatHeap // per lane: chats with queued messages of that lane, by next send time
+	wake      chan struct{}
+	closed    bool
 }
 
 type outChat struct {
@@ -61,13 +87,15 @@ type outChat struct {
 	stamped time.Time
 }
 
+func (c *outChat) empty() bool { return len(c.queue[0])+len(c.queue[1]) == 0 }
+
 type outItem struct {
 	out   Outbound
 	parts []Outbound // split pieces still to send; Done is called after the last
 	tries int
 }
 
-// NewSender builds a sender; call Run to start it.
+// NewSender builds a sender; call Recover, then Run.
 func NewSender(cfg SenderConfig, d Deliverer, outbox Outbox, unr Unreachables, log *slog.Logger) *Sender {
 	if cfg.Rate <= 0 {
 		cfg.Rate = 25
@@ -87,6 +115,10 @@ func NewSender(cfg SenderConfig, d Deliverer, outbox Outbox, unr Unreachables, l
 	if cfg.MaxTries <= 0 {
 		cfg.MaxTries = 8
 	}
+	cfg.SweepEvery = cmp.Or(cfg.SweepEvery, 5*time.Second)
+	cfg.StaleAfter = cmp.Or(cfg.StaleAfter, 15*time.Second)
+	cfg.RenewEvery = cmp.Or(cfg.RenewEvery, 10*time.Second)
+	cfg.Remember = cmp.Or(cfg.Remember, 10*time.Second)
 	if cfg.Metrics == nil {
 		cfg.Metrics = NopMetrics{}
 	}
@@ -98,19 +130,33 @@ func NewSender(cfg SenderConfig, d Deliverer, outbox Outbox, unr Unreachables, l
 		cfg: cfg, d: d, outbox: outbox, unr: unr, log: log,
 		global: rate.NewLimiter(rate.Limit(cfg.Rate), burst),
 		chats:  make(map[ConvKey]*outChat),
+		ids:    make(map[string]time.Time),
 		ready:  [2]chatHeap{{lane: 0}, {lane: 1}},
 		wake:   make(chan struct{}),
 	}
 }
 
-// Enqueue queues committed messages for delivery, in order.
+// Enqueue queues committed messages for delivery, in order. A message of
+// another channel is refused (logged, left in the outbox for its own
+// sender); a message the sender already holds, or delivered moments ago, is
+// skipped.
 func (s *Sender) Enqueue(outs ...Outbound) {
 	if len(outs) == 0 {
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	added := 0
 	for _, o := range outs {
+		if o.Key.Channel != s.cfg.Channel {
+			s.log.Error("message for another channel refused; it stays in the outbox for that channel's sender",
+				"msg", o.ID, "chat", o.Key.String())
+			continue
+		}
+		if _, known := s.ids[o.ID]; known {
+			continue
+		}
+		s.ids[o.ID] = time.Time{}
 		c := s.chats[o.Key]
 		if c == nil {
 			c = &outChat{key: o.Key, index: [2]int{-1, -1}, tokens: float64(s.cfg.Burst)}
@@ -119,10 +165,46 @@ func (s *Sender) Enqueue(outs ...Outbound) {
 		lane := laneIndex(o.Lane)
 		c.queue[lane] = append(c.queue[lane], outItem{out: o, parts: s.split(o)})
 		s.pushLocked(c)
+		added++
 	}
-	s.queued += len(outs)
+	if added == 0 {
+		return
+	}
+	s.queued += added
+	s.peakChats = max(s.peakChats, len(s.chats))
+	s.peakIDs = max(s.peakIDs, len(s.ids))
 	s.cfg.Metrics.Queue(s.cfg.Channel, s.queued)
 	s.broadcastLocked()
+}
+
+// Resume takes key's outbox (unless another live sender holds its lease) and
+// queues the messages this sender does not hold yet, in order. The core
+// calls it when an update turns out to be a duplicate — its replies may have
+// been committed by an attempt whose answer was lost — and when a commit
+// finds older messages nobody was delivering.
+func (s *Sender) Resume(ctx context.Context, key ConvKey) {
+	if s.outbox == nil || key.Channel != s.cfg.Channel {
+		return
+	}
+	msgs, held, err := s.outbox.Claim(ctx, key)
+	switch {
+	case err != nil:
+		s.log.Error("outbox claim", "chat", key.String(), "err", err)
+	case !held:
+		s.Enqueue(msgs...)
+	}
+}
+
+// Recover takes over, before the process accepts traffic, every outbox entry
+// of this channel that no live sender holds: what this process (or one that
+// crashed) committed and did not deliver. Entries still leased by a live
+// process are left to it; the periodic sweep retries them once their lease
+// lapses.
+func (s *Sender) Recover(ctx context.Context) error {
+	if s.outbox == nil {
+		return nil
+	}
+	return s.sweepOutbox(ctx, time.Now())
 }
 
 func laneIndex(l Lane) int {
@@ -150,25 +232,29 @@ func (s *Sender) split(o Outbound) []Outbound {
 	return parts
 }
 
-// Run resumes what the outbox still holds, then delivers until ctx ends. It
-// returns after every worker has stopped; an interrupted message stays in the
-// outbox and is sent again by the next Run.
+// Run delivers until ctx ends, sweeping and renewing leases meanwhile. It
+// returns after every worker has stopped; what was not delivered stays in
+// the outbox with its lease released, for the next Recover or sweep of any
+// process.
 func (s *Sender) Run(ctx context.Context) error {
-	if s.outbox != nil {
-		if err := s.outbox.Pending(ctx, func(o Outbound) error { s.Enqueue(o); return nil }); err != nil {
-			s.log.Error("resume outbox", "err", err)
-		}
-	}
 	var wg sync.WaitGroup
 	for range s.cfg.Workers {
 		wg.Go(func() { s.work(ctx) })
 	}
+	wg.Go(func() { s.housekeep(ctx) })
 	<-ctx.Done()
 	s.mu.Lock()
 	s.closed = true
 	s.broadcastLocked()
 	s.mu.Unlock()
 	wg.Wait()
+	if s.outbox != nil {
+		bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := s.outbox.Release(bg, s.heldChats()); err != nil {
+			s.log.Warn("outbox leases not released; they lapse on their own", "err", err)
+		}
+	}
 	return nil
 }
 
@@ -176,12 +262,121 @@ func (s *Sender) Run(ctx context.Context) error {
 func (s *Sender) Idle() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, c := range s.chats {
-		if c.busy || len(c.queue[0])+len(c.queue[1]) > 0 {
-			return false
+	return s.queued == 0
+}
+
+// Chats reports how many chats the sender remembers (for tests and benchmarks).
+func (s *Sender) Chats() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.chats)
+}
+
+// heldChats lists the chats the sender holds messages for.
+func (s *Sender) heldChats() []ConvKey {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var keys []ConvKey
+	for k, c := range s.chats {
+		if c.busy || !c.empty() {
+			keys = append(keys, k)
 		}
 	}
-	return true
+	return keys
+}
+
+// housekeep runs the sweeps and lease renewals until ctx ends.
+func (s *Sender) housekeep(ctx context.Context) {
+	sweep := time.NewTicker(s.cfg.SweepEvery)
+	defer sweep.Stop()
+	renew := time.NewTicker(s.cfg.RenewEvery)
+	defer renew.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-sweep.C:
+			s.sweepMemory(now)
+			if s.outbox != nil {
+				if err := s.sweepOutbox(ctx, now.Add(-s.cfg.StaleAfter)); err != nil && ctx.Err() == nil {
+					s.log.Warn("outbox sweep", "err", err)
+				}
+			}
+		case <-renew.C:
+			if s.outbox != nil {
+				if err := s.outbox.Renew(ctx, s.heldChats()); err != nil && ctx.Err() == nil {
+					s.log.Warn("outbox lease renewal", "err", err)
+				}
+			}
+		}
+	}
+}
+
+// sweepBatch bounds the outbox entries one sweep looks at.
+const sweepBatch = 1024
+
+// sweepOutbox claims the channel's outbox entries last appended to before
+// before that no live sender holds, and forgets index entries whose outbox
+// is empty.
+func (s *Sender) sweepOutbox(ctx context.Context, before time.Time) error {
+	stale, err := s.outbox.Stale(ctx, s.cfg.Channel, before, sweepBatch)
+	if err != nil {
+		return err
+	}
+	taken := 0
+	for _, st := range stale {
+		msgs, held, err := s.outbox.Claim(ctx, st.Key)
+		switch {
+		case err != nil:
+			return err
+		case held:
+			continue
+		case len(msgs) == 0:
+			if err := s.outbox.Forget(ctx, st); err != nil {
+				return err
+			}
+			continue
+		}
+		s.mu.Lock()
+		for _, m := range msgs {
+			if _, known := s.ids[m.ID]; !known {
+				taken++
+			}
+		}
+		s.mu.Unlock()
+		s.Enqueue(msgs...)
+	}
+	if taken > 0 {
+		s.log.Info("outbox: took over undelivered messages", "messages", taken)
+	}
+	return nil
+}
+
+// sweepMemory forgets chats that hold nothing and whose pacing no longer
+// matters, and message ids finished longer ago than Remember; maps that
+// shrank a lot are rebuilt so their memory is returned.
+func (s *Sender) sweepMemory(now time.Time) {
+	refill := time.Duration(float64(s.cfg.Burst) / s.cfg.PerChat * float64(time.Second))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, c := range s.chats {
+		if !c.busy && c.empty() && now.After(c.nextAt) && now.Sub(c.stamped) >= refill {
+			delete(s.chats, k)
+		}
+	}
+	for id, at := range s.ids {
+		if !at.IsZero() && now.Sub(at) >= s.cfg.Remember {
+			delete(s.ids, id)
+		}
+	}
+	if s.peakChats >= 1024 && len(s.chats) < s.peakChats/4 {
+		s.chats = maps.Clone(s.chats)
+		s.peakChats = len(s.chats)
+	}
+	if s.peakIDs >= 1024 && len(s.ids) < s.peakIDs/4 {
+		s.ids = maps.Clone(s.ids)
+		s.peakIDs = len(s.ids)
+	}
 }
 
 func (s *Sender) work(ctx context.Context) {
@@ -191,7 +386,7 @@ func (s *Sender) work(ctx context.Context) {
 			return
 		}
 		if err := s.global.Wait(ctx); err != nil {
-			s.release(c, false)
+			s.release(c)
 			return
 		}
 		s.deliver(ctx, c, item)
@@ -256,6 +451,7 @@ func (s *Sender) deliver(ctx context.Context, c *outChat, item outItem) {
 	err := s.d.Deliver(dctx, part)
 	cancel()
 	log := s.log.With("chat", c.key.String(), "msg", part.ID)
+	bg := context.WithoutCancel(ctx)
 
 	var ra *RetryAfterError
 	switch {
@@ -267,50 +463,45 @@ func (s *Sender) deliver(ctx context.Context, c *outChat, item outItem) {
 		finished := len(q[0].parts) == 0
 		if finished {
 			c.queue[lane] = q[1:]
-			s.dequeuedLocked(1)
 		}
 		s.paceLocked(c, time.Now())
 		s.mu.Unlock()
 		s.cfg.Metrics.Send(s.cfg.Channel, part.Lane, "ok")
-		if finished && s.outbox != nil {
-			if err := s.outbox.Done(context.WithoutCancel(ctx), c.key, item.out.ID); err != nil {
-				log.Error("outbox done", "err", err)
-			}
+		if finished {
+			s.finish(bg, c, item.out.ID, true)
 		}
-		s.release(c, true)
 	case errors.As(err, &ra):
 		s.cfg.Metrics.Send(s.cfg.Channel, part.Lane, "retry_after")
 		log.Warn("rate limited by platform", "retry_after", ra.After)
 		s.mu.Lock()
 		c.nextAt = time.Now().Add(ra.After)
 		s.mu.Unlock()
-		s.release(c, true)
 	case errors.Is(err, ErrUnreachable):
 		log.Info("resident unreachable; dropping queued messages", "err", err)
 		s.mu.Lock()
 		dropped := append(append([]outItem(nil), c.queue[0]...), c.queue[1]...)
 		c.queue = [2][]outItem{}
-		s.dequeuedLocked(len(dropped))
 		s.mu.Unlock()
 		s.cfg.Metrics.Send(s.cfg.Channel, part.Lane, "unreachable")
-		bg := context.WithoutCancel(ctx)
 		if s.unr != nil {
 			if err := s.unr.SetReachable(bg, c.key, false, time.Now()); err != nil {
 				log.Error("mark unreachable", "err", err)
 			}
 		}
-		if s.outbox != nil {
-			for _, it := range dropped {
-				if err := s.outbox.Done(bg, c.key, it.out.ID); err != nil {
-					log.Error("outbox done", "err", err)
-				}
-			}
+		for i, it := range dropped {
+			s.finish(bg, c, it.out.ID, i == len(dropped)-1)
 		}
-		s.release(c, false)
+	case errors.Is(err, ErrRejected):
+		s.cfg.Metrics.Send(s.cfg.Channel, part.Lane, "rejected")
+		log.Error("message rejected by the platform; not retried", "err", err)
+		s.mu.Lock()
+		lane, q := s.headLocked(c, item)
+		c.queue[lane] = q[1:]
+		s.mu.Unlock()
+		s.finish(bg, c, item.out.ID, true)
 	default:
 		if ctx.Err() != nil { // shutting down: leave it in the outbox for the next run
-			s.release(c, false)
-			return
+			break
 		}
 		s.mu.Lock()
 		lane, q := s.headLocked(c, item)
@@ -319,7 +510,6 @@ func (s *Sender) deliver(ctx context.Context, c *outChat, item outItem) {
 		giveUp := tries >= s.cfg.MaxTries
 		if giveUp {
 			c.queue[lane] = q[1:]
-			s.dequeuedLocked(1)
 		} else {
 			c.nextAt = time.Now().Add(backoff(tries))
 		}
@@ -327,22 +517,38 @@ func (s *Sender) deliver(ctx context.Context, c *outChat, item outItem) {
 		if giveUp {
 			s.cfg.Metrics.Send(s.cfg.Channel, part.Lane, "gave_up")
 			log.Error("giving up on message", "tries", tries, "err", err)
-			if s.outbox != nil {
-				if err := s.outbox.Done(context.WithoutCancel(ctx), c.key, item.out.ID); err != nil {
-					log.Error("outbox done", "err", err)
-				}
-			}
+			s.finish(bg, c, item.out.ID, true)
 		} else {
 			s.cfg.Metrics.Send(s.cfg.Channel, part.Lane, "error")
 			log.Warn("send failed; will retry", "tries", tries, "err", err)
 		}
-		s.release(c, true)
 	}
+	s.release(c)
 }
 
-func (s *Sender) dequeuedLocked(n int) {
-	s.queued -= n
+// finish removes a message that needs no more sending from the outbox, then
+// stops holding its id (it is remembered a while longer, see Remember). When
+// the chat holds nothing more here but its outbox does — another process
+// committed to it while this one held the lease — those are taken now
+// (unless more is false: the caller finishes several at once).
+func (s *Sender) finish(ctx context.Context, c *outChat, id string, more bool) {
+	remaining := 0
+	if s.outbox != nil {
+		n, err := s.outbox.Done(ctx, c.key, id)
+		if err != nil {
+			s.log.Error("outbox done", "chat", c.key.String(), "msg", id, "err", err)
+		}
+		remaining = n
+	}
+	s.mu.Lock()
+	s.ids[id] = time.Now()
+	s.queued--
 	s.cfg.Metrics.Queue(s.cfg.Channel, s.queued)
+	more = more && remaining > 0 && c.empty()
+	s.mu.Unlock()
+	if more {
+		s.Resume(ctx, c.key)
+	}
 }
 
 // headLocked finds the lane whose head is item.
@@ -370,16 +576,14 @@ func (s *Sender) paceLocked(c *outChat, now time.Time) {
 	}
 }
 
-func (s *Sender) release(c *outChat, requeue bool) {
+// release ends a worker's turn on c: c may be picked again (if it still has
+// messages, including any queued meanwhile). Idle chats are forgotten by
+// sweepMemory, once their pacing no longer matters.
+func (s *Sender) release(c *outChat) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c.busy = false
-	if requeue {
-		s.pushLocked(c)
-	}
-	if len(c.queue[0])+len(c.queue[1]) == 0 && time.Now().After(c.nextAt) {
-		delete(s.chats, c.key)
-	}
+	s.pushLocked(c)
 	s.broadcastLocked()
 }
 

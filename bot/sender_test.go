@@ -44,27 +44,103 @@ func (f *fakeDeliverer) snapshot() ([]Outbound, []time.Time) {
 	return append([]Outbound(nil), f.sent...), append([]time.Time(nil), f.at...)
 }
 
-// memOutbox is an in-memory Outbox port for sender unit tests.
+// memOutbox is an in-memory Outbox port for sender unit tests: per
+// conversation lists, leases (owner "me" unless another holds them), and an
+// index for Stale. The Redis implementation has its own contract tests.
 type memOutbox struct {
 	mu      sync.Mutex
-	pending []Outbound
+	lists   map[ConvKey][]Outbound
+	holder  map[ConvKey]string // lease owner; "me" is the sender under test
+	mark    map[ConvKey]int64
 	done    []string
+	claims  int
+	renewed [][]ConvKey
+	freed   []ConvKey
 }
 
-func (m *memOutbox) Done(_ context.Context, _ ConvKey, id string) error {
+func newMemOutbox(pending ...Outbound) *memOutbox {
+	m := &memOutbox{lists: map[ConvKey][]Outbound{}, holder: map[ConvKey]string{}, mark: map[ConvKey]int64{}}
+	for _, o := range pending {
+		m.add(o)
+	}
+	return m
+}
+
+// add appends o as a commit by the sender under test would.
+func (m *memOutbox) add(o Outbound) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.lists[o.Key] = append(m.lists[o.Key], o)
+	m.mark[o.Key] = time.Now().Add(-time.Hour).UnixMilli()
+}
+
+func (m *memOutbox) Claim(_ context.Context, key ConvKey) ([]Outbound, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.claims++
+	if len(m.lists[key]) == 0 {
+		return nil, false, nil
+	}
+	if h := m.holder[key]; h != "" && h != "me" {
+		return nil, true, nil
+	}
+	m.holder[key] = "me"
+	return append([]Outbound(nil), m.lists[key]...), false, nil
+}
+
+func (m *memOutbox) Done(_ context.Context, key ConvKey, id string) (int, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.done = append(m.done, id)
+	l := m.lists[key]
+	for i, o := range l {
+		if o.ID == id {
+			m.lists[key] = append(l[:i:i], l[i+1:]...)
+			break
+		}
+	}
+	return len(m.lists[key]), nil
+}
+
+func (m *memOutbox) Stale(_ context.Context, ch Channel, before time.Time, limit int) ([]StaleOutbox, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []StaleOutbox
+	for k, mark := range m.mark {
+		if k.Channel == ch && mark < before.UnixMilli() && len(out) < limit {
+			out = append(out, StaleOutbox{Key: k, Mark: mark})
+		}
+	}
+	return out, nil
+}
+
+func (m *memOutbox) Forget(_ context.Context, s StaleOutbox) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.mark[s.Key] == s.Mark {
+		delete(m.mark, s.Key)
+	}
 	return nil
 }
 
-func (m *memOutbox) Pending(_ context.Context, fn func(Outbound) error) error {
-	for _, o := range m.pending {
-		if err := fn(o); err != nil {
-			return err
-		}
-	}
+func (m *memOutbox) Renew(_ context.Context, keys []ConvKey) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.renewed = append(m.renewed, keys)
 	return nil
+}
+
+func (m *memOutbox) Release(_ context.Context, keys []ConvKey) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.freed = append(m.freed, keys...)
+	return nil
+}
+
+func (m *memOutbox) doneIDs() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]string(nil), m.done...)
 }
 
 type unreach struct {
@@ -86,7 +162,13 @@ func startSender(t *testing.T, cfg SenderConfig, d Deliverer, ob Outbox, u Unrea
 	if cfg.Limits.MaxText == 0 {
 		cfg.Limits = Limits{MaxText: 4096, MaxCallbackData: 64}
 	}
+	if cfg.Channel == "" {
+		cfg.Channel = ChannelTelegram
+	}
 	s := NewSender(cfg, d, ob, u, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err := s.Recover(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { _ = s.Run(ctx); close(done) }()
@@ -111,7 +193,7 @@ func msg(chat string, id string, text string) Outbound {
 
 func TestSenderPacesPerChatAndKeepsOrder(t *testing.T) {
 	d := &fakeDeliverer{}
-	ob := &memOutbox{}
+	ob := newMemOutbox()
 	s := startSender(t, SenderConfig{Rate: 1000, PerChat: 20}, d, ob, nil)
 	for i := range 5 {
 		s.Enqueue(msg("a", fmt.Sprintf("u/%d", i), "a"), msg("b", fmt.Sprintf("v/%d", i), "b"))
@@ -133,7 +215,7 @@ func TestSenderPacesPerChatAndKeepsOrder(t *testing.T) {
 		last = at[i]
 		n++
 	}
-	waitFor(t, time.Second, func() bool { ob.mu.Lock(); defer ob.mu.Unlock(); return len(ob.done) == 10 })
+	waitFor(t, time.Second, func() bool { return len(ob.doneIDs()) == 10 })
 }
 
 func TestSenderHonoursRetryAfter(t *testing.T) {
@@ -149,12 +231,12 @@ func TestSenderHonoursRetryAfter(t *testing.T) {
 
 func TestSenderUnreachableDropsAndMarks(t *testing.T) {
 	d := &fakeDeliverer{fail: map[string][]error{"u/0": {fmt.Errorf("%w: blocked", ErrUnreachable)}}}
-	ob := &memOutbox{}
+	ob := newMemOutbox()
 	u := &unreach{}
 	s := startSender(t, SenderConfig{Rate: 100, PerChat: 100}, d, ob, u)
 	s.Enqueue(msg("a", "u/0", "x"), msg("a", "u/1", "y"))
 	waitFor(t, 2*time.Second, func() bool { u.mu.Lock(); defer u.mu.Unlock(); return len(u.keys) == 1 })
-	waitFor(t, 2*time.Second, func() bool { ob.mu.Lock(); defer ob.mu.Unlock(); return len(ob.done) == 2 })
+	waitFor(t, 2*time.Second, func() bool { return len(ob.doneIDs()) == 2 })
 	if sent, _ := d.snapshot(); len(sent) != 0 {
 		t.Fatalf("sent %d messages to a resident who blocked the bot", len(sent))
 	}
@@ -169,7 +251,7 @@ func TestSenderRetriesTransientFailures(t *testing.T) {
 
 func TestSenderSplitsLongText(t *testing.T) {
 	d := &fakeDeliverer{}
-	ob := &memOutbox{}
+	ob := newMemOutbox()
 	s := startSender(t, SenderConfig{Rate: 100, PerChat: 100, Limits: Limits{MaxText: 2000}}, d, ob, nil)
 	o := msg("a", "u/0", strings.Repeat("Bác bấm nút. ", 400))
 	o.Buttons = [][]Button{{{Text: "Menu", Data: "nav:menu"}}}
@@ -184,7 +266,7 @@ func TestSenderSplitsLongText(t *testing.T) {
 			t.Errorf("part %d buttons = %v; buttons belong on the last part only", i, p.Buttons)
 		}
 	}
-	waitFor(t, time.Second, func() bool { ob.mu.Lock(); defer ob.mu.Unlock(); return len(ob.done) == 1 && ob.done[0] == "u/0" })
+	waitFor(t, time.Second, func() bool { d := ob.doneIDs(); return len(d) == 1 && d[0] == "u/0" })
 }
 
 func TestSenderRepliesOvertakeBulk(t *testing.T) {
@@ -214,7 +296,7 @@ func TestSenderRepliesOvertakeBulk(t *testing.T) {
 
 func TestSenderResumesOutbox(t *testing.T) {
 	d := &fakeDeliverer{}
-	ob := &memOutbox{pending: []Outbound{msg("a", "u/0", "x"), msg("a", "u/1", "y")}}
+	ob := newMemOutbox(msg("a", "u/0", "x"), msg("a", "u/1", "y"))
 	startSender(t, SenderConfig{Rate: 100, PerChat: 100}, d, ob, nil)
 	waitFor(t, 2*time.Second, func() bool { sent, _ := d.snapshot(); return len(sent) == 2 })
 	if sent, _ := d.snapshot(); sent[0].ID != "u/0" || sent[1].ID != "u/1" {
@@ -234,7 +316,7 @@ func (c chanDeliverer) Deliver(_ context.Context, o Outbound) error {
 // the time from Enqueue to delivery.
 func BenchmarkSenderLatency(b *testing.B) {
 	d := chanDeliverer{got: make(chan Outbound, b.N)}
-	s := NewSender(SenderConfig{Rate: 1e6, PerChat: 1000, Burst: 100}, d, nil, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s := NewSender(SenderConfig{Channel: ChannelTelegram, Rate: 1e6, PerChat: 1000, Burst: 100}, d, nil, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go s.Run(ctx)

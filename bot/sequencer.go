@@ -2,6 +2,8 @@ package bot
 
 import (
 	"context"
+	"fmt"
+	"runtime/debug"
 	"sort"
 	"sync"
 	"time"
@@ -91,11 +93,31 @@ func (s *sequencer) Do(ctx context.Context, key ConvKey, seq int64, id string, f
 		return ctx.Err()
 	}
 
-	err := fn()
+	err := guard(fn)
 	s.mu.Lock()
 	s.finishLocked(key, c, j, err)
 	s.mu.Unlock()
 	return err
+}
+
+// PanicError is what a panic in the core becomes: the update gets an error
+// (the platform delivers it again) and its conversation goes on.
+type PanicError struct {
+	Value any
+	Stack []byte
+}
+
+func (e *PanicError) Error() string { return fmt.Sprintf("bot: panic: %v", e.Value) }
+
+// guard runs fn, turning a panic into a *PanicError so that the job is
+// always finished and the conversation's next update gets its turn.
+func guard(fn func() error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = &PanicError{Value: p, Stack: debug.Stack()}
+		}
+	}()
+	return fn()
 }
 
 func waitDone(ctx context.Context, j *seqJob) error {

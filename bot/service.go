@@ -19,7 +19,11 @@ const residentRefresh = time.Minute
 
 // Enqueuer takes committed messages for delivery (a channel's Sender).
 type Enqueuer interface {
+	// Enqueue queues messages this process committed holding the outbox lease.
 	Enqueue(outs ...Outbound)
+	// Resume queues what key's outbox holds that the sender does not hold
+	// yet, unless another live process holds its lease.
+	Resume(ctx context.Context, key ConvKey)
 }
 
 // Config tunes the core.
@@ -90,16 +94,22 @@ func (s *Service) Handle(ctx context.Context, in Inbound) error {
 	if in.Key.ChatID == "" || in.UpdateID == "" {
 		return fmt.Errorf("bot: inbound without chat or update id")
 	}
-	return s.seq.Do(ctx, in.Key, in.Seq, in.UpdateID, func() error {
+	err := s.seq.Do(ctx, in.Key, in.Seq, in.UpdateID, func() error {
 		var err error
 		for attempt := 0; attempt < 5; attempt++ {
-			err = s.handleOnce(ctx, in)
+			err = s.handleOnce(ctx, in, attempt > 0)
 			if !errors.Is(err, ErrConflict) {
 				break
 			}
 		}
 		switch {
 		case errors.Is(err, ErrDuplicate):
+			// Its replies were committed, but maybe never handed to the
+			// sender: the attempt that committed may have lost Redis's answer,
+			// or crashed. The sender takes what it does not hold yet.
+			if snd := s.senders[in.Key.Channel]; snd != nil {
+				snd.Resume(ctx, in.Key)
+			}
 			s.cfg.Metrics.Update(in.Key.Channel, "duplicate")
 			return nil
 		case err != nil:
@@ -110,9 +120,18 @@ func (s *Service) Handle(ctx context.Context, in Inbound) error {
 		s.cfg.Metrics.Update(in.Key.Channel, "ok")
 		return nil
 	})
+	var pe *PanicError
+	if errors.As(err, &pe) {
+		s.cfg.Metrics.Update(in.Key.Channel, "error")
+		s.log.Error("update not handled: the core panicked", "chat", in.Key.String(), "update", in.UpdateID,
+			"panic", fmt.Sprint(pe.Value), "stack", string(pe.Stack))
+	}
+	return err
 }
 
-func (s *Service) handleOnce(ctx context.Context, in Inbound) error {
+// handleOnce is one attempt at an update; rerun says an earlier attempt lost
+// its commit to a concurrent writer.
+func (s *Service) handleOnce(ctx context.Context, in Inbound, rerun bool) error {
 	now := s.cfg.Now()
 	conv, seen, err := s.convs.Load(ctx, in.Key, in.UpdateID)
 	if err != nil {
@@ -131,7 +150,13 @@ func (s *Service) handleOnce(ctx context.Context, in Inbound) error {
 
 	switch in.Kind {
 	case InBlocked, InUnblocked:
-		if err := s.recs.SetReachable(ctx, in.Key, in.Kind == InUnblocked, now); err != nil {
+		// stamped with when the platform says it happened, so a late
+		// re-delivery of an old change cannot undo a newer one
+		at := in.At
+		if at.IsZero() {
+			at = now
+		}
+		if err := s.recs.SetReachable(ctx, in.Key, in.Kind == InUnblocked, at); err != nil {
 			return fmt.Errorf("record reachability: %w", err)
 		}
 		return s.commit(ctx, conv, in, now, nil)
@@ -156,7 +181,7 @@ func (s *Service) handleOnce(ctx context.Context, in Inbound) error {
 	}
 
 	rec := UpdateRecord{
-		Key: in.Key, UpdateID: in.UpdateID, At: now, Name: in.Name, Lang: t.conv.Flow.Lang,
+		Key: in.Key, UpdateID: in.UpdateID, At: now, Name: in.Name, Lang: t.conv.Flow.Lang, Rerun: rerun,
 		Events: t.events, Handoff: t.handoff, Ticket: t.conv.Ticket, Transcript: t.transcript,
 		// residents.last_seen is kept to the minute, not to the update:
 		// one statement less per update on the hot path
@@ -189,10 +214,18 @@ func (s *Service) commit(ctx context.Context, conv Conversation, in Inbound, now
 	for i, o := range outs {
 		msgs[i] = Outbound{ID: in.UpdateID + "/" + strconv.Itoa(i), Key: in.Key, Text: o.Text, Buttons: buttons(o.Buttons)}
 	}
-	if _, err := s.convs.Commit(ctx, conv, in.UpdateID, msgs); err != nil {
+	res, err := s.convs.Commit(ctx, conv, in.UpdateID, msgs)
+	if err != nil {
 		return fmt.Errorf("commit conversation: %w", err)
 	}
-	if snd := s.senders[in.Key.Channel]; snd != nil {
+	// Without the lease another live process delivers them, after what it
+	// holds; with a backlog nobody was delivering, the whole outbox goes in
+	// order.
+	switch snd := s.senders[in.Key.Channel]; {
+	case snd == nil || len(msgs) == 0 || !res.Leased:
+	case res.Backlog:
+		snd.Resume(ctx, in.Key)
+	default:
 		snd.Enqueue(msgs...)
 	}
 	return nil

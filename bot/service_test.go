@@ -29,19 +29,19 @@ func (m *memConvs) Load(_ context.Context, key ConvKey, id string) (Conversation
 	return c, m.seen[key.String()+"/"+id], nil
 }
 
-func (m *memConvs) Commit(_ context.Context, c Conversation, id string, _ []Outbound) (int64, error) {
+func (m *memConvs) Commit(_ context.Context, c Conversation, id string, out []Outbound) (Committed, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.seen[c.Key.String()+"/"+id] {
-		return 0, ErrDuplicate
+		return Committed{}, ErrDuplicate
 	}
 	if m.convs[c.Key].Version != c.Version {
-		return 0, ErrConflict
+		return Committed{}, ErrConflict
 	}
 	c.Version++
 	m.convs[c.Key] = c
 	m.seen[c.Key.String()+"/"+id] = true
-	return c.Version, nil
+	return Committed{Version: c.Version, Leased: len(out) > 0}, nil
 }
 
 // recRecords records what the core asks the durable store to write.

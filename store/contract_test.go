@@ -114,6 +114,8 @@ func TestRecordsContract(t *testing.T) {
 		fn   func(t *testing.T, p *recordsBackend)
 	}{
 		{"Idempotent", testRecordsIdempotent},
+		{"Rerun", testRecordsRerun},
+		{"RerunKeepsJoinedTicket", testRecordsRerunKeepsJoinedTicket},
 		{"OneWaitingTicket", testRecordsOneWaitingTicket},
 		{"ConcurrentHandoffs", testRecordsConcurrentHandoffs},
 		{"ConcurrentResidents", testRecordsConcurrentResidents},
@@ -399,6 +401,79 @@ func testRecordsIdempotent(t *testing.T, p *recordsBackend) {
 	}
 	if tk.ResidentID != res.ID {
 		t.Errorf("ticket resident %d, want %d", tk.ResidentID, res.ID)
+	}
+}
+
+// A rerun (the first attempt lost its commit to a concurrent writer and the
+// turn was redone) replaces what the first attempt recorded: its events,
+// and a waiting ticket it opened that this attempt does not ask for.
+func testRecordsRerun(t *testing.T, p *recordsBackend) {
+	ctx := context.Background()
+	key := zaloKey(t, "1")
+	first := bot.UpdateRecord{
+		Key: key, UpdateID: "u1", At: t0,
+		Events: []flows.Event{
+			event("step_entered", "install_vneid", "choose_phone"),
+			event("escalated", "install_vneid", "android_3"),
+		},
+		Handoff:    &bot.TicketRequest{Flow: "install_vneid", Step: "android_3"},
+		Transcript: []bot.TranscriptLine{{From: "resident", Text: "không được", At: t0}},
+	}
+	res, err := p.Record(ctx, first)
+	if err != nil || res.TicketID == 0 {
+		t.Fatalf("first attempt: %+v, %v", res, err)
+	}
+	// the rerun of the same update: the state had moved on, no handoff now
+	rerun := bot.UpdateRecord{Key: key, UpdateID: "u1", At: t0.Add(time.Millisecond), Rerun: true,
+		Events: []flows.Event{event("step_entered", "level2", "intro")}}
+	again, err := p.Record(ctx, rerun)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.TicketID != 0 {
+		t.Errorf("rerun returned ticket %d", again.TicketID)
+	}
+	if n := p.countTickets(t, key); n != 0 {
+		t.Errorf("%d tickets left by the losing attempt, want 0", n)
+	}
+	if n := p.countEvents(t, key); n != 1 {
+		t.Errorf("%d events, want the rerun's 1", n)
+	}
+	// a rerun that hands off again gets a ticket with its own data
+	rerun.Handoff = &bot.TicketRequest{Flow: "level2", Step: "intro"}
+	res, err = p.Record(ctx, rerun)
+	if err != nil || res.TicketID == 0 {
+		t.Fatalf("rerun with handoff: %+v, %v", res, err)
+	}
+	if tk, _ := p.Ticket(ctx, res.TicketID); tk.Flow != "level2" {
+		t.Errorf("ticket = %+v, want the rerun's", tk)
+	}
+}
+
+// A rerun never deletes a ticket another update has joined since.
+func testRecordsRerunKeepsJoinedTicket(t *testing.T, p *recordsBackend) {
+	ctx := context.Background()
+	key := zaloKey(t, "1")
+	res, err := p.Record(ctx, bot.UpdateRecord{Key: key, UpdateID: "u1", At: t0,
+		Handoff: &bot.TicketRequest{Flow: "f", Step: "s"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// another update (on another replica) joined the waiting ticket
+	joined, err := p.Record(ctx, bot.UpdateRecord{Key: key, UpdateID: "u2", At: t0.Add(time.Second),
+		Handoff:    &bot.TicketRequest{Flow: "f", Step: "s"},
+		Transcript: []bot.TranscriptLine{{From: "resident", Text: "còn đó không", At: t0.Add(time.Second)}}})
+	if err != nil || joined.TicketID != res.TicketID {
+		t.Fatalf("join: %+v, %v", joined, err)
+	}
+	if _, err := p.Record(ctx, bot.UpdateRecord{Key: key, UpdateID: "u1", At: t0, Rerun: true}); err != nil {
+		t.Fatal(err)
+	}
+	if tk, err := p.Ticket(ctx, res.TicketID); err != nil || tk.Status != TicketWaiting {
+		t.Fatalf("joined ticket after a rerun: %+v, %v", tk, err)
+	}
+	if msgs, _ := p.TicketMessages(ctx, res.TicketID); len(msgs) != 1 {
+		t.Errorf("transcript = %+v, want u2's line kept", msgs)
 	}
 }
 

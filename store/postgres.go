@@ -137,6 +137,17 @@ SELECT $1, l.sender, l.body, l.at, $2, l.seq::int
 FROM unnest($3::text[], $4::text[], $5::timestamptz[]) WITH ORDINALITY AS l(sender, body, at, seq)` +
 	onMessageConflict
 
+// pgUndoTicketSQL and pgUndoJoinSQL finish undoing an earlier attempt of an
+// update (see undoEventsSQL): the waiting ticket it opened, unless another
+// update joined it, and its membership of a ticket it joined.
+const (
+	pgUndoTicketSQL = `DELETE FROM tickets` + undoTicketWhere + `
+  AND cardinality(handoff_updates) = 0`
+	pgUndoJoinSQL = `
+UPDATE tickets SET handoff_updates = array_remove(handoff_updates, $3::text)
+WHERE channel = $1 AND external_id = $2 AND $3::text = ANY (handoff_updates)`
+)
+
 // errTicketRace: the waiting ticket this update meant to join changed
 // status concurrently; Record retries.
 var errTicketRace = errors.New("store: waiting ticket changed concurrently")
@@ -186,6 +197,13 @@ func (p *Postgres) record(ctx context.Context, r bot.UpdateRecord) (bot.RecordRe
 	upd := clean(r.UpdateID)
 
 	b := &pgx.Batch{}
+	undo := 0
+	if r.Rerun {
+		for _, q := range []string{undoEventsSQL, undoMessagesSQL, pgUndoTicketSQL, pgUndoJoinSQL} {
+			b.Queue(q, ch, ext, upd)
+			undo++
+		}
+	}
 	touch := !r.SkipResident || r.Handoff != nil
 	if touch {
 		b.Queue(upsertResidentSQL, ch, ext, clean(r.Name), clean(r.Lang), at)
@@ -221,6 +239,11 @@ func (p *Postgres) record(ctx context.Context, r bot.UpdateRecord) (bot.RecordRe
 	br := p.pool.SendBatch(ctx, b)
 	var res bot.RecordResult
 	err := func() error {
+		for range undo {
+			if _, err := br.Exec(); err != nil {
+				return fmt.Errorf("undo earlier attempt: %w", err)
+			}
+		}
 		if touch {
 			if _, err := br.Exec(); err != nil {
 				return fmt.Errorf("upsert resident: %w", err)

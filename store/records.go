@@ -156,6 +156,22 @@ ON CONFLICT (channel, external_id) DO UPDATE SET
 WHERE residents.reachable_changed_at IS NULL
    OR residents.reachable_changed_at <= EXCLUDED.reachable_changed_at`
 
+// Undoing an earlier attempt of an update (bot.UpdateRecord.Rerun): its flow
+// events, its transcript lines, and a waiting ticket it opened that nothing
+// else has touched since. $1 channel, $2 external id, $3 update id.
+const (
+	undoEventsSQL = `
+DELETE FROM flow_events WHERE channel = $1 AND external_id = $2 AND update_id = $3`
+	undoMessagesSQL = `
+DELETE FROM ticket_messages WHERE source_update = $3
+  AND ticket_id IN (SELECT id FROM tickets WHERE channel = $1 AND external_id = $2)`
+	// undoTicketWhere selects the ticket to delete; each dialect adds its own
+	// test that no other update joined it.
+	undoTicketWhere = `
+WHERE channel = $1 AND external_id = $2 AND source_update = $3 AND status = 'waiting'
+  AND NOT EXISTS (SELECT 1 FROM ticket_messages m WHERE m.ticket_id = tickets.id AND m.source_update <> $3)`
+)
+
 // cancelTicketSQL cancels ticket $1 at $2 if it is still waiting or open.
 const cancelTicketSQL = `
 UPDATE tickets SET status = 'cancelled', updated_at = $2

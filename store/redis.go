@@ -4,8 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -18,6 +18,7 @@ const (
 	DefaultStateTTL    = 30 * 24 * time.Hour
 	DefaultDedupeTTL   = 48 * time.Hour
 	DefaultRedisPrefix = "gocua"
+	DefaultLeaseTTL    = 30 * time.Second
 )
 
 // RedisOptions configure a [Redis] store. Zero fields take their defaults.
@@ -29,6 +30,15 @@ type RedisOptions struct {
 	DedupeTTL time.Duration
 	// Prefix starts every key (default "gocua").
 	Prefix string
+	// Owner names this process in outbox leases (see bot.Outbox). It must
+	// differ between processes running at the same time and should stay the
+	// same when one restarts, so that it takes its own undelivered messages
+	// back at once (default: host name and process id, which differ at
+	// every start: a restarted process then waits for its old leases to
+	// expire).
+	Owner string
+	// LeaseTTL is how long an outbox lease lasts unless renewed (default 30 s).
+	LeaseTTL time.Duration
 }
 
 func (o RedisOptions) withDefaults() RedisOptions {
@@ -40,6 +50,13 @@ func (o RedisOptions) withDefaults() RedisOptions {
 	}
 	if o.Prefix == "" {
 		o.Prefix = DefaultRedisPrefix
+	}
+	if o.Owner == "" {
+		host, _ := os.Hostname()
+		o.Owner = host + "/" + strconv.Itoa(os.Getpid())
+	}
+	if o.LeaseTTL <= 0 {
+		o.LeaseTTL = DefaultLeaseTTL
 	}
 	return o
 }
@@ -53,6 +70,10 @@ type Redis struct {
 	load   *redis.Script
 	commit *redis.Script
 	done   *redis.Script
+	claim  *redis.Script
+	renew  *redis.Script
+	unlock *redis.Script
+	forget *redis.Script
 }
 
 var (
@@ -69,49 +90,36 @@ if ARGV[1] == '1' then seen = redis.call('EXISTS', KEYS[2]) end
 return {s[1], s[2], seen}
 `
 
-// commitLua returns the new version, -1 for a duplicate update, -2 for a
-// version conflict.
-// KEYS: state, marker, outbox.
+// commitLua returns {new version, lease}, or {-1} for a duplicate update,
+// {-2} for a version conflict. Appending to the outbox takes its lease unless
+// another owner holds it; lease is 0 when another owner holds it, 1 when this
+// process does, 2 when this process took a free lease on an outbox that
+// already held older messages (a backlog nobody was delivering).
+// KEYS: state, marker, outbox, lease.
 // ARGV: expected version, state JSON, state TTL ms, dedupe TTL ms, outbox TTL ms,
-// use marker (1/0), outbound JSON...
+// use marker (1/0), owner, lease TTL ms, outbound JSON...
 const commitLua = `
 local dedupe = ARGV[6] == '1'
-if dedupe and redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
+if dedupe and redis.call('EXISTS', KEYS[2]) == 1 then return {-1} end
 local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
-if v ~= tonumber(ARGV[1]) then return -2 end
+if v ~= tonumber(ARGV[1]) then return {-2} end
 v = v + 1
 redis.call('HSET', KEYS[1], 'v', v, 'd', ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 if dedupe then redis.call('SET', KEYS[2], '1', 'PX', ARGV[4]) end
-if #ARGV > 6 then
-  for i = 7, #ARGV do redis.call('RPUSH', KEYS[3], ARGV[i]) end
+local mine = 0
+if #ARGV > 8 then
+  local before = redis.call('LLEN', KEYS[3])
+  for i = 9, #ARGV do redis.call('RPUSH', KEYS[3], ARGV[i]) end
   redis.call('PEXPIRE', KEYS[3], ARGV[5])
-end
-return v
-`
-
-// doneLua removes the outbox element whose "id" is ARGV[1]: the head in the
-// normal case, else the first match further down. Returns 1 if removed.
-// KEYS: outbox.
-const doneLua = `
-local function matches(raw)
-  local ok, m = pcall(cjson.decode, raw)
-  return ok and type(m) == 'table' and m.id == ARGV[1]
-end
-local head = redis.call('LINDEX', KEYS[1], 0)
-if not head then return 0 end
-if matches(head) then
-  redis.call('LPOP', KEYS[1])
-  return 1
-end
-local items = redis.call('LRANGE', KEYS[1], 1, -1)
-for i = 1, #items do
-  if matches(items[i]) then
-    redis.call('LREM', KEYS[1], 1, items[i])
-    return 1
+  local holder = redis.call('GET', KEYS[4])
+  if not holder or holder == ARGV[7] then
+    redis.call('SET', KEYS[4], ARGV[7], 'PX', ARGV[8])
+    mine = 1
+    if not holder and before > 0 then mine = 2 end
   end
 end
-return 0
+return {v, mine}
 `
 
 // OpenRedis connects to the Redis server at url (redis:// or rediss://, as
@@ -142,8 +150,12 @@ func NewRedis(ctx context.Context, client redis.UniversalClient, opts RedisOptio
 		load:   redis.NewScript(loadLua),
 		commit: redis.NewScript(commitLua),
 		done:   redis.NewScript(doneLua),
+		claim:  redis.NewScript(claimLua),
+		renew:  redis.NewScript(renewLua),
+		unlock: redis.NewScript(unlockLua),
+		forget: redis.NewScript(forgetLua),
 	}
-	for _, s := range []*redis.Script{r.load, r.commit, r.done} {
+	for _, s := range []*redis.Script{r.load, r.commit, r.done, r.claim, r.renew, r.unlock, r.forget} {
 		if err := s.Load(ctx, client).Err(); err != nil {
 			return nil, fmt.Errorf("store: redis script load: %w", err)
 		}
@@ -178,6 +190,7 @@ func (r *Redis) base(k bot.ConvKey) string {
 
 func (r *Redis) stateKey(k bot.ConvKey) string  { return r.base(k) + "s" }
 func (r *Redis) outboxKey(k bot.ConvKey) string { return r.base(k) + "o" }
+func (r *Redis) leaseKey(k bot.ConvKey) string  { return r.base(k) + "ol" }
 func (r *Redis) markerKey(k bot.ConvKey, updateID string) string {
 	return r.base(k) + "u:" + updateID
 }
@@ -215,16 +228,19 @@ func (r *Redis) Load(ctx context.Context, key bot.ConvKey, updateID string) (bot
 
 // Commit stores c if the stored version still equals c.Version and updateID
 // was not committed before, marks updateID as seen and appends out to c's
-// outbox, atomically and in one round trip. An Outbound without a Key gets
-// c.Key. Messages are kept in c.Key's outbox whatever their Key, so Done must
-// be given c.Key. An empty updateID disables the dedupe check. It returns the
-// new version, bot.ErrConflict or bot.ErrDuplicate.
-func (r *Redis) Commit(ctx context.Context, c bot.Conversation, updateID string, out []bot.Outbound) (int64, error) {
+// outbox, taking the outbox's lease unless another owner holds it,
+// atomically. With messages to append it also marks the conversation in its
+// channel's outbox index (for Stale), in the same round trip. An Outbound
+// without a Key gets c.Key. Messages are kept in c.Key's outbox whatever their
+// Key, so Done must be given c.Key. An empty updateID disables the dedupe
+// check. It returns bot.ErrConflict or bot.ErrDuplicate when nothing was
+// written.
+func (r *Redis) Commit(ctx context.Context, c bot.Conversation, updateID string, out []bot.Outbound) (bot.Committed, error) {
 	state, err := json.Marshal(c)
 	if err != nil {
-		return 0, fmt.Errorf("store: commit %s: encode state: %w", c.Key, err)
+		return bot.Committed{}, fmt.Errorf("store: commit %s: encode state: %w", c.Key, err)
 	}
-	args := make([]any, 0, 6+len(out))
+	args := make([]any, 0, 8+len(out))
 	args = append(args,
 		c.Version,
 		state,
@@ -232,6 +248,8 @@ func (r *Redis) Commit(ctx context.Context, c bot.Conversation, updateID string,
 		r.opts.DedupeTTL.Milliseconds(),
 		(4 * r.opts.DedupeTTL).Milliseconds(),
 		flag(updateID != ""),
+		r.opts.Owner,
+		r.opts.LeaseTTL.Milliseconds(),
 	)
 	for _, o := range out {
 		if o.Key == (bot.ConvKey{}) {
@@ -239,84 +257,52 @@ func (r *Redis) Commit(ctx context.Context, c bot.Conversation, updateID string,
 		}
 		b, err := json.Marshal(o)
 		if err != nil {
-			return 0, fmt.Errorf("store: commit %s: encode outbound %s: %w", c.Key, o.ID, err)
+			return bot.Committed{}, fmt.Errorf("store: commit %s: encode outbound %s: %w", c.Key, o.ID, err)
 		}
 		args = append(args, b)
 	}
-	v, err := r.commit.Run(ctx, r.client,
-		[]string{r.stateKey(c.Key), r.markerKey(c.Key, updateID), r.outboxKey(c.Key)},
-		args...).Int64()
+	keys := []string{r.stateKey(c.Key), r.markerKey(c.Key, updateID), r.outboxKey(c.Key), r.leaseKey(c.Key)}
+	var res []int64
+	if len(out) == 0 {
+		res, err = r.commit.Run(ctx, r.client, keys, args...).Int64Slice()
+	} else {
+		res, err = r.commitIndexed(ctx, c.Key, keys, args)
+	}
 	if err != nil {
-		return 0, fmt.Errorf("store: commit %s: %w", c.Key, err)
+		return bot.Committed{}, fmt.Errorf("store: commit %s: %w", c.Key, err)
 	}
-	switch v {
-	case -1:
-		return 0, fmt.Errorf("store: commit %s update %s: %w", c.Key, updateID, bot.ErrDuplicate)
-	case -2:
-		return 0, fmt.Errorf("store: commit %s version %d: %w", c.Key, c.Version, bot.ErrConflict)
+	switch {
+	case len(res) == 1 && res[0] == -1:
+		return bot.Committed{}, fmt.Errorf("store: commit %s update %s: %w", c.Key, updateID, bot.ErrDuplicate)
+	case len(res) == 1 && res[0] == -2:
+		return bot.Committed{}, fmt.Errorf("store: commit %s version %d: %w", c.Key, c.Version, bot.ErrConflict)
+	case len(res) != 2:
+		return bot.Committed{}, fmt.Errorf("store: commit %s: unexpected reply of %d items", c.Key, len(res))
 	}
-	return v, nil
+	return bot.Committed{Version: res[0], Leased: res[1] > 0, Backlog: res[1] == 2}, nil
 }
 
-// Done removes the message with this id from key's outbox. Removing a message
-// that is not there (already removed) is not an error. One round trip.
-func (r *Redis) Done(ctx context.Context, key bot.ConvKey, id string) error {
-	if err := r.done.Run(ctx, r.client, []string{r.outboxKey(key)}, id).Err(); err != nil {
-		return fmt.Errorf("store: outbox done %s %s: %w", key, id, err)
+// commitIndexed runs the commit script and the outbox index update in one
+// pipeline (one round trip on a single server; on a cluster the two go to
+// their own nodes). The index entry may be written although the commit then
+// fails: Stale lists it, Claim finds the outbox empty and Forget drops it.
+func (r *Redis) commitIndexed(ctx context.Context, key bot.ConvKey, keys []string, args []any) ([]int64, error) {
+	run := func(eval func(redis.Pipeliner) *redis.Cmd) ([]int64, error) {
+		pipe := r.client.Pipeline()
+		pipe.ZAdd(ctx, r.indexKey(key), redis.Z{Score: float64(time.Now().UnixMilli()), Member: key.ChatID})
+		cmd := eval(pipe)
+		_, _ = pipe.Exec(ctx) // errors are read from each command
+		return cmd.Int64Slice()
 	}
-	return nil
-}
-
-// Pending calls fn for every message of every outbox, each outbox in order.
-// It stops at fn's first error and returns it. On a Redis Cluster it scans
-// every master.
-func (r *Redis) Pending(ctx context.Context, fn func(bot.Outbound) error) error {
-	pattern := escapeGlob(r.opts.Prefix) + ":{*}:o"
-	if cc, ok := r.client.(*redis.ClusterClient); ok {
-		return cc.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
-			return pendingOn(ctx, node, pattern, fn)
-		})
+	res, err := run(func(p redis.Pipeliner) *redis.Cmd { return r.commit.EvalSha(ctx, p, keys, args...) })
+	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+		// the server lost its scripts (restarted or flushed): send the source
+		res, err = run(func(p redis.Pipeliner) *redis.Cmd { return r.commit.Eval(ctx, p, keys, args...) })
 	}
-	return pendingOn(ctx, r.client, pattern, fn)
-}
-
-// pendingOn scans one node for outbox lists and replays them.
-func pendingOn(ctx context.Context, c redis.Cmdable, pattern string, fn func(bot.Outbound) error) error {
-	seen := make(map[string]bool)
-	var keys []string
-	var cursor uint64
-	for {
-		batch, next, err := c.ScanType(ctx, cursor, pattern, 512, "list").Result()
-		if err != nil {
-			return fmt.Errorf("store: outbox scan: %w", err)
-		}
-		for _, k := range batch {
-			if !seen[k] {
-				seen[k] = true
-				keys = append(keys, k)
-			}
-		}
-		if next == 0 {
-			break
-		}
-		cursor = next
+	if err != nil {
+		return nil, err
 	}
-	for _, k := range keys {
-		items, err := c.LRange(ctx, k, 0, -1).Result()
-		if err != nil {
-			return fmt.Errorf("store: outbox read %s: %w", k, err)
-		}
-		for _, raw := range items {
-			var o bot.Outbound
-			if err := json.Unmarshal([]byte(raw), &o); err != nil {
-				return fmt.Errorf("store: outbox decode %s: %w", k, err)
-			}
-			if err := fn(o); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+	return res, nil
 }
 
 // flag encodes a bool as a script argument.
@@ -325,17 +311,4 @@ func flag(b bool) string {
 		return "1"
 	}
 	return "0"
-}
-
-// escapeGlob escapes the characters SCAN MATCH treats specially.
-func escapeGlob(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		switch r {
-		case '*', '?', '[', ']', '\\':
-			b.WriteByte('\\')
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
 }

@@ -103,6 +103,9 @@ func TestRedisContract(t *testing.T) {
 		{"CommitTTL", testRedisCommitTTL},
 		{"KeyLayout", testRedisKeyLayout},
 		{"Outbox", testRedisOutbox},
+		{"OutboxLease", testRedisOutboxLease},
+		{"OutboxLeaseExpires", testRedisOutboxLeaseExpires},
+		{"OutboxIndex", testRedisOutboxIndex},
 		{"RoundTrips", testRedisRoundTrips},
 		{"Unicode", testRedisUnicode},
 		{"StateExpires", testRedisStateExpires},
@@ -171,12 +174,12 @@ func testRedisCommitLoad(t *testing.T, url string) {
 		t.Fatal(err)
 	}
 	c.Ticket, c.LastSeq, c.UpdatedAt = 7, 1001, now
-	v, err := r.Commit(ctx, c, "u1", nil)
+	res, err := r.Commit(ctx, c, "u1", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v != 1 {
-		t.Errorf("first commit version = %d, want 1", v)
+	if res.Version != 1 {
+		t.Errorf("first commit version = %d, want 1", res.Version)
 	}
 
 	got, seen, err := r.Load(ctx, key, "u1")
@@ -194,8 +197,8 @@ func testRedisCommitLoad(t *testing.T, url string) {
 	}
 
 	got.LastSeq = 1002
-	if v, err = r.Commit(ctx, got, "u2", nil); err != nil || v != 2 {
-		t.Fatalf("second commit = %d, %v; want 2, nil", v, err)
+	if res, err = r.Commit(ctx, got, "u2", nil); err != nil || res.Version != 2 {
+		t.Fatalf("second commit = %d, %v; want 2, nil", res.Version, err)
 	}
 }
 
@@ -313,7 +316,7 @@ func testRedisCommitTTL(t *testing.T, url string) {
 	key := tgKey("ttl")
 
 	c, _, _ := r.Load(ctx, key, "u1")
-	v, err := r.Commit(ctx, c, "u1", []bot.Outbound{{ID: "u1/0", Text: "hi"}})
+	res, err := r.Commit(ctx, c, "u1", []bot.Outbound{{ID: "u1/0", Text: "hi"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -325,7 +328,7 @@ func testRedisCommitTTL(t *testing.T, url string) {
 	if err := client.PExpire(ctx, r.stateKey(key), 5*time.Second).Err(); err != nil {
 		t.Fatal(err)
 	}
-	c.Version = v
+	c.Version = res.Version
 	if _, err := r.Commit(ctx, c, "u2", nil); err != nil {
 		t.Fatal(err)
 	}
@@ -375,7 +378,8 @@ func testRedisKeyLayout(t *testing.T, url string) {
 	r, client, _ := newTestRedis(t, url, RedisOptions{Prefix: "gocua"})
 	key := tgKey("123")
 	t.Cleanup(func() {
-		client.Del(context.Background(), "gocua:{telegram:123}:s", "gocua:{telegram:123}:u:9", "gocua:{telegram:123}:o")
+		client.Del(context.Background(), "gocua:{telegram:123}:s", "gocua:{telegram:123}:u:9", "gocua:{telegram:123}:o",
+			"gocua:{telegram:123}:ol", r.indexKey(key))
 	})
 	c, _, _ := r.Load(ctx, key, "9")
 	if _, err := r.Commit(ctx, c, "9", []bot.Outbound{{ID: "9/0", Text: "x"}}); err != nil {
@@ -385,6 +389,8 @@ func testRedisKeyLayout(t *testing.T, url string) {
 		"gocua:{telegram:123}:s":   "hash",
 		"gocua:{telegram:123}:u:9": "string",
 		"gocua:{telegram:123}:o":   "list",
+		"gocua:{telegram:123}:ol":  "string",
+		r.indexKey(key):            "zset",
 	} {
 		got, err := client.Type(ctx, key).Result()
 		if err != nil {
@@ -427,7 +433,7 @@ func testRedisOutbox(t *testing.T, url string) {
 	}
 
 	for _, id := range []string{"1/0", "2/0", "nope", "1/0"} { // head, middle, unknown, again
-		if err := r.Done(ctx, a, id); err != nil {
+		if _, err := r.Done(ctx, a, id); err != nil {
 			t.Fatalf("Done %s: %v", id, err)
 		}
 	}
@@ -435,33 +441,194 @@ func testRedisOutbox(t *testing.T, url string) {
 		t.Errorf("outbox a after Done = %s", got)
 	}
 	for _, id := range []string{"1/1", "1/2", "2/1"} {
-		if err := r.Done(ctx, a, id); err != nil {
+		if _, err := r.Done(ctx, a, id); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if got := pendingFor(t, r, a); len(got) != 0 {
 		t.Errorf("outbox a not empty: %+v", got)
 	}
+}
 
-	stop := errors.New("stop")
-	err := r.Pending(ctx, func(bot.Outbound) error { return stop })
-	if !errors.Is(err, stop) {
-		t.Errorf("Pending err = %v, want fn's error", err)
+// twoOwners returns two stores on the same keys, as two replicas have.
+func twoOwners(t *testing.T, url string, lease time.Duration) (a, b *Redis) {
+	t.Helper()
+	prefix := fmt.Sprintf("t_%s_%d", sanitize(t.Name()), time.Now().UnixNano())
+	a, _, _ = newTestRedis(t, url, RedisOptions{Prefix: prefix, Owner: "replica-a", LeaseTTL: lease})
+	b, _, _ = newTestRedis(t, url, RedisOptions{Prefix: prefix, Owner: "replica-b", LeaseTTL: lease})
+	return a, b
+}
+
+func commitOut(t *testing.T, r *Redis, key bot.ConvKey, update string, n int) bot.Committed {
+	t.Helper()
+	ctx := context.Background()
+	c, _, err := r.Load(ctx, key, update)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]bot.Outbound, n)
+	for i := range out {
+		out[i] = bot.Outbound{ID: fmt.Sprintf("%s/%d", update, i), Text: "x"}
+	}
+	res, err := r.Commit(ctx, c, update, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// One process at a time delivers a conversation's outbox: the lease holder,
+// which also delivers what others commit meanwhile.
+func testRedisOutboxLease(t *testing.T, url string) {
+	ctx := context.Background()
+	a, b := twoOwners(t, url, time.Minute)
+	key := tgKey("lease")
+
+	if res := commitOut(t, a, key, "1", 2); !res.Leased || res.Backlog {
+		t.Fatalf("first commit = %+v, want leased, no backlog", res)
+	}
+	if msgs, held, err := b.Claim(ctx, key); err != nil || !held || len(msgs) != 0 {
+		t.Fatalf("b claims a's outbox: %v %v %v, want held", msgs, held, err)
+	}
+	if res := commitOut(t, b, key, "2", 1); res.Leased {
+		t.Fatalf("b's commit while a holds the lease = %+v, want not leased", res)
+	}
+	if msgs, held, _ := a.Claim(ctx, key); held || ids(msgs) != "1/0 1/1 2/0" {
+		t.Fatalf("a claims its own outbox: %s held=%v", ids(msgs), held)
+	}
+	for i, id := range []string{"1/0", "1/1", "2/0"} {
+		n, err := a.Done(ctx, key, id)
+		if err != nil || n != 2-i {
+			t.Fatalf("Done %s = %d, %v; want %d left", id, n, err, 2-i)
+		}
+	}
+	// empty: the lease went with the last message
+	if res := commitOut(t, b, key, "3", 1); !res.Leased || res.Backlog {
+		t.Fatalf("b's commit on an empty outbox = %+v, want leased", res)
+	}
+	// a process that stops releases its leases: the next one takes the
+	// backlog first
+	if err := b.Release(ctx, []bot.ConvKey{key}); err != nil {
+		t.Fatal(err)
+	}
+	if res := commitOut(t, a, key, "4", 1); !res.Leased || !res.Backlog {
+		t.Fatalf("commit after a release = %+v, want leased with a backlog", res)
+	}
+	if msgs, held, _ := a.Claim(ctx, key); held || ids(msgs) != "3/0 4/0" {
+		t.Fatalf("a claims the backlog: %s held=%v", ids(msgs), held)
+	}
+	// Release and Renew touch only the caller's own leases
+	if err := b.Release(ctx, []bot.ConvKey{key}); err != nil {
+		t.Fatal(err)
+	}
+	if _, held, _ := b.Claim(ctx, key); !held {
+		t.Fatal("b's Release dropped a's lease")
+	}
+	if err := b.Renew(ctx, []bot.ConvKey{key}); err != nil {
+		t.Fatal(err)
+	}
+	if _, held, _ := a.Claim(ctx, key); held {
+		t.Fatal("b's Renew took a's lease")
+	}
+	// Done of an unknown id changes nothing
+	if n, err := a.Done(ctx, key, "nope"); err != nil || n != 2 {
+		t.Fatalf("Done unknown = %d, %v", n, err)
 	}
 }
 
-// pendingFor returns key's outbox as Pending reports it.
-func pendingFor(t *testing.T, r *Redis, key bot.ConvKey) []bot.Outbound {
-	t.Helper()
-	var out []bot.Outbound
-	err := r.Pending(context.Background(), func(o bot.Outbound) error {
-		if o.Key == key {
-			out = append(out, o)
+// A lease that is not renewed lapses and another process takes the
+// messages; one that is renewed holds.
+func testRedisOutboxLeaseExpires(t *testing.T, url string) {
+	ctx := context.Background()
+	a, b := twoOwners(t, url, 300*time.Millisecond)
+	crashed, renewed := tgKey("crashed"), tgKey("renewed")
+	commitOut(t, a, crashed, "1", 1)
+	commitOut(t, a, renewed, "1", 1)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if err := a.Renew(ctx, []bot.ConvKey{renewed}); err != nil {
+			t.Fatal(err)
 		}
-		return nil
-	})
+		msgs, held, err := b.Claim(ctx, crashed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !held {
+			if ids(msgs) != "1/0" {
+				t.Fatalf("claimed %s", ids(msgs))
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("an expired lease still holds")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if _, held, _ := b.Claim(ctx, renewed); !held {
+		t.Fatal("a renewed lease lapsed")
+	}
+}
+
+// Stale lists conversations appended to before a time, per channel; Forget
+// drops an entry only if nothing was appended since it was listed.
+func testRedisOutboxIndex(t *testing.T, url string) {
+	ctx := context.Background()
+	r, _, _ := newTestRedis(t, url, RedisOptions{})
+	web := bot.ConvKey{Channel: bot.ChannelWeb, ChatID: "0123456789abcdef0123456789abcdef"}
+	keys := []bot.ConvKey{tgKey("s1"), tgKey("s2"), tgKey("người dùng {x}")}
+	for _, k := range keys {
+		commitOut(t, r, k, "1", 1)
+	}
+	commitOut(t, r, web, "1", 1)
+	if st, err := r.Stale(ctx, bot.ChannelTelegram, time.Now().Add(-time.Hour), 100); err != nil || len(st) != 0 {
+		t.Fatalf("Stale an hour ago = %v, %v; want none", st, err)
+	}
+	stale, err := r.Stale(ctx, bot.ChannelTelegram, time.Now().Add(time.Second), 100)
 	if err != nil {
 		t.Fatal(err)
+	}
+	got := map[bot.ConvKey]bot.StaleOutbox{}
+	for _, s := range stale {
+		got[s.Key] = s
+	}
+	if len(got) != 3 {
+		t.Fatalf("Stale = %v, want the 3 Telegram conversations", stale)
+	}
+	for _, k := range keys {
+		if _, ok := got[k]; !ok {
+			t.Errorf("Stale lacks %v", k)
+		}
+	}
+	if st, _ := r.Stale(ctx, bot.ChannelTelegram, time.Now().Add(time.Second), 2); len(st) != 2 {
+		t.Errorf("Stale limit 2 = %d entries", len(st))
+	}
+	// s1 was appended to again after being listed: Forget keeps it
+	time.Sleep(5 * time.Millisecond)
+	commitOut(t, r, keys[0], "2", 1)
+	for _, k := range keys {
+		if err := r.Forget(ctx, got[k]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	after, _ := r.Stale(ctx, bot.ChannelTelegram, time.Now().Add(time.Second), 100)
+	if len(after) != 1 || after[0].Key != keys[0] {
+		t.Fatalf("after Forget: %v, want only %v", after, keys[0])
+	}
+	if st, _ := r.Stale(ctx, bot.ChannelWeb, time.Now().Add(time.Second), 100); len(st) != 1 || st[0].Key != web {
+		t.Fatalf("web index = %v", st)
+	}
+}
+
+// pendingFor returns key's outbox as Claim reports it (taking the lease
+// for this store's owner).
+func pendingFor(t *testing.T, r *Redis, key bot.ConvKey) []bot.Outbound {
+	t.Helper()
+	out, held, err := r.Claim(context.Background(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if held {
+		t.Fatalf("outbox %s held by another owner", key)
 	}
 	return out
 }
@@ -487,6 +654,10 @@ func testRedisRoundTrips(t *testing.T, url string) {
 	if err := r.Ping(ctx); err != nil { // warm the connection pool
 		t.Fatal(err)
 	}
+	// go-redis dials a connection of its own for the first pipeline
+	if _, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error { return p.Ping(ctx).Err() }); err != nil {
+		t.Fatal(err)
+	}
 
 	var c bot.Conversation
 	var err error
@@ -500,7 +671,7 @@ func testRedisRoundTrips(t *testing.T, url string) {
 	if n := hook.roundTrips(t, func() { _, err = r.Commit(ctx, c, "u2", nil) }); n != 1 || !errors.Is(err, bot.ErrConflict) {
 		t.Errorf("conflicting Commit: %d round trips, err %v; want 1, ErrConflict", n, err)
 	}
-	if n := hook.roundTrips(t, func() { err = r.Done(ctx, key, "u1/1") }); n != 1 || err != nil {
+	if n := hook.roundTrips(t, func() { _, err = r.Done(ctx, key, "u1/1") }); n != 1 || err != nil {
 		t.Errorf("Done: %d round trips, err %v; want 1", n, err)
 	}
 }
@@ -535,7 +706,7 @@ func testRedisUnicode(t *testing.T, url string) {
 	if pending[0].Buttons[0][0].Data != "d\x00" {
 		t.Errorf("button data = %q", pending[0].Buttons[0][0].Data)
 	}
-	if err := r.Done(ctx, key, "ư1/0"); err != nil {
+	if _, err := r.Done(ctx, key, "ư1/0"); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(pendingFor(t, r, key)); n != 0 {
@@ -567,7 +738,7 @@ func benchmarkLoadCommit(b *testing.B, url string) {
 		if _, err := r.Commit(ctx, c, update, out); err != nil {
 			b.Fatal(err)
 		}
-		if err := r.Done(ctx, key, "x"); err != nil {
+		if _, err := r.Done(ctx, key, "x"); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -18,6 +18,17 @@ import (
 	"github.com/gocua/gocua/bot"
 )
 
+// sqliteUndoTicketSQL and sqliteUndoJoinSQL finish undoing an earlier
+// attempt of an update (see undoEventsSQL): the waiting ticket it opened,
+// unless another update joined it, and its membership of a ticket it joined.
+const (
+	sqliteUndoTicketSQL = `DELETE FROM tickets` + undoTicketWhere + `
+  AND NOT EXISTS (SELECT 1 FROM ticket_handoffs h WHERE h.ticket_id = tickets.id)`
+	sqliteUndoJoinSQL = `
+DELETE FROM ticket_handoffs WHERE update_id = $3
+  AND ticket_id IN (SELECT id FROM tickets WHERE channel = $1 AND external_id = $2)`
+)
+
 // SQLite tuning.
 const (
 	// sqliteBusyTimeout is how long a statement waits for a lock held by
@@ -209,6 +220,13 @@ func (s *SQLite) record(ctx context.Context, tx *sql.Tx, r bot.UpdateRecord) (bo
 		appendTo = 0
 	}
 
+	if r.Rerun {
+		for _, q := range []string{undoEventsSQL, undoMessagesSQL, sqliteUndoTicketSQL, sqliteUndoJoinSQL} {
+			if _, err := tx.ExecContext(ctx, q, ch, ext, upd); err != nil {
+				return bot.RecordResult{}, fmt.Errorf("undo earlier attempt: %w", err)
+			}
+		}
+	}
 	if appendTo != 0 {
 		var exists bool
 		if err := tx.QueryRowContext(ctx, ticketExistsSQL, appendTo).Scan(&exists); err != nil {

@@ -27,17 +27,20 @@ type inlineButton struct {
 }
 
 // ErrInvalidMessage is wrapped by Deliver's errors for a message Telegram
-// would refuse as it is (too long, bad buttons); sending it again cannot help.
-var ErrInvalidMessage = errors.New("telegram: message breaks Telegram's limits")
+// would refuse as it is (too long, bad buttons); sending it again cannot
+// help. It wraps bot.ErrRejected, so the sender drops it at once.
+var ErrInvalidMessage = fmt.Errorf("telegram: message breaks Telegram's limits: %w", bot.ErrRejected)
 
 // Deliver sends one message with sendMessage. It implements bot.Deliverer: a
 // 429 becomes a *bot.RetryAfterError, a 403 (blocked, deactivated, never
-// started) or 400 "chat not found" wraps bot.ErrUnreachable, anything else is
-// a plain error worth retrying. Splitting and pacing are the core sender's
-// job: a message over Telegram's limits is refused here, never cut.
+// started) or 400 "chat not found" wraps bot.ErrUnreachable, any other 400
+// (Telegram refuses the message as it is) and a message this adapter cannot
+// send wrap bot.ErrRejected, anything else is a plain error worth retrying.
+// Splitting and pacing are the core sender's job: a message over Telegram's
+// limits is refused here, never cut.
 func (a *Adapter) Deliver(ctx context.Context, out bot.Outbound) error {
 	if out.Key.Channel != bot.ChannelTelegram {
-		return fmt.Errorf("telegram: message %s is for channel %q", out.ID, out.Key.Channel)
+		return fmt.Errorf("telegram: message %s is for channel %q: %w", out.ID, out.Key.Channel, bot.ErrRejected)
 	}
 	text, units := render(out.Text)
 	switch {
@@ -104,6 +107,10 @@ func mapError(err error) error {
 		return fmt.Errorf("%w: %w", bot.ErrUnreachable, err)
 	case errors.Is(err, tgbot.ErrorBadRequest) && strings.Contains(strings.ToLower(err.Error()), "chat not found"):
 		return fmt.Errorf("%w: %w", bot.ErrUnreachable, err)
+	case errors.Is(err, tgbot.ErrorBadRequest):
+		// bad entities, an invalid button URL, too long…: the same request
+		// would be refused again
+		return fmt.Errorf("telegram: sendMessage: %w: %w", bot.ErrRejected, err)
 	}
 	return fmt.Errorf("telegram: sendMessage: %w", err)
 }

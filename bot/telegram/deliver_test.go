@@ -75,17 +75,19 @@ func TestDeliverErrorMapping(t *testing.T) {
 		t.Fatalf("chat not found: %v", err)
 	}
 	f.api.FailNext("sendMessage", "42", telegramtest.ServerError())
-	if err := f.a.Deliver(ctx, out); err == nil || errors.Is(err, bot.ErrUnreachable) || errors.As(err, &ra) {
+	if err := f.a.Deliver(ctx, out); err == nil || errors.Is(err, bot.ErrUnreachable) || errors.As(err, &ra) || errors.Is(err, bot.ErrRejected) {
 		t.Fatalf("500: %v, want a plain retryable error", err)
 	}
-	f.api.FailNext("sendMessage", "42", telegramtest.Failure{Status: 400, Description: "Bad Request: message is too long"})
-	if err := f.a.Deliver(ctx, out); err == nil || errors.Is(err, bot.ErrUnreachable) {
-		t.Fatalf("other 400: %v", err)
+	for _, desc := range []string{"Bad Request: message is too long", "Bad Request: can't parse entities: unexpected end tag at byte offset 12", "Bad Request: BUTTON_URL_INVALID"} {
+		f.api.FailNext("sendMessage", "42", telegramtest.Failure{Status: 400, Description: desc})
+		if err := f.a.Deliver(ctx, out); !errors.Is(err, bot.ErrRejected) || errors.Is(err, bot.ErrUnreachable) {
+			t.Fatalf("400 %q: %v, want ErrRejected (never retried, resident not blamed)", desc, err)
+		}
 	}
 	f.api.FailNext("sendMessage", "42", telegramtest.Slow(time.Minute))
 	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
 	defer cancel()
-	if err := f.a.Deliver(short, out); err == nil || errors.Is(err, bot.ErrUnreachable) {
+	if err := f.a.Deliver(short, out); err == nil || errors.Is(err, bot.ErrUnreachable) || errors.Is(err, bot.ErrRejected) {
 		t.Fatalf("slow answer past the deadline: %v", err)
 	}
 	if n := len(f.api.Sent()); n != 0 {
@@ -119,6 +121,9 @@ func TestDeliverRefusesWhatTelegramWould(t *testing.T) {
 			}
 			if errors.Is(err, bot.ErrUnreachable) {
 				t.Fatalf("%v wraps ErrUnreachable", err)
+			}
+			if !errors.Is(err, bot.ErrRejected) {
+				t.Fatalf("%v does not wrap ErrRejected: the sender would retry it", err)
 			}
 		})
 	}

@@ -152,7 +152,11 @@ func convert(u *update, now time.Time) (in bot.Inbound, ok bool) {
 		}
 		in.Key = key(cm.Chat.ID)
 		setUser(&in, &cm.From)
-		in.At = time.Unix(cm.Date, 0)
+		// Telegram's dates are whole seconds: a change stamped second T
+		// happened before T+1, so it is ordered as of the end of its second,
+		// after a 403 the sender saw within it. (Two changes in one second
+		// keep their relative order: both are moved alike.)
+		in.At = time.Unix(cm.Date, 0).Add(time.Second - time.Nanosecond)
 	default:
 		return in, false
 	}

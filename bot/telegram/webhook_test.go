@@ -160,9 +160,9 @@ func TestWebhookConvert(t *testing.T) {
 		{"button without a message", `{"update_id":32,"callback_query":{"id":"q3",` + u42 + `,"chat_instance":"c","inline_message_id":"im","data":"nav:menu"}}`,
 			bot.Inbound{Kind: bot.InButton, Data: "nav:menu", At: tapAt}},
 		{"blocked", member(33, "member", "kicked"),
-			bot.Inbound{Kind: bot.InBlocked, At: time.Unix(1700000100, 0)}},
+			bot.Inbound{Kind: bot.InBlocked, At: time.Unix(1700000100, 0).Add(time.Second - 1)}},
 		{"unblocked", member(34, "kicked", "member"),
-			bot.Inbound{Kind: bot.InUnblocked, At: time.Unix(1700000100, 0)}},
+			bot.Inbound{Kind: bot.InUnblocked, At: time.Unix(1700000100, 0).Add(time.Second - 1)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

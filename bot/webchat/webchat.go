@@ -231,19 +231,21 @@ const (
 // visitor's open pages. It implements bot.Deliverer; delivering the same
 // out.ID again (a retry after a crash) shows it once.
 func (a *Adapter) Deliver(ctx context.Context, out bot.Outbound) error {
-	if !validVisitor(out.Key.ChatID) {
-		return fmt.Errorf("webchat: message %s: %w: %q is not a visitor id", out.ID, bot.ErrUnreachable, out.Key.ChatID)
+	// A message that can never be shown is rejected (bot.ErrRejected), so the
+	// sender drops it at once; the resident is not to blame for it.
+	if out.Key.Channel != bot.ChannelWeb || !validVisitor(out.Key.ChatID) {
+		return fmt.Errorf("webchat: message %s: %w: %s is not a web chat visitor", out.ID, bot.ErrRejected, out.Key)
 	}
 	if n := len([]rune(out.Text)); n > MaxText {
-		return fmt.Errorf("webchat: message %s is %d characters, over %d", out.ID, n, MaxText)
+		return fmt.Errorf("webchat: message %s is %d characters, over %d: %w", out.ID, n, MaxText, bot.ErrRejected)
 	}
 	for _, row := range out.Buttons {
 		for _, b := range row {
 			if b.URL == "" && len(b.Data) > MaxCallbackData {
-				return fmt.Errorf("webchat: message %s: button data is %d bytes, over %d", out.ID, len(b.Data), MaxCallbackData)
+				return fmt.Errorf("webchat: message %s: button data is %d bytes, over %d: %w", out.ID, len(b.Data), MaxCallbackData, bot.ErrRejected)
 			}
 			if b.URL != "" && !safeURL(b.URL) {
-				return fmt.Errorf("webchat: message %s: button URL is not http(s)", out.ID)
+				return fmt.Errorf("webchat: message %s: button URL is not http(s): %w", out.ID, bot.ErrRejected)
 			}
 		}
 	}

@@ -729,12 +729,16 @@ func TestMarkupIsInert(t *testing.T) {
 func TestDeliverRefusals(t *testing.T) {
 	e := newEnv(t)
 	v := e.visit()
-	err := e.a.Deliver(context.Background(), bot.Outbound{ID: "a", Key: webKey("../etc"), Text: "x"})
-	if !errors.Is(err, bot.ErrUnreachable) {
-		t.Errorf("bad visitor id: %v, want ErrUnreachable", err)
+	// never ErrUnreachable: that would mark a resident of another channel
+	// unreachable (a restart used to hand Telegram replies to this sender)
+	for _, key := range []bot.ConvKey{webKey("../etc"), {Channel: bot.ChannelTelegram, ChatID: "123456"}, {Channel: bot.ChannelTelegram, ChatID: v}} {
+		err := e.a.Deliver(context.Background(), bot.Outbound{ID: "a", Key: key, Text: "x"})
+		if !errors.Is(err, bot.ErrRejected) || errors.Is(err, bot.ErrUnreachable) {
+			t.Errorf("%s: %v, want ErrRejected", key, err)
+		}
 	}
-	if err := e.a.Deliver(context.Background(), bot.Outbound{ID: "b", Key: webKey(v), Text: strings.Repeat("x", MaxText+1)}); err == nil {
-		t.Error("an over-long message was delivered")
+	if err := e.a.Deliver(context.Background(), bot.Outbound{ID: "b", Key: webKey(v), Text: strings.Repeat("x", MaxText+1)}); !errors.Is(err, bot.ErrRejected) {
+		t.Errorf("an over-long message: %v, want ErrRejected", err)
 	}
 	if err := e.a.Deliver(context.Background(), bot.Outbound{ID: "c", Key: webKey(v), Text: "x",
 		Buttons: [][]bot.Button{{{Text: "x", Data: strings.Repeat("d", MaxCallbackData+1)}}}}); err == nil {

@@ -39,6 +39,20 @@ type Main struct {
 	TelegramBurst   int           // messages a chat may get back to back (default 1)
 	TelegramRate    float64       // overrides GOCUA_TELEGRAM_RATE when > 0 (benchmarks lift pacing)
 	SendWorkers     int           // concurrent deliveries per channel (default 16)
+	// ReplicaID names this process in outbox leases: unique among the
+	// replicas running at once, the same across restarts of one replica, so
+	// that a restarted replica takes its undelivered replies back at once
+	// (default: host name and GOCUA_HTTP_ADDR).
+	ReplicaID string
+	// RedisPrefix starts every Redis key (default "gocua"; tests isolate themselves with it).
+	RedisPrefix string
+	// Outbox tunes how undelivered replies are taken over (zero: the defaults
+	// documented on bot.SenderConfig and store.RedisOptions).
+	Outbox struct {
+		Lease      time.Duration // an outbox lease lasts this long unless renewed (30 s)
+		Sweep      time.Duration // how often senders sweep (5 s)
+		StaleAfter time.Duration // how old an entry must be before a sweep takes it (15 s)
+	}
 
 	// Set by Run.
 	Addr     string // the address the HTTP server listens on
@@ -113,7 +127,8 @@ func (m *Main) openStores(ctx context.Context) error {
 		m.embRedis, m.Embedded.Redis, redisURL = emb, true, emb.URL()
 	}
 	var err error
-	if m.Redis, err = store.OpenRedis(ctx, redisURL, store.RedisOptions{StateTTL: cfg.StateTTL}); err != nil {
+	ropts := store.RedisOptions{StateTTL: cfg.StateTTL, Prefix: m.RedisPrefix, Owner: m.replicaID(), LeaseTTL: m.Outbox.Lease}
+	if m.Redis, err = store.OpenRedis(ctx, redisURL, ropts); err != nil {
 		return fmt.Errorf("GOCUA_REDIS_URL: %w", err)
 	}
 	if url := cfg.DatabaseURL.Reveal(); url != "" {
@@ -133,6 +148,20 @@ func (m *Main) openStores(ctx context.Context) error {
 }
 
 func (m *Main) sqlitePath() string { return sqlitePath(m.Config) }
+
+// replicaID is ReplicaID or its default, the host name and configured
+// listen address: distinct for replicas on different hosts (containers have
+// their own host names) or ports, stable across restarts.
+func (m *Main) replicaID() string {
+	if m.ReplicaID != "" {
+		return m.ReplicaID
+	}
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "localhost"
+	}
+	return host + "/" + m.Config.HTTP.Addr
+}
 
 // sqlitePath is where the embedded durable store keeps its file.
 func sqlitePath(cfg config.Config) string { return filepath.Join(cfg.DataDir, "gocua.db") }
@@ -193,6 +222,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			Workers: m.SendWorkers,
 			Channel: bot.ChannelTelegram,
 			Metrics: m.Metrics,
+
+			SweepEvery: m.Outbox.Sweep,
+			StaleAfter: m.Outbox.StaleAfter,
+			RenewEvery: m.Outbox.Lease / 3,
 		}, m.Telegram, m.Redis, m.DB, m.Log.With("channel", "telegram", "component", "sender"))
 		m.Senders[bot.ChannelTelegram] = snd
 		enqueuers[bot.ChannelTelegram] = snd
@@ -210,12 +243,22 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	webSnd := bot.NewSender(bot.SenderConfig{
 		Channel: bot.ChannelWeb, Metrics: m.Metrics, Limits: m.Web.Limits(),
 		Rate: 1000, PerChat: 20, Burst: 20, // our own page: no platform limits to respect
+		SweepEvery: m.Outbox.Sweep, StaleAfter: m.Outbox.StaleAfter, RenewEvery: m.Outbox.Lease / 3,
 	}, m.Web, m.Redis, m.DB, m.Log.With("channel", "web", "component", "sender"))
 	m.Senders[bot.ChannelWeb] = webSnd
 	enqueuers[bot.ChannelWeb] = webSnd
 	mux.Handle("/chat", m.Web)
 	mux.Handle("/chat/", m.Web)
 
+	// Take over what earlier runs committed and did not deliver before
+	// accepting traffic, so that nothing is queued twice meanwhile. Each
+	// sender takes its own channel's messages only: with a channel switched
+	// off, its replies wait in the outbox until it is on again.
+	for ch, snd := range m.Senders {
+		if err := snd.Recover(ctx); err != nil {
+			return fmt.Errorf("resume %s outbox: %w", ch, err)
+		}
+	}
 	for _, snd := range m.Senders {
 		m.wg.Go(func() { _ = snd.Run(runCtx) })
 	}

@@ -420,9 +420,22 @@ func (s *syncDelivery) Enqueue(outs ...bot.Outbound) {
 			s.log.Error("deliver", "msg", o.ID, "err", err)
 			continue
 		}
-		if err := s.outbox.Done(context.WithoutCancel(s.ctx), o.Key, o.ID); err != nil {
+		if _, err := s.outbox.Done(context.WithoutCancel(s.ctx), o.Key, o.ID); err != nil {
 			s.log.Error("outbox done", "msg", o.ID, "err", err)
 		}
+	}
+}
+
+// Resume delivers what key's outbox still holds (a reply whose commit
+// answer was lost: its update came back as a duplicate).
+func (s *syncDelivery) Resume(ctx context.Context, key bot.ConvKey) {
+	msgs, held, err := s.outbox.Claim(ctx, key)
+	if err != nil {
+		s.log.Error("outbox claim", "err", err)
+		return
+	}
+	if !held {
+		s.Enqueue(msgs...)
 	}
 }
 

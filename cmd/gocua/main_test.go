@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -140,6 +141,9 @@ func start(t testing.TB, api *telegramtest.Server, opts ...option) *harness {
 	nm := NewMain(cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	// tests run many updates per chat quickly; Telegram's 1 msg/s per chat is covered by sender tests
 	nm.TelegramPerChat, nm.TelegramBurst = 1000, 100
+	// each test has Redis keys of its own, so no test takes over another's
+	// undelivered replies; the Mains of one test share them, like restarts
+	nm.RedisPrefix = testPrefix(t)
 	for _, f := range tune {
 		f(nm)
 	}
@@ -262,6 +266,17 @@ func (h *harness) sentTo(chat int64) []telegramtest.SentMessage {
 		}
 	}
 	return out
+}
+
+// testPrefix is a Redis key prefix unique to the top-level test.
+func testPrefix(t testing.TB) string {
+	name, _, _ := strings.Cut(t.Name(), "/")
+	return "t" + strconv.Itoa(os.Getpid()) + "_" + strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
+			return r
+		}
+		return '_'
+	}, name)
 }
 
 func key(chat int64) bot.ConvKey {

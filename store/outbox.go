@@ -1,0 +1,227 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/gocua/gocua/bot"
+)
+
+// The outbox (bot.Outbox) in Redis. Each conversation has:
+//
+//	<prefix>:{<channel>:<chat>}:o   list of committed, undelivered messages (JSON), in commit order
+//	<prefix>:{<channel>:<chat>}:ol  the lease: the owner delivering them, with a TTL
+//
+// and each channel an index of the conversations appended to, sharded over
+// indexShards sorted sets so that a Redis Cluster spreads them:
+//
+//	<prefix>:ob:{<channel>.<n>}     member chat id, score the last append (Unix ms)
+//
+// The commit script writes the list and the lease (one hash slot); the index
+// is written in the same pipeline. Sweeps read the index instead of scanning
+// the keyspace, which holds a dedupe marker per update.
+
+// indexShards is how many sorted sets one channel's outbox index is spread over.
+const indexShards = 16
+
+func (r *Redis) indexKey(k bot.ConvKey) string {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(k.ChatID))
+	return r.indexShardKey(k.Channel, int(h.Sum32()%indexShards))
+}
+
+func (r *Redis) indexShardKey(ch bot.Channel, shard int) string {
+	return r.opts.Prefix + ":ob:{" + string(ch) + "." + strconv.Itoa(shard) + "}"
+}
+
+// claimLua returns {0} for an empty outbox (dropping the caller's lease),
+// {1} when another owner holds the lease, else {2, message JSON...} after
+// taking the lease.
+// KEYS: outbox, lease. ARGV: owner, lease TTL ms.
+const claimLua = `
+local holder = redis.call('GET', KEYS[2])
+if redis.call('LLEN', KEYS[1]) == 0 then
+  if holder == ARGV[1] then redis.call('DEL', KEYS[2]) end
+  return {0}
+end
+if holder and holder ~= ARGV[1] then return {1} end
+redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
+local items = redis.call('LRANGE', KEYS[1], 0, -1)
+table.insert(items, 1, 2)
+return items
+`
+
+// doneLua removes the outbox element whose "id" is ARGV[1] — the head in the
+// normal case, else the first match further down — and returns how many
+// remain; with none left it drops the lease if ARGV[2] holds it.
+// KEYS: outbox, lease. ARGV: id, owner.
+const doneLua = `
+local function matches(raw)
+  local ok, m = pcall(cjson.decode, raw)
+  return ok and type(m) == 'table' and m.id == ARGV[1]
+end
+local head = redis.call('LINDEX', KEYS[1], 0)
+if head then
+  if matches(head) then
+    redis.call('LPOP', KEYS[1])
+  else
+    local items = redis.call('LRANGE', KEYS[1], 1, -1)
+    for i = 1, #items do
+      if matches(items[i]) then
+        redis.call('LREM', KEYS[1], 1, items[i])
+        break
+      end
+    end
+  end
+end
+local n = redis.call('LLEN', KEYS[1])
+if n == 0 and redis.call('GET', KEYS[2]) == ARGV[2] then redis.call('DEL', KEYS[2]) end
+return n
+`
+
+// renewLua extends ARGV[1]'s lease, or takes it back if it lapsed and
+// nobody else took it. Returns 1 if ARGV[1] holds it now.
+// KEYS: lease. ARGV: owner, lease TTL ms.
+const renewLua = `
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+`
+
+// unlockLua drops the lease if ARGV[1] holds it.
+// KEYS: lease. ARGV: owner.
+const unlockLua = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`
+
+// forgetLua removes an index member if its score is still ARGV[2] (nothing
+// was committed for it since it was listed).
+// KEYS: index. ARGV: member, score.
+const forgetLua = `
+local s = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if s and tonumber(s) == tonumber(ARGV[2]) then return redis.call('ZREM', KEYS[1], ARGV[1]) end
+return 0
+`
+
+// Owner returns the name this store gives the process in outbox leases.
+func (r *Redis) Owner() string { return r.opts.Owner }
+
+// Claim takes key's outbox for this process and returns its messages,
+// unless another live owner holds the lease (held true). One round trip.
+func (r *Redis) Claim(ctx context.Context, key bot.ConvKey) ([]bot.Outbound, bool, error) {
+	res, err := r.claim.Run(ctx, r.client, []string{r.outboxKey(key), r.leaseKey(key)},
+		r.opts.Owner, r.opts.LeaseTTL.Milliseconds()).Slice()
+	if err != nil {
+		return nil, false, fmt.Errorf("store: outbox claim %s: %w", key, err)
+	}
+	if len(res) == 0 {
+		return nil, false, fmt.Errorf("store: outbox claim %s: empty reply", key)
+	}
+	switch status, _ := res[0].(int64); status {
+	case 0:
+		return nil, false, nil
+	case 1:
+		return nil, true, nil
+	case 2:
+	default:
+		return nil, false, fmt.Errorf("store: outbox claim %s: unexpected status %v", key, res[0])
+	}
+	msgs := make([]bot.Outbound, 0, len(res)-1)
+	for _, item := range res[1:] {
+		raw, _ := item.(string)
+		var o bot.Outbound
+		if err := json.Unmarshal([]byte(raw), &o); err != nil {
+			return nil, false, fmt.Errorf("store: outbox claim %s: decode: %w", key, err)
+		}
+		msgs = append(msgs, o)
+	}
+	return msgs, false, nil
+}
+
+// Done removes the message with this id from key's outbox and returns how
+// many remain. Removing a message that is not there (already removed) is not
+// an error. With none left this process's lease is dropped. One round trip.
+func (r *Redis) Done(ctx context.Context, key bot.ConvKey, id string) (int, error) {
+	n, err := r.done.Run(ctx, r.client, []string{r.outboxKey(key), r.leaseKey(key)}, id, r.opts.Owner).Int()
+	if err != nil {
+		return 0, fmt.Errorf("store: outbox done %s %s: %w", key, id, err)
+	}
+	return n, nil
+}
+
+// Stale lists up to limit conversations of channel ch whose outbox was last
+// appended to before before, oldest first within each index shard.
+func (r *Redis) Stale(ctx context.Context, ch bot.Channel, before time.Time, limit int) ([]bot.StaleOutbox, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	per := max(1, (limit+indexShards-1)/indexShards)
+	pipe := r.client.Pipeline()
+	cmds := make([]*redis.ZSliceCmd, indexShards)
+	for i := range cmds {
+		cmds[i] = pipe.ZRangeByScoreWithScores(ctx, r.indexShardKey(ch, i), &redis.ZRangeBy{
+			Min: "-inf", Max: "(" + strconv.FormatInt(before.UnixMilli(), 10), Count: int64(per),
+		})
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("store: outbox index %s: %w", ch, err)
+	}
+	var out []bot.StaleOutbox
+	for _, cmd := range cmds {
+		for _, z := range cmd.Val() {
+			chat, _ := z.Member.(string)
+			out = append(out, bot.StaleOutbox{Key: bot.ConvKey{Channel: ch, ChatID: chat}, Mark: int64(z.Score)})
+		}
+	}
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+// Forget drops s from its channel's outbox index unless the conversation
+// was appended to after Stale listed it.
+func (r *Redis) Forget(ctx context.Context, s bot.StaleOutbox) error {
+	if err := r.forget.Run(ctx, r.client, []string{r.indexKey(s.Key)}, s.Key.ChatID, s.Mark).Err(); err != nil {
+		return fmt.Errorf("store: outbox index forget %s: %w", s.Key, err)
+	}
+	return nil
+}
+
+// Renew extends this process's leases on keys, in one pipeline. (The
+// scripts are sent whole: a pipeline cannot fall back from EVALSHA, and
+// renewals are rare.)
+func (r *Redis) Renew(ctx context.Context, keys []bot.ConvKey) error {
+	return r.eachLease(ctx, "renew", keys, func(p redis.Pipeliner, k bot.ConvKey) {
+		r.renew.Eval(ctx, p, []string{r.leaseKey(k)}, r.opts.Owner, r.opts.LeaseTTL.Milliseconds())
+	})
+}
+
+// Release drops this process's leases on keys, in one pipeline.
+func (r *Redis) Release(ctx context.Context, keys []bot.ConvKey) error {
+	return r.eachLease(ctx, "release", keys, func(p redis.Pipeliner, k bot.ConvKey) {
+		r.unlock.Eval(ctx, p, []string{r.leaseKey(k)}, r.opts.Owner)
+	})
+}
+
+func (r *Redis) eachLease(ctx context.Context, what string, keys []bot.ConvKey, queue func(redis.Pipeliner, bot.ConvKey)) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	pipe := r.client.Pipeline()
+	for _, k := range keys {
+		queue(pipe, k)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("store: outbox %s %d leases: %w", what, len(keys), err)
+	}
+	return nil
+}
