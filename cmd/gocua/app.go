@@ -46,6 +46,9 @@ type Main struct {
 	ReplicaID string
 	// RedisPrefix starts every Redis key (default "gocua"; tests isolate themselves with it).
 	RedisPrefix string
+	// WrapDeliverer, when set, wraps each channel's deliverer (tests inject
+	// stalls and failures with it).
+	WrapDeliverer func(bot.Channel, bot.Deliverer) bot.Deliverer
 	// Outbox tunes how undelivered replies are taken over (zero: the defaults
 	// documented on bot.SenderConfig and store.RedisOptions).
 	Outbox struct {
@@ -149,6 +152,14 @@ func (m *Main) openStores(ctx context.Context) error {
 
 func (m *Main) sqlitePath() string { return sqlitePath(m.Config) }
 
+// deliverer is d, wrapped by WrapDeliverer when set.
+func (m *Main) deliverer(ch bot.Channel, d bot.Deliverer) bot.Deliverer {
+	if m.WrapDeliverer != nil {
+		return m.WrapDeliverer(ch, d)
+	}
+	return d
+}
+
 // replicaID is ReplicaID or its default, the host name and configured
 // listen address: distinct for replicas on different hosts (containers have
 // their own host names) or ports, stable across restarts.
@@ -226,7 +237,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			SweepEvery: m.Outbox.Sweep,
 			StaleAfter: m.Outbox.StaleAfter,
 			RenewEvery: m.Outbox.Lease / 3,
-		}, m.Telegram, m.Redis, m.DB, m.Log.With("channel", "telegram", "component", "sender"))
+		}, m.deliverer(bot.ChannelTelegram, m.Telegram), m.Redis, m.DB, m.Log.With("channel", "telegram", "component", "sender"))
 		m.Senders[bot.ChannelTelegram] = snd
 		enqueuers[bot.ChannelTelegram] = snd
 		mux.Handle("POST /webhook/telegram", m.Telegram)
@@ -244,7 +255,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Channel: bot.ChannelWeb, Metrics: m.Metrics, Limits: m.Web.Limits(),
 		Rate: 1000, PerChat: 20, Burst: 20, // our own page: no platform limits to respect
 		SweepEvery: m.Outbox.Sweep, StaleAfter: m.Outbox.StaleAfter, RenewEvery: m.Outbox.Lease / 3,
-	}, m.Web, m.Redis, m.DB, m.Log.With("channel", "web", "component", "sender"))
+	}, m.deliverer(bot.ChannelWeb, m.Web), m.Redis, m.DB, m.Log.With("channel", "web", "component", "sender"))
 	m.Senders[bot.ChannelWeb] = webSnd
 	enqueuers[bot.ChannelWeb] = webSnd
 	mux.Handle("/chat", m.Web)

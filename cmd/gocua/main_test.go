@@ -32,6 +32,9 @@ var testDB struct {
 }
 
 func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) != "" { // a gocua process started by a crash test
+		os.Exit(runChild())
+	}
 	os.Exit(runTests(m))
 }
 
