@@ -103,6 +103,24 @@ type Conversation struct {
 	UpdatedAt time.Time `json:"u"`
 }
 
+// HistoryItem is one stored message of a conversation's history (the web
+// chat keeps one per visitor, so a reload or a later visit shows what was
+// said).
+type HistoryItem struct {
+	Seq  int64  // increasing per conversation, from 1
+	ID   string // the id it was appended with
+	Data []byte // the message as its channel encoded it
+}
+
+// SigningKey is a secret that signs tokens handed to browsers (a web chat
+// visitor's cookie). Keys are rotated: the newest signs, older ones still
+// verify what they signed until they are retired; ID names the key in a token.
+type SigningKey struct {
+	ID      int64
+	Secret  []byte
+	Created time.Time
+}
+
 // Errors shared by the core and its adapters.
 var (
 	// ErrConflict: a compare-and-set lost against a concurrent writer; retry.

@@ -28,6 +28,7 @@ type recordsStore interface {
 	TicketMessages(ctx context.Context, id int64) ([]TicketMessage, error)
 	CountEvents(ctx context.Context, kind, flow string) (int64, error)
 	WaitingTickets(ctx context.Context) (int64, error)
+	SigningKeys(ctx context.Context, p KeyPolicy, now time.Time) ([]bot.SigningKey, error)
 }
 
 var (
@@ -115,6 +116,7 @@ func TestRecordsContract(t *testing.T) {
 	}{
 		{"Idempotent", testRecordsIdempotent},
 		{"Rerun", testRecordsRerun},
+		{"SigningKeys", testSigningKeys},
 		{"RerunKeepsJoinedTicket", testRecordsRerunKeepsJoinedTicket},
 		{"OneWaitingTicket", testRecordsOneWaitingTicket},
 		{"ConcurrentHandoffs", testRecordsConcurrentHandoffs},
@@ -447,6 +449,36 @@ func testRecordsRerun(t *testing.T, p *recordsBackend) {
 	}
 	if tk, _ := p.Ticket(ctx, res.TicketID); tk.Flow != "level2" {
 		t.Errorf("ticket = %+v, want the rerun's", tk)
+	}
+}
+
+// Signing keys rotate: a new one after Rotate, the old one kept (it still
+// verifies what it signed) until Keep; purposes are separate.
+func testSigningKeys(t *testing.T, p *recordsBackend) {
+	ctx := context.Background()
+	pol := KeyPolicy{Purpose: "test-" + t.Name(), Rotate: 24 * time.Hour, Keep: 72 * time.Hour}
+	first, err := p.SigningKeys(ctx, pol, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(first) != 1 || len(first[0].Secret) != 32 || first[0].ID == 0 || !first[0].Created.Equal(t0) {
+		t.Fatalf("first call = %+v, want one new 32-byte key", first)
+	}
+	again, err := p.SigningKeys(ctx, pol, t0.Add(time.Hour))
+	if err != nil || len(again) != 1 || again[0].ID != first[0].ID || string(again[0].Secret) != string(first[0].Secret) {
+		t.Fatalf("within Rotate: %+v, %v; want the same key", again, err)
+	}
+	rotated, err := p.SigningKeys(ctx, pol, t0.Add(25*time.Hour))
+	if err != nil || len(rotated) != 2 || rotated[1].ID != first[0].ID || string(rotated[0].Secret) == string(first[0].Secret) {
+		t.Fatalf("after Rotate: %+v, %v; want a new key first, the old one kept", rotated, err)
+	}
+	retired, err := p.SigningKeys(ctx, pol, t0.Add(73*time.Hour))
+	if err != nil || len(retired) != 2 || retired[0].ID == first[0].ID || retired[1].ID == first[0].ID {
+		t.Fatalf("after Keep: %+v, %v; want the first key gone", retired, err)
+	}
+	other, err := p.SigningKeys(ctx, KeyPolicy{Purpose: pol.Purpose + "-other", Rotate: time.Hour, Keep: time.Hour}, t0)
+	if err != nil || len(other) != 1 || other[0].ID == rotated[0].ID {
+		t.Fatalf("another purpose: %+v, %v", other, err)
 	}
 }
 

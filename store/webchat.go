@@ -24,11 +24,7 @@ const (
 )
 
 // HistoryItem is one message of a web chat visitor's history.
-type HistoryItem struct {
-	Seq  int64  // increasing per visitor, from 1
-	ID   string // the id it was appended with
-	Data []byte // the message as the web chat encoded it
-}
+type HistoryItem = bot.HistoryItem
 
 // appendHistoryLua appends one entry "<seq>\n<id>\n<data>" unless an entry
 // with the same non-empty id is among the latest ones. Returns {seq, added}.

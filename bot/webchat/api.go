@@ -3,8 +3,6 @@ package webchat
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -36,33 +35,6 @@ var (
 )
 
 func validVisitor(id string) bool { return visitorRE.MatchString(id) }
-
-// visitor returns the request's visitor id, issuing a new cookie when it has
-// none (issue false: return "" instead).
-func (a *Adapter) visitor(w http.ResponseWriter, r *http.Request, issue bool) string {
-	if c, err := r.Cookie(CookieName); err == nil && validVisitor(c.Value) {
-		return c.Value
-	}
-	if !issue {
-		return ""
-	}
-	var b [16]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
-	id := hex.EncodeToString(b[:])
-	c := &http.Cookie{
-		Name: CookieName, Value: id, Path: "/chat",
-		MaxAge: int(cookieMaxAge / time.Second), HttpOnly: true, SameSite: http.SameSiteLaxMode,
-	}
-	if isHTTPS(r) {
-		c.Secure = true
-		if a.embeddedCrossSite(r) {
-			// inside an allowed ward website's iframe the cookie is third-party
-			c.SameSite = http.SameSiteNoneMode
-		}
-	}
-	http.SetCookie(w, c)
-	return id
-}
 
 func isHTTPS(r *http.Request) bool {
 	return r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
@@ -119,7 +91,7 @@ func (a *Adapter) securityHeaders(w http.ResponseWriter) {
 
 // servePage is GET /chat: the chat page, in Vietnamese unless ?lang=en.
 func (a *Adapter) servePage(w http.ResponseWriter, r *http.Request) {
-	a.visitor(w, r, true)
+	_, verr := a.visitor(w, r, true)
 	lang, other := "vi", "en"
 	if r.URL.Query().Get("lang") == "en" {
 		lang, other = "en", "vi"
@@ -131,6 +103,7 @@ func (a *Adapter) servePage(w http.ResponseWriter, r *http.Request) {
 		"OtherLang": other,
 		"Other":     a.locale[other],
 		"Embed":     r.URL.Query().Get("embed") == "1",
+		"Busy":      verr != nil,
 		"Version":   a.assets["chat.js"].etag[1:9] + a.assets["chat.css"].etag[1:9],
 	})
 	if err != nil {
@@ -141,6 +114,11 @@ func (a *Adapter) servePage(w http.ResponseWriter, r *http.Request) {
 	a.securityHeaders(w)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
+	if verr != nil {
+		a.log.Warn("web chat: new visitor refused", "err", verr)
+		w.Header().Set("Retry-After", "60")
+		w.WriteHeader(http.StatusTooManyRequests)
+	}
 	_, _ = w.Write(buf.Bytes())
 }
 
@@ -188,9 +166,15 @@ func (a *Adapter) serveSend(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusUnsupportedMediaType, "want application/json")
 		return
 	}
-	vid := a.visitor(w, r, false)
+	vid, _ := a.visitor(w, r, false)
 	if vid == "" {
-		apiError(w, http.StatusForbidden, "no visitor cookie: open /chat first")
+		apiError(w, http.StatusForbidden, "no valid visitor cookie: open /chat first")
+		return
+	}
+	if ok, retry := a.addrSends.reserve(clientAddr(r), a.cfg.Now()); !ok {
+		w.Header().Set("Retry-After", strconv.Itoa(max(int(math.Ceil(retry.Seconds())), 1)))
+		a.log.Info("web chat send rate limited for the address")
+		apiError(w, http.StatusTooManyRequests, "too many messages from this address")
 		return
 	}
 	log := a.log.With("visitor", vid)
@@ -251,7 +235,7 @@ func (a *Adapter) serveSend(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if err := a.h.Handle(ctx, in); err != nil {
+	if err := a.handle(ctx, in); err != nil {
 		log.Error("web chat message not handled; the page will retry", "kind", int(in.Kind), "err", err)
 		w.Header().Set("Retry-After", "2")
 		apiError(w, http.StatusServiceUnavailable, "temporarily unavailable")
@@ -259,6 +243,18 @@ func (a *Adapter) serveSend(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = io.WriteString(w, `{"ok":true}`+"\n")
+}
+
+// handle runs the core; a panic becomes an error (503: the page retries)
+// instead of a dropped connection.
+func (a *Adapter) handle(ctx context.Context, in bot.Inbound) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			a.log.Error("web chat handler panicked", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			err = errors.New("webchat: handler panicked")
+		}
+	}()
+	return a.h.Handle(ctx, in)
 }
 
 // decodeSend parses and checks a send body. A non-zero status says why it is refused.
@@ -303,6 +299,19 @@ func parseSince(r *http.Request) (int64, bool) {
 	return n, err == nil && n >= 0
 }
 
+// requireVisitor returns the request's visitor, issuing one if needed; it
+// answers 429 itself when the address may not create more.
+func (a *Adapter) requireVisitor(w http.ResponseWriter, r *http.Request) (string, bool) {
+	vid, err := a.visitor(w, r, true)
+	if err != nil {
+		a.log.Warn("web chat: new visitor refused", "err", err)
+		w.Header().Set("Retry-After", "60")
+		apiError(w, http.StatusTooManyRequests, "too many new visitors from this address")
+		return "", false
+	}
+	return vid, true
+}
+
 // checkGetOrigin refuses cross-site reads from origins that are not allowed.
 func (a *Adapter) checkGetOrigin(w http.ResponseWriter, r *http.Request) bool {
 	if o := r.Header.Get("Origin"); o != "" && !a.allowedOrigin(o, r) {
@@ -317,7 +326,10 @@ func (a *Adapter) serveHistory(w http.ResponseWriter, r *http.Request) {
 	if !a.checkGetOrigin(w, r) {
 		return
 	}
-	vid := a.visitor(w, r, true)
+	vid, ok := a.requireVisitor(w, r)
+	if !ok {
+		return
+	}
 	since, ok := parseSince(r)
 	if !ok {
 		apiError(w, http.StatusBadRequest, "since must be a number")
@@ -359,16 +371,24 @@ func (a *Adapter) serveEvents(w http.ResponseWriter, r *http.Request) {
 	if !a.checkGetOrigin(w, r) {
 		return
 	}
-	vid := a.visitor(w, r, true)
+	vid, ok := a.requireVisitor(w, r)
+	if !ok {
+		return
+	}
 	since, ok := parseSince(r)
 	if !ok {
 		apiError(w, http.StatusBadRequest, "Last-Event-ID / since must be a number")
 		return
 	}
 	// subscribe before the first read, so nothing appended in between is missed
-	wake, unsubscribe := a.hub.subscribe(vid, a.cfg.MaxStreams)
-	if wake == nil {
+	wake, unsubscribe, err := a.hub.subscribe(vid, a.cfg.MaxStreams, a.cfg.MaxStreamsTotal)
+	if err != nil {
 		w.Header().Set("Retry-After", "10")
+		if errors.Is(err, errTooManyStreams) {
+			a.log.Warn("web chat: open event streams at their cap", "cap", a.cfg.MaxStreamsTotal)
+			apiError(w, http.StatusServiceUnavailable, "too many open chats right now")
+			return
+		}
 		apiError(w, http.StatusTooManyRequests, "too many open chat windows")
 		return
 	}

@@ -1,6 +1,7 @@
 package webchat
 
 import (
+	"errors"
 	"sync"
 	"time"
 
@@ -12,20 +13,31 @@ import (
 // after its last sequence number, so nothing is lost or reordered when
 // wake-ups coalesce.
 type hub struct {
-	mu   sync.Mutex
-	subs map[string]map[chan struct{}]struct{}
+	mu    sync.Mutex
+	subs  map[string]map[chan struct{}]struct{}
+	total int // open streams of all visitors
 }
+
+// Why subscribe refuses a stream.
+var (
+	errVisitorStreams = errors.New("webchat: too many streams for this visitor")
+	errTooManyStreams = errors.New("webchat: too many open streams")
+)
 
 func newHub() *hub { return &hub{subs: make(map[string]map[chan struct{}]struct{})} }
 
-// subscribe registers a stream of visitor; it returns nil when the visitor
-// already has max streams open. Call the returned cancel when the stream ends.
-func (h *hub) subscribe(visitor string, max int) (wake chan struct{}, cancel func()) {
+// subscribe registers a stream of visitor, unless the visitor already has
+// perVisitor streams open or all visitors together total. Call the returned
+// cancel when the stream ends.
+func (h *hub) subscribe(visitor string, perVisitor, total int) (wake chan struct{}, cancel func(), err error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	set := h.subs[visitor]
-	if len(set) >= max {
-		return nil, nil
+	switch {
+	case len(set) >= perVisitor:
+		return nil, nil, errVisitorStreams
+	case h.total >= total:
+		return nil, nil, errTooManyStreams
 	}
 	if set == nil {
 		set = make(map[chan struct{}]struct{})
@@ -33,14 +45,19 @@ func (h *hub) subscribe(visitor string, max int) (wake chan struct{}, cancel fun
 	}
 	wake = make(chan struct{}, 1)
 	set[wake] = struct{}{}
+	h.total++
 	return wake, func() {
 		h.mu.Lock()
 		defer h.mu.Unlock()
+		if _, ok := set[wake]; !ok {
+			return
+		}
 		delete(set, wake)
+		h.total--
 		if len(set) == 0 {
 			delete(h.subs, visitor)
 		}
-	}
+	}, nil
 }
 
 // notify wakes every open stream of visitor.
@@ -55,7 +72,7 @@ func (h *hub) notify(visitor string) {
 	}
 }
 
-// limiter is a per-visitor token bucket. Idle visitors are swept on use, so
+// limiter is a token bucket per key (a visitor, an address). Idle visitors are swept on use, so
 // it needs no goroutine of its own.
 type limiter struct {
 	rate  rate.Limit

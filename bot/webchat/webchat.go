@@ -4,8 +4,10 @@
 // every other channel: a resident's POST becomes a bot.Inbound for Handle, and
 // Deliver takes the core's bot.Outbound.
 //
-// A visitor is identified by a random 128-bit id in an HttpOnly cookie; their
-// conversation is bot.ConvKey{Channel: bot.ChannelWeb, ChatID: <id>}. Every
+// A visitor is identified by a random 128-bit id in an HttpOnly cookie,
+// signed (see visitor.go); their conversation is bot.ConvKey{Channel:
+// bot.ChannelWeb, ChatID: <id>}. New visitors and messages are limited per
+// address, and open event streams in all. Every
 // message of the conversation, both sides, is appended to the visitor's
 // history in Redis, so a reload, a reconnect or a later visit shows what was
 // said while the page was closed: a volunteer's relayed reply or a broadcast
@@ -37,7 +39,6 @@ import (
 	"time"
 
 	"github.com/gocua/gocua/bot"
-	"github.com/gocua/gocua/store"
 )
 
 // Handler is the core: it handles one inbound update and returns nil once
@@ -52,7 +53,7 @@ type History interface {
 	// the message's sequence number and whether it was appended now.
 	AppendHistory(ctx context.Context, key bot.ConvKey, id string, msg []byte) (seq int64, added bool, err error)
 	// History returns the messages with a sequence number above since, oldest first.
-	History(ctx context.Context, key bot.ConvKey, since int64) ([]store.HistoryItem, error)
+	History(ctx context.Context, key bot.ConvKey, since int64) ([]bot.HistoryItem, error)
 }
 
 // The web chat's message limits.
@@ -73,7 +74,21 @@ type Config struct {
 	Keepalive     time.Duration // SSE keepalive comment interval (default 20 s)
 	HandleTimeout time.Duration // budget for the core per message (default 25 s)
 	MaxStreams    int           // open event streams per visitor (default 8)
-	Now           func() time.Time
+	// MaxStreamsTotal caps the open event streams of all visitors together
+	// (default 4096): each holds a connection and a goroutine.
+	MaxStreamsTotal int
+	// NewVisitorRate and NewVisitorBurst limit how many new visitors one
+	// address may create (default 0.5/s, i.e. 30 a minute, in bursts of 60:
+	// a ward office full of residents on one Wi-Fi fits; a script does not).
+	NewVisitorRate  float64
+	NewVisitorBurst int
+	// AddrRate and AddrBurst limit the messages one address may send, all
+	// its visitors together (default 10/s in bursts of 30).
+	AddrRate  float64
+	AddrBurst int
+	// Keys sign the visitor cookies (required).
+	Keys Keys
+	Now  func() time.Time
 }
 
 // Adapter is the web chat channel. It is an http.Handler for /chat and
@@ -86,7 +101,10 @@ type Adapter struct {
 	origins map[string]bool
 	mux     *http.ServeMux
 	hub     *hub
-	limits  *limiter
+	limits  *limiter // per visitor
+	// per address: new visitors, and messages of all its visitors
+	newVisitors, addrSends *limiter
+	keys                   *keyring
 	page    *template.Template
 	locale  map[string]map[string]string
 	assets  map[string]asset
@@ -113,8 +131,16 @@ func New(cfg Config, h Handler, hist History, log *slog.Logger) (*Adapter, error
 	cfg.Keepalive = cmp.Or(cfg.Keepalive, 20*time.Second)
 	cfg.HandleTimeout = cmp.Or(cfg.HandleTimeout, 25*time.Second)
 	cfg.MaxStreams = cmp.Or(cfg.MaxStreams, 8)
+	cfg.MaxStreamsTotal = cmp.Or(cfg.MaxStreamsTotal, 4096)
+	cfg.NewVisitorRate = cmp.Or(cfg.NewVisitorRate, 0.5)
+	cfg.NewVisitorBurst = cmp.Or(cfg.NewVisitorBurst, 60)
+	cfg.AddrRate = cmp.Or(cfg.AddrRate, 10)
+	cfg.AddrBurst = cmp.Or(cfg.AddrBurst, 30)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Keys == nil {
+		return nil, errors.New("webchat: no signing keys configured")
 	}
 	a := &Adapter{
 		cfg: cfg, h: h, hist: hist, log: log,
@@ -123,6 +149,15 @@ func New(cfg Config, h Handler, hist History, log *slog.Logger) (*Adapter, error
 		limits:  newLimiter(cfg.Rate, cfg.Burst),
 		assets:  make(map[string]asset),
 		done:    make(chan struct{}),
+
+		newVisitors: newLimiter(cfg.NewVisitorRate, cfg.NewVisitorBurst),
+		addrSends:   newLimiter(cfg.AddrRate, cfg.AddrBurst),
+		keys:        &keyring{src: cfg.Keys},
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := a.keys.load(ctx, cfg.Now(), false); err != nil {
+		return nil, err
 	}
 	for _, o := range cfg.Origins {
 		n, err := normalizeOrigin(o)

@@ -96,7 +96,7 @@ func newEnv(t *testing.T, tune ...func(*Config)) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { r.Close() })
-	cfg := Config{Origins: []string{wardOrigin + "/"}, Keepalive: time.Hour}
+	cfg := Config{Origins: []string{wardOrigin + "/"}, Keepalive: time.Hour, Keys: testKeys}
 	for _, f := range tune {
 		f(&cfg)
 	}
@@ -190,7 +190,24 @@ func (e *env) history(visitor string, since int64) []message {
 	return d.Messages
 }
 
-func webKey(visitor string) bot.ConvKey { return bot.ConvKey{Channel: bot.ChannelWeb, ChatID: visitor} }
+// webKey is the conversation of a visitor, given its cookie or its id.
+func webKey(visitor string) bot.ConvKey {
+	return bot.ConvKey{Channel: bot.ChannelWeb, ChatID: VisitorID(visitor)}
+}
+
+// staticKeys is a Keys with fixed keys, newest first.
+type staticKeys struct {
+	mu   sync.Mutex
+	keys []bot.SigningKey
+}
+
+func (s *staticKeys) SigningKeys(context.Context) ([]bot.SigningKey, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]bot.SigningKey(nil), s.keys...), nil
+}
+
+var testKeys = &staticKeys{keys: []bot.SigningKey{{ID: 7, Secret: []byte("0123456789abcdef0123456789abcdef")}}}
 
 func TestVisitorCookie(t *testing.T) {
 	e := newEnv(t)
@@ -209,8 +226,9 @@ func TestVisitorCookie(t *testing.T) {
 	if c == nil {
 		t.Fatal("no visitor cookie")
 	}
-	if !validVisitor(c.Value) || !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Path != "/chat" || c.Secure {
-		t.Errorf("cookie = %+v, want 32 hex chars, HttpOnly, SameSite=Lax, Path=/chat, not Secure over http", c)
+	if !validVisitor(VisitorID(c.Value)) || !strings.HasPrefix(c.Value, VisitorID(c.Value)+".7.") ||
+		!c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Path != "/chat" || c.Secure {
+		t.Errorf("cookie = %+v, want 32 hex chars signed with key 7, HttpOnly, SameSite=Lax, Path=/chat, not Secure over http", c)
 	}
 	if !bytes.Contains(page, []byte(`<html lang="vi">`)) || !bytes.Contains(page, []byte("Nhập câu hỏi")) {
 		t.Errorf("page is not the Vietnamese chat page:\n%s", page)
@@ -287,7 +305,7 @@ func TestSendBecomesInbound(t *testing.T) {
 	}
 	for i, w := range want {
 		g := got[i]
-		if g.Key != webKey(v) || g.UserID != v || g.At.IsZero() {
+		if g.Key != webKey(v) || g.UserID != VisitorID(v) || g.At.IsZero() {
 			t.Errorf("inbound %d: key %v user %q at %v", i, g.Key, g.UserID, g.At)
 		}
 		if g.Kind != w.Kind || g.Command != w.Command || g.Args != w.Args || g.Data != w.Data || g.Text != w.Text ||

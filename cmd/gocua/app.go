@@ -110,6 +110,19 @@ type Durable interface {
 	TicketMessages(ctx context.Context, id int64) ([]store.TicketMessage, error)
 	CountEvents(ctx context.Context, kind, flow string) (int64, error)
 	WaitingTickets(ctx context.Context) (int64, error)
+	SigningKeys(ctx context.Context, p store.KeyPolicy, now time.Time) ([]bot.SigningKey, error)
+}
+
+// visitorKeys signs web chat visitor cookies: a new key every 30 days,
+// each kept as long as a cookie it signed can live (400 days) after it
+// stopped signing.
+var visitorKeys = store.KeyPolicy{Purpose: "webchat-visitor", Rotate: 30 * 24 * time.Hour, Keep: 430 * 24 * time.Hour}
+
+// keySource gives the web chat the durable store's visitor keys.
+type keySource struct{ db Durable }
+
+func (k keySource) SigningKeys(ctx context.Context) ([]bot.SigningKey, error) {
+	return k.db.SigningKeys(ctx, visitorKeys, time.Now())
 }
 
 var (
@@ -248,7 +261,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		m.Log.Warn("the Zalo channels are not available in this version; GOCUA_ZALO_* settings are ignored")
 	}
 	// The web chat is always on: it needs no platform account.
-	if m.Web, err = webchat.New(webchat.Config{Origins: cfg.WebChat.Origins}, m.Service, m.Redis, m.Log.With("channel", "web")); err != nil {
+	if m.Web, err = webchat.New(webchat.Config{Origins: cfg.WebChat.Origins, Keys: keySource{m.DB}}, m.Service, m.Redis, m.Log.With("channel", "web")); err != nil {
 		return fmt.Errorf("web chat: %w", err)
 	}
 	webSnd := bot.NewSender(bot.SenderConfig{

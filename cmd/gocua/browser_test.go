@@ -181,7 +181,7 @@ func (b *browser) visitor(url string) string {
 				if !c.HTTPOnly {
 					b.t.Error("the visitor cookie is readable by scripts")
 				}
-				id = c.Value
+				id = webchat.VisitorID(c.Value)
 			}
 		}
 		return nil
