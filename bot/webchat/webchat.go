@@ -105,9 +105,9 @@ type Adapter struct {
 	// per address: new visitors, and messages of all its visitors
 	newVisitors, addrSends *limiter
 	keys                   *keyring
-	page    *template.Template
-	locale  map[string]map[string]string
-	assets  map[string]asset
+	page                   *template.Template
+	locale                 map[string]map[string]string
+	assets                 map[string]asset
 
 	done      chan struct{}
 	closeOnce sync.Once
