@@ -7,6 +7,7 @@ import (
 	"errors"
 	"log/slog"
 	"maps"
+	"slices"
 	"math/rand/v2"
 	"strconv"
 	"sync"
@@ -369,14 +370,28 @@ func (s *Sender) sweepMemory(now time.Time) {
 			delete(s.ids, id)
 		}
 	}
+	// (a map never gives back its buckets, and maps.Clone keeps their
+	// number: copy into a new one)
 	if s.peakChats >= 1024 && len(s.chats) < s.peakChats/4 {
-		s.chats = maps.Clone(s.chats)
+		s.chats = shrink(s.chats)
 		s.peakChats = len(s.chats)
 	}
 	if s.peakIDs >= 1024 && len(s.ids) < s.peakIDs/4 {
-		s.ids = maps.Clone(s.ids)
+		s.ids = shrink(s.ids)
 		s.peakIDs = len(s.ids)
 	}
+	for l := range s.ready {
+		if h := &s.ready[l]; cap(h.cs) >= 1024 && len(h.cs) < cap(h.cs)/4 {
+			h.cs = slices.Clip(slices.Clone(h.cs))
+		}
+	}
+}
+
+// shrink copies m into a map sized for what it holds now.
+func shrink[K comparable, V any](m map[K]V) map[K]V {
+	out := make(map[K]V, len(m))
+	maps.Copy(out, m)
+	return out
 }
 
 func (s *Sender) work(ctx context.Context) {
@@ -637,6 +652,7 @@ func (h *chatHeap) Push(x any) {
 }
 func (h *chatHeap) Pop() any {
 	c := h.cs[len(h.cs)-1]
+	h.cs[len(h.cs)-1] = nil // the backing array must not keep the chat alive
 	h.cs = h.cs[:len(h.cs)-1]
 	c.index[h.lane] = -1
 	return c

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -343,4 +344,58 @@ func BenchmarkSenderLatency(b *testing.B) {
 	slices.Sort(lat)
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+}
+
+// BenchmarkSenderManyChats answers N distinct chats once each (a broadcast's
+// shape) and reports the heap the sender holds at the peak and after its
+// sweep has forgotten the idle chats: the second must not grow with N.
+func BenchmarkSenderManyChats(b *testing.B) {
+	for _, n := range []int{10_000, 100_000} {
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			for b.Loop() {
+				benchmarkSenderManyChats(b, n)
+			}
+		})
+	}
+}
+
+type nopDeliverer struct{}
+
+func (nopDeliverer) Deliver(context.Context, Outbound) error { return nil }
+
+func heapMB() float64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return float64(ms.HeapAlloc) / (1 << 20)
+}
+
+func benchmarkSenderManyChats(b *testing.B, n int) {
+	before := heapMB()
+	s := NewSender(SenderConfig{Channel: ChannelTelegram, Rate: 1e7, PerChat: 1, Burst: 1, Workers: 16,
+		SweepEvery: 50 * time.Millisecond, Remember: 100 * time.Millisecond},
+		nopDeliverer{}, nil, nil, slog.New(slog.DiscardHandler))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = s.Run(ctx); close(done) }()
+	for i := range n {
+		s.Enqueue(Outbound{ID: "u" + strconv.Itoa(i) + "/0", Key: ConvKey{ChannelTelegram, strconv.Itoa(1_000_000 + i)}, Text: "Thứ Bảy 7:30, tổ công nghệ số hỗ trợ cài VNeID tại nhà văn hoá."})
+	}
+	for !s.Idle() {
+		time.Sleep(time.Millisecond)
+	}
+	peak := heapMB() - before
+	peakChats := s.Chats()
+	for s.Chats() > 0 { // idle chats are forgotten once their pacing no longer matters (1 s)
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond) // and the finished ids after Remember
+	after := heapMB() - before
+	cancel()
+	<-done
+	b.ReportMetric(peak, "peak-heap-MB")
+	b.ReportMetric(float64(peakChats), "peak-chats")
+	b.ReportMetric(after, "swept-heap-MB")
+	b.ReportMetric(float64(s.Chats()), "swept-chats")
 }
