@@ -549,11 +549,17 @@ func (s *Sender) deliver(ctx context.Context, c *outChat, item outItem) {
 func (s *Sender) finish(ctx context.Context, c *outChat, id string, more bool) {
 	remaining := 0
 	if s.outbox != nil {
-		n, err := s.outbox.Done(ctx, c.key, id)
-		if err != nil {
-			s.log.Error("outbox done", "chat", c.key.String(), "msg", id, "err", err)
+		// A message left in the outbox is sent again by a later sweep:
+		// try a little before giving up on removing it.
+		for try := range 3 {
+			n, err := s.outbox.Done(ctx, c.key, id)
+			if err == nil {
+				remaining = n
+				break
+			}
+			s.log.Error("outbox done", "chat", c.key.String(), "msg", id, "try", try+1, "err", err)
+			time.Sleep(time.Duration(try+1) * 200 * time.Millisecond)
 		}
-		remaining = n
 	}
 	s.mu.Lock()
 	s.ids[id] = time.Now()
