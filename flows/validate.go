@@ -37,11 +37,16 @@ const branchHops = 32
 type validator struct {
 	c      *content
 	s      *Set
+	today  string // YYYY-MM-DD; "" = no date checks
 	issues []Issue
 }
 
-func validate(c *content, s *Set) []Issue {
+// validate checks everything; with a non-zero today, dates too.
+func validate(c *content, s *Set, today time.Time) []Issue {
 	v := &validator{c: c, s: s}
+	if !today.IsZero() {
+		v.today = today.Format(time.DateOnly)
+	}
 	for _, f := range s.order {
 		v.flow(f)
 	}
@@ -96,8 +101,13 @@ func (v *validator) flow(f *Flow) {
 		}
 	}
 	if has(f.lines, "verified") {
-		if _, err := time.Parse(time.DateOnly, f.Verified); err != nil {
+		d, err := time.Parse(time.DateOnly, f.Verified)
+		switch {
+		case err != nil:
 			v.at(f, "", IssueSyntax, []any{"verified"}, "verified %q must be a date like 2026-01-15", f.Verified)
+		case v.today != "" && d.Format(time.DateOnly) > v.today:
+			v.at(f, "", IssueFutureDate, []any{"verified"}, "verified %s is after today (%s): write the day the steps were really checked against their sources",
+				f.Verified, v.today)
 		}
 	}
 	switch {
