@@ -1,0 +1,125 @@
+package flows
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func loadBundled(t *testing.T) *Set {
+	t.Helper()
+	s, err := Load(Named("bundled", Bundled()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+var bundledNow = time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+
+// TestBundledScamTalkGetsTheWarningFirst: whatever else the message says,
+// scam talk — a caller, an OTP request, money, "updating" VNeID, gifts,
+// pensions, links — opens the scam warning before any how-to, at the menu and
+// in the middle of a guide, with or without diacritics, in any case.
+func TestBundledScamTalkGetsTheWarningFirst(t *testing.T) {
+	s := loadBundled(t)
+	const warning, victim = "scam_safety/warning", "scam_safety/victim_1"
+	phrases := []struct{ text, want string }{
+		{"có người gọi bảo kích hoạt định danh mức 2", warning},
+		{"co nguoi goi bao kich hoat dinh danh muc 2", warning},
+		{"Có Người Gọi Bảo Kích Hoạt Tài Khoản", warning},
+		{"có người xin mã otp", warning},
+		{"CO NGUOI XIN MA OTP", warning},
+		{"người ta bảo tôi chuyển tiền", warning},
+		{"nguoi ta bao toi chuyen tien de xac minh", warning},
+		{"cán bộ phường gọi bảo cập nhật vneid", warning},
+		{"can bo phuong goi bao cap nhat VNEID", warning},
+		{"nhận quà 100.000 trên vneid", warning},
+		{"nhan qua 100k tren vneid", warning},
+		{"được tặng 100.000đ nhân dịp quốc khánh", warning},
+		{"họ bảo đồng bộ định danh giúp tôi", warning},
+		{"dong bo vneid", warning},
+		{"BHXH gọi bảo tăng lương hưu", warning},
+		{"luong huu cua toi", warning},
+		{"họ gửi cái link bảo bấm vào để cài vneid", warning},
+		{"cài file APK họ gửi qua zalo", warning},
+		{"công an gọi video bảo tôi dính vụ án", warning},
+		{"làm định danh mức 3", warning},
+		{"dạ cho hỏi, họ đòi mã OTP để kích hoạt mức 2 có được không ạ", warning},
+		{"Someone called me about activating VNeID", warning},
+		{"they asked for my OTP", warning},
+		{"tôi lỡ chuyển tiền cho họ rồi", victim},
+		{"toi da dua ma otp cho nguoi ta", victim},
+		{"I was scammed", victim},
+	}
+	states := []State{
+		{},
+		{Flow: "activate_account", Step: "otp"}, // a message with buttons
+		{Flow: "activate_account", Step: "login"}, // a yes/no question
+		{Flow: "install_vneid", Step: "phone"},    // a choice question
+		{Flow: "troubleshoot", Step: "choose"},    // a list of buttons
+		{Flow: "scam_safety", Step: "rule_3"},     // inside the scam flow itself
+		{Flow: "register_level1", Step: "stage", Lang: "en"},
+	}
+	for _, st := range states {
+		for _, p := range phrases {
+			r := s.Advance(st, Input{Kind: InputText, Text: p.text}, bundledNow)
+			checkResult(t, r)
+			if got := r.State.Flow + "/" + r.State.Step; got != p.want {
+				t.Errorf("%q at %q went to %s, want %s", p.text, st.Flow+"/"+st.Step, got, p.want)
+			}
+		}
+	}
+
+	// The warning tells the resident to hang up and always leaves a way out,
+	// and back returns to where they were.
+	r := s.Advance(State{Flow: "activate_account", Step: "otp"}, Input{Kind: InputText, Text: "có người gọi xin mã otp"}, bundledNow)
+	if len(r.Out) != 1 || !strings.Contains(r.Out[0].Text, "cúp máy") {
+		t.Fatalf("warning:\n%s", dump(r))
+	}
+	if got := labels(r.Out[0]); len(got) == 0 || got[len(got)-1] != "⬅️ Quay lại|🏠 Menu chính|🙋 Gặp tình nguyện viên" {
+		t.Fatalf("warning buttons %q", got)
+	}
+	r = s.Advance(r.State, Input{Kind: InputButton, Data: dataBack}, bundledNow)
+	if r.State.Flow+"/"+r.State.Step != "activate_account/otp" {
+		t.Fatalf("back from the warning went to %s/%s", r.State.Flow, r.State.Step)
+	}
+	// In the scam flow, its own question is answered first.
+	r = s.Advance(State{Flow: "scam_safety", Step: "situation"}, Input{Kind: InputText, Text: "học 7 điều cần nhớ, có người gọi"}, bundledNow)
+	if r.State.Step != "rule_1" {
+		t.Fatalf("the scam flow's own answer: went to %s", r.State.Step)
+	}
+}
+
+// TestBundledHowToIsNotDiverted: ordinary requests still open their guide.
+func TestBundledHowToIsNotDiverted(t *testing.T) {
+	s := loadBundled(t)
+	for _, tc := range []struct{ text, want string }{
+		{"cài vneid", "install_vneid/phone"},
+		{"Cho tôi hỏi cách cài VNeID trên điện thoại", "install_vneid/phone"},
+		{"tai vneid", "install_vneid/phone"},
+		{"kích hoạt tài khoản", "activate_account/open"},
+		{"KICH HOAT TAI KHOAN", "activate_account/open"},
+		{"tôi có tin nhắn duyệt rồi", "activate_account/open"},
+		{"quên mật khẩu", "troubleshoot/forgot_password"},
+		{"quen mat khau vneid", "troubleshoot/forgot_password"},
+		{"quên passcode", "troubleshoot/forgot_passcode"},
+		{"không nhận được mã OTP", "troubleshoot/otp"},
+		{"không đọc được chip", "troubleshoot/nfc"},
+		{"đổi số điện thoại", "troubleshoot/sim"},
+		{"tôi muốn đổi điện thoại mới", "troubleshoot/new_phone"},
+		{"vneid bị lỗi", "troubleshoot/choose"},
+		{"đăng ký tài khoản", "register_level1/stage"},
+		{"nâng lên mức 2", "level2/about"},
+		{"trang web chính thức", "official_links/websites"},
+		{"lừa đảo", "scam_safety/situation"},
+		{"install vneid", "install_vneid/phone"},
+		{"forgot password", "troubleshoot/forgot_password"},
+		{"activate account", "activate_account/open"},
+	} {
+		r := s.Advance(State{}, Input{Kind: InputText, Text: tc.text}, bundledNow)
+		if got := r.State.Flow + "/" + r.State.Step; got != tc.want {
+			t.Errorf("%q went to %s, want %s", tc.text, got, tc.want)
+		}
+	}
+}
