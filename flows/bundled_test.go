@@ -123,3 +123,28 @@ func TestBundledHowToIsNotDiverted(t *testing.T) {
 		}
 	}
 }
+
+// TestBundledPIIWarningIsAccurate: the flows do have residents give their full
+// ID number (to 1414, at the police counter), so the warning must not say
+// nobody ever asks for it — only not by phone, Zalo or text message.
+func TestBundledPIIWarningIsAccurate(t *testing.T) {
+	s := loadBundled(t)
+	for lang, want := range map[string][]string{
+		"vi": {"không ai chính thống hỏi mã OTP, mật khẩu hay passcode", "số căn cước đầy đủ thì không ai hỏi qua điện thoại, Zalo hay tin nhắn"},
+		"en": {"nobody legitimate ever asks for your OTP, password or passcode", "nobody asks for your full ID number by phone, Zalo or text message"},
+	} {
+		got := strings.ReplaceAll(s.Text(lang, "pii_warning", nil), "**", "")
+		for _, w := range want {
+			if !strings.Contains(got, w) {
+				t.Errorf("pii_warning (%s) lacks %q:\n%s", lang, w, got)
+			}
+		}
+	}
+	// The 1414 check is written in the phone's Messages app, not here.
+	f, _ := s.Flow("troubleshoot")
+	st, _ := f.Step("sim")
+	if !strings.Contains(st.Say["vi"], "**Tin nhắn**") || !strings.Contains(st.Say["vi"], "không gõ vào đây") ||
+		!strings.Contains(st.Say["en"], "**Messages**") || !strings.Contains(st.Say["en"], "not this chat") {
+		t.Errorf("troubleshoot/sim must say to text 1414 from the Messages app:\n%s\n%s", st.Say["vi"], st.Say["en"])
+	}
+}
