@@ -107,6 +107,7 @@ func TestBundledHowToIsNotDiverted(t *testing.T) {
 		{"không nhận được mã OTP", "troubleshoot/otp"},
 		{"không đọc được chip", "troubleshoot/nfc"},
 		{"đổi số điện thoại", "troubleshoot/sim"},
+		{"mất điện thoại", "troubleshoot/np_lost_sim"},
 		{"tôi muốn đổi điện thoại mới", "troubleshoot/new_phone"},
 		{"vneid bị lỗi", "troubleshoot/choose"},
 		{"đăng ký tài khoản", "register_level1/stage"},
@@ -116,11 +117,31 @@ func TestBundledHowToIsNotDiverted(t *testing.T) {
 		{"install vneid", "install_vneid/phone"},
 		{"forgot password", "troubleshoot/forgot_password"},
 		{"activate account", "activate_account/open"},
+		{"lost phone", "troubleshoot/np_lost_sim"},
 	} {
 		r := s.Advance(State{}, Input{Kind: InputText, Text: tc.text}, bundledNow)
 		if got := r.State.Flow + "/" + r.State.Step; got != tc.want {
 			t.Errorf("%q went to %s, want %s", tc.text, got, tc.want)
 		}
+	}
+}
+
+// TestBundledLostPhoneLocksTheSIMFirst: a lost phone is about the SIM and the
+// bank before VNeID.
+func TestBundledLostPhoneLocksTheSIMFirst(t *testing.T) {
+	s := loadBundled(t)
+	r := s.Advance(State{Flow: "troubleshoot", Step: "new_phone"}, Input{Kind: InputText, Text: "bị mất máy"}, bundledNow)
+	var seen []string
+	for i := 0; i < 4 && r.State.Step != "np_confirm"; i++ {
+		seen = append(seen, r.State.Step)
+		r = s.Advance(r.State, Input{Kind: InputText, Text: "tiếp"}, bundledNow)
+	}
+	if want := "np_lost_sim np_lost_bank np_lost_newsim np_login"; strings.Join(seen, " ") != want {
+		t.Fatalf("lost phone went through %q, want %q", seen, want)
+	}
+	r = s.Advance(State{Flow: "troubleshoot", Step: "new_phone"}, Input{Kind: InputText, Text: "1"}, bundledNow)
+	if r.State.Step != "np_login" {
+		t.Fatalf("a new phone (old one kept) went to %s", r.State.Step)
 	}
 }
 
