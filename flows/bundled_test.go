@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 func loadBundled(t *testing.T) *Set {
@@ -142,6 +143,67 @@ func TestBundledLostPhoneLocksTheSIMFirst(t *testing.T) {
 	r = s.Advance(State{Flow: "troubleshoot", Step: "new_phone"}, Input{Kind: InputText, Text: "1"}, bundledNow)
 	if r.State.Step != "np_login" {
 		t.Fatalf("a new phone (old one kept) went to %s", r.State.Step)
+	}
+}
+
+// TestBundledHandoffsSayVolunteersNeverCall: scammers pose as helpers, so every
+// handoff message (and the core's "we kept your message") says how real
+// volunteers behave.
+func TestBundledHandoffsSayVolunteersNeverCall(t *testing.T) {
+	s := loadBundled(t)
+	want := map[string]string{
+		"vi": "Tình nguyện viên không gọi điện, không nhắn Zalo riêng, không xin tiền hay mã OTP",
+		"en": "Volunteers never phone you, never message you privately on Zalo, never ask for money or OTP codes",
+	}
+	check := func(where string, t2 Text) {
+		for lang, phrase := range want {
+			if !strings.Contains(strings.ReplaceAll(t2[lang], "**", ""), phrase) {
+				t.Errorf("%s (%s) does not say %q:\n%s", where, lang, phrase, t2[lang])
+			}
+		}
+	}
+	n := 0
+	for _, f := range s.Flows() {
+		for _, st := range f.Steps {
+			if st.Handoff != nil {
+				check(f.ID+"/"+st.ID, st.Handoff.Say)
+				n++
+			}
+		}
+	}
+	if n < 10 {
+		t.Fatalf("only %d handoff steps found", n)
+	}
+	check("locale handoff_waiting", s.texts["handoff_waiting"])
+}
+
+// TestBundledMessagesAreShort: residents read on small phones; the validator
+// enforces the channels' hard limits, this keeps the bundled texts near the
+// ~350 characters we aim for.
+func TestBundledMessagesAreShort(t *testing.T) {
+	const aim = 360 // characters, without the ** of bold
+	s := loadBundled(t)
+	check := func(where string, t2 Text) {
+		for lang, v := range t2 {
+			if n := utf8.RuneCountInString(strings.ReplaceAll(v, "**", "")); n > aim {
+				t.Errorf("%s (%s) is %d characters; aim for %d: split it into steps", where, lang, n, aim)
+			}
+		}
+	}
+	for _, f := range s.Flows() {
+		for _, st := range f.Steps {
+			check(f.ID+"/"+st.ID, st.Say)
+			check(f.ID+"/"+st.ID, st.End)
+			if st.Ask != nil {
+				check(f.ID+"/"+st.ID, st.Ask.Text)
+			}
+			if st.Handoff != nil {
+				check(f.ID+"/"+st.ID, st.Handoff.Say)
+			}
+		}
+	}
+	for k, t2 := range s.texts {
+		check("locale "+k, t2)
 	}
 }
 
