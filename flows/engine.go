@@ -29,6 +29,9 @@ type machine struct {
 	lang string
 	now  time.Time
 	res  Result
+
+	// signal is the signal found in the typed text, if any (see typed).
+	signal *keyword
 }
 
 // Advance is the engine: from a resident's state and one input it returns
@@ -188,9 +191,12 @@ func (m *machine) button(data string) {
 func (m *machine) typed(raw string, away bool) {
 	text := clip(raw, maxInput)
 	key := matchKey(text)
-	if sg, ok := m.s.signal(key); ok && sg.flow != m.st.Flow {
-		m.signalled(sg)
-		return
+	if sg, ok := m.s.signal(key); ok {
+		if sg.flow != m.st.Flow {
+			m.signalled(sg)
+			return
+		}
+		m.signal = &sg // freeAction takes it after the flow's own answers
 	}
 	if m.st.Flow == "" {
 		if greetWords[key] {
@@ -236,8 +242,8 @@ func (m *machine) typed(raw string, away bool) {
 	m.reshow()
 }
 
-// freeAction runs a way-out word or starts the flow whose keyword the text
-// contains.
+// freeAction runs a way-out word, or the signal of the typed text (found by
+// typed), or starts the flow whose keyword the text contains.
 func (m *machine) freeAction(key string) bool {
 	switch m.s.global(key, false) {
 	case actMenu:
@@ -250,8 +256,8 @@ func (m *machine) freeAction(key string) bool {
 		m.human()
 		return true
 	}
-	if sg, ok := m.s.signal(key); ok {
-		m.signalled(sg)
+	if m.signal != nil {
+		m.signalled(*m.signal)
 		return true
 	}
 	for _, kw := range m.s.keywords {
