@@ -29,6 +29,9 @@ type machine struct {
 	lang string
 	now  time.Time
 	res  Result
+
+	// signal is the signal found in the typed text, if any (see typed).
+	signal *keyword
 }
 
 // Advance is the engine: from a resident's state and one input it returns
@@ -181,11 +184,20 @@ func (m *machine) button(data string) {
 	}
 }
 
-// typed handles free text: an answer to the current question, a typed
-// button, a way-out word, a flow keyword — in that order.
+// typed handles free text: a signal, an answer to the current question, a
+// typed button, a way-out word, a flow keyword — in that order. A signal of
+// the flow the resident is in waits until that flow's answers and buttons
+// have had their turn.
 func (m *machine) typed(raw string, away bool) {
 	text := clip(raw, maxInput)
 	key := matchKey(text)
+	if sg, ok := m.s.signal(key); ok {
+		if sg.flow != m.st.Flow {
+			m.signalled(sg)
+			return
+		}
+		m.signal = &sg // freeAction takes it after the flow's own answers
+	}
 	if m.st.Flow == "" {
 		if greetWords[key] {
 			m.start("")
@@ -230,8 +242,8 @@ func (m *machine) typed(raw string, away bool) {
 	m.reshow()
 }
 
-// freeAction runs a way-out word or starts the flow whose keyword the text
-// contains.
+// freeAction runs a way-out word, or the signal of the typed text (found by
+// typed), or starts the flow whose keyword the text contains.
 func (m *machine) freeAction(key string) bool {
 	switch m.s.global(key, false) {
 	case actMenu:
@@ -244,6 +256,10 @@ func (m *machine) freeAction(key string) bool {
 		m.human()
 		return true
 	}
+	if m.signal != nil {
+		m.signalled(*m.signal)
+		return true
+	}
 	for _, kw := range m.s.keywords {
 		if containsWords(key, kw.key) {
 			f := m.s.flows[kw.flow]
@@ -253,6 +269,17 @@ func (m *machine) freeAction(key string) bool {
 		}
 	}
 	return false
+}
+
+// signalled opens what a signal leads to. The resident's place is kept on the
+// back stack: after the warning, ⬅️ Quay lại returns to the step they were at.
+func (m *machine) signalled(sg keyword) {
+	f := m.s.flows[sg.flow]
+	from := ""
+	if m.st.Flow != "" {
+		from = m.st.Flow + "/" + m.st.Step
+	}
+	m.enter(f.ID, cmp.Or(sg.step, f.Start), from)
 }
 
 // menuTyped picks a main-menu entry by number or title.
@@ -810,6 +837,16 @@ func (s *Set) global(key string, exact bool) string {
 		}
 	}
 	return ""
+}
+
+// signal returns the longest signal phrase found in a match key.
+func (s *Set) signal(key string) (keyword, bool) {
+	for _, sg := range s.signals {
+		if containsWords(key, sg.key) {
+			return sg, true
+		}
+	}
+	return keyword{}, false
 }
 
 // clipRunes cuts s to at most n runes.

@@ -28,6 +28,14 @@ type Flow struct {
 	Title    Text     `yaml:"title"`
 	Menu     int      `yaml:"menu"` // position on the main menu; 0 = not on the menu
 	Keywords Keywords `yaml:"keywords"`
+	// Signals are keywords that take precedence over everything a resident may
+	// type: a message containing one opens its flow (or step) before any answer,
+	// typed button or ordinary keyword is considered. They are for danger — the
+	// bundled scam warning opens on "có người gọi", "xin mã otp", "chuyển tiền" —
+	// so that a how-to keyword in the same message ("kích hoạt", "mức 2") cannot
+	// win. The longest signal in the message wins; while the resident is in the
+	// signal's own flow, that flow's answers and buttons come first.
+	Signals  Keywords `yaml:"signals"`
 	Sources  []string `yaml:"sources"`
 	Verified string   `yaml:"verified"` // YYYY-MM-DD
 	Start    string   `yaml:"start"`
@@ -54,6 +62,9 @@ type Step struct {
 	// Keywords open the flow directly at this step ("quên mật khẩu" →
 	// troubleshoot#forgot_password), like the flow's own keywords.
 	Keywords Keywords `yaml:"keywords"`
+	// Signals open the flow at this step before anything else the typed
+	// text could mean (see Flow.Signals).
+	Signals Keywords `yaml:"signals"`
 
 	// Precomputed callback data, built by Load.
 	data     []string // per Buttons entry ("" for URL buttons)

@@ -25,6 +25,7 @@ const (
 	IssueMissingLocaleKey IssueKind = "missing-locale-key" // a required locale.yaml text is missing
 	IssueBadPattern       IssueKind = "bad-pattern"        // an invalid regular expression
 	IssueBadURL           IssueKind = "bad-url"            // a button URL that is not https, or an unusable source
+	IssueFutureDate       IssueKind = "future-date"        // a verified date after today (Check only)
 )
 
 // Issue is one content problem, located as precisely as possible.

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -44,18 +45,24 @@ func LayerName(fsys fs.FS) string {
 // earlier ones: a flow replaces the flow with the same id, a locale text
 // replaces the text with the same key. Everything is validated; if anything
 // is wrong Load returns an error wrapping Issues.
+//
+// Load reads no clock, so it does not compare `verified:` dates with today
+// (Check does): a date a few hours ahead in another time zone must not stop
+// a running bot from loading its content.
 func Load(layers ...fs.FS) (*Set, error) {
-	s, issues := compile(layers)
+	s, issues := compile(layers, time.Time{})
 	if len(issues) > 0 {
 		return nil, fmt.Errorf("flows: %w", Issues(issues))
 	}
 	return s, nil
 }
 
-// Check is Load's validation without keeping the Set: every problem found, in
-// file and line order. Nil means the content is valid.
-func Check(layers ...fs.FS) []Issue {
-	_, issues := compile(layers)
+// Check is Load's validation without keeping the Set, plus the checks that
+// depend on the date: a `verified:` date after today (in today's location) is
+// reported. The zero today skips those, as Load does. It returns every
+// problem found, in file and line order; nil means the content is valid.
+func Check(today time.Time, layers ...fs.FS) []Issue {
+	_, issues := compile(layers, today)
 	return issues
 }
 
@@ -77,10 +84,10 @@ type localeDoc struct {
 	Texts map[string]Text `yaml:"texts"`
 }
 
-func compile(layers []fs.FS) (*Set, []Issue) {
+func compile(layers []fs.FS, today time.Time) (*Set, []Issue) {
 	c := read(layers)
 	s := build(c)
-	c.issues = append(c.issues, validate(c, s)...)
+	c.issues = append(c.issues, validate(c, s, today)...)
 	sortIssues(c.issues)
 	return s, c.issues
 }

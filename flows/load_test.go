@@ -9,7 +9,11 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 )
+
+// checkDay is "today" for the validator in these tests.
+var checkDay = time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
 
 // goodFS is testdata/good as an in-memory layer, minus the named files.
 func goodFS(t *testing.T, drop ...string) fstest.MapFS {
@@ -33,7 +37,7 @@ func goodFS(t *testing.T, drop ...string) fstest.MapFS {
 }
 
 func TestGoodContentIsValid(t *testing.T) {
-	if issues := Check(Named("good", goodFS(t))); len(issues) != 0 {
+	if issues := Check(checkDay, Named("good", goodFS(t))); len(issues) != 0 {
 		t.Fatalf("testdata/good has issues:\n%s", Issues(issues).Error())
 	}
 }
@@ -62,6 +66,7 @@ func TestBadFixtures(t *testing.T) {
 		{fixture: "missing-locale-key.yaml", drop: []string{"locale.yaml"}, want: []Issue{{File: "bad/missing-locale-key.yaml", Line: 2, Kind: IssueMissingLocaleKey}}},
 		{fixture: "bad-pattern.yaml", want: []Issue{{File: "bad/bad-pattern.yaml", Line: 8, Flow: "bad_pattern", Step: "a", Kind: IssueBadPattern}}},
 		{fixture: "bad-url.yaml", want: []Issue{{File: "bad/bad-url.yaml", Line: 8, Flow: "bad_url", Step: "a", Kind: IssueBadURL}}},
+		{fixture: "future-verified.yaml", want: []Issue{{File: "bad/future-verified.yaml", Line: 3, Flow: "future_verified", Kind: IssueFutureDate}}},
 		{drop: []string{"volunteer.yaml"}, want: []Issue{{Flow: "volunteer", Kind: IssueDangling}}},
 	}
 	covered := map[IssueKind]bool{}
@@ -79,7 +84,7 @@ func TestBadFixtures(t *testing.T) {
 				}
 				bad[tc.fixture] = &fstest.MapFile{Data: data}
 			}
-			got := Check(Named("good", goodFS(t, tc.drop...)), Named("bad", bad))
+			got := Check(checkDay, Named("good", goodFS(t, tc.drop...)), Named("bad", bad))
 			stripped := make([]Issue, len(got))
 			for i, is := range got {
 				if is.Msg == "" {
@@ -98,7 +103,7 @@ func TestBadFixtures(t *testing.T) {
 	}
 	for _, k := range []IssueKind{IssueSyntax, IssueUnknownKey, IssueMissingStart, IssueDangling, IssueUnreachable,
 		IssueMissingVi, IssueTooLong, IssueCallbackTooLong, IssueDuplicateKeyword, IssueBadStep,
-		IssueMissingLocaleKey, IssueBadPattern, IssueBadURL} {
+		IssueMissingLocaleKey, IssueBadPattern, IssueBadURL, IssueFutureDate} {
 		if !covered[k] {
 			t.Errorf("no fixture produces %s", k)
 		}
@@ -144,7 +149,7 @@ func TestCheckMessages(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := Check(Named("good", goodFS(t)), Named("x", fstest.MapFS{"f.yaml": {Data: []byte(tc.file)}}))
+			got := Check(checkDay, Named("good", goodFS(t)), Named("x", fstest.MapFS{"f.yaml": {Data: []byte(tc.file)}}))
 			for _, is := range got {
 				if is.Kind == tc.kind && is.Line == tc.line && strings.Contains(is.Msg, tc.msg) {
 					if tc.line > 0 && is.File != "x/f.yaml" {
@@ -154,6 +159,54 @@ func TestCheckMessages(t *testing.T) {
 				}
 			}
 			t.Fatalf("want %s at line %d containing %q, got:\n%s", tc.kind, tc.line, tc.msg, Issues(got).Error())
+		})
+	}
+}
+
+// TestCheckVerifiedDate: Check refuses a verified date after the today it is
+// given (a date in today's own location), and never reads the clock itself.
+func TestCheckVerifiedDate(t *testing.T) {
+	ict := time.FixedZone("ICT", 7*60*60)
+	tests := []struct {
+		name     string
+		verified string
+		today    time.Time
+		future   bool
+	}{
+		{"yesterday", "2026-11-30", checkDay, false},
+		{"today", "2026-12-01", checkDay, false},
+		{"long ago", "2024-02-29", checkDay, false},
+		{"tomorrow", "2026-12-02", checkDay, true},
+		{"next year", "2027-01-15", checkDay, true},
+		{"06:30 on the 2nd in Vietnam (still the 1st in UTC)", "2026-12-02", time.Date(2026, 12, 2, 6, 30, 0, 0, ict), false},
+		{"23:30 on the 1st in UTC (already the 2nd in Vietnam)", "2026-12-02", time.Date(2026, 12, 1, 23, 30, 0, 0, time.UTC), true},
+		{"first instant of the day", "2026-12-01", time.Date(2026, 12, 1, 0, 0, 0, 0, ict), false},
+		{"no today: not checked", "2999-01-01", time.Time{}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			file := "id: x\nsources: [https://dean06.hanam.gov.vn]\nverified: " + tc.verified + "\nstart: a\nsteps:\n  - id: a\n    end: {vi: ok}\n"
+			layers := []fs.FS{Named("good", goodFS(t)), Named("x", fstest.MapFS{"f.yaml": {Data: []byte(file)}})}
+			got := Check(tc.today, layers...)
+			var future []Issue
+			for _, is := range got {
+				if is.Kind == IssueFutureDate {
+					future = append(future, is)
+				} else {
+					t.Errorf("unexpected issue %s", is)
+				}
+			}
+			switch {
+			case !tc.future && len(future) > 0:
+				t.Fatalf("verified %s refused on %s: %v", tc.verified, tc.today, future)
+			case tc.future && (len(future) != 1 || future[0].File != "x/f.yaml" || future[0].Line != 3 || future[0].Flow != "x" ||
+				!strings.Contains(future[0].Msg, tc.verified)):
+				t.Fatalf("verified %s on %s: want one future-date issue at x/f.yaml:3, got %v", tc.verified, tc.today, got)
+			}
+			// Load reads no clock: the same content always loads.
+			if _, err := Load(layers...); err != nil {
+				t.Fatalf("Load refused verified %s: %v", tc.verified, err)
+			}
 		})
 	}
 }
@@ -220,7 +273,7 @@ steps:
 func TestDuplicateIDInOneLayer(t *testing.T) {
 	layer := goodFS(t)
 	layer["copy.yaml"] = layer["install.yaml"]
-	got := Check(Named("good", layer))
+	got := Check(checkDay, Named("good", layer))
 	if len(got) != 1 || got[0].Kind != IssueSyntax || got[0].File != "good/install.yaml" || !strings.Contains(got[0].Msg, "good/copy.yaml") {
 		t.Fatalf("issues = %v", got)
 	}
@@ -266,7 +319,7 @@ func TestNamed(t *testing.T) {
 	if LayerName(m) != "" || LayerName(Named("x", m)) != "x" {
 		t.Fatal("LayerName")
 	}
-	got := Check(fstest.MapFS{"a.yaml": {Data: []byte("id: [")}})
+	got := Check(checkDay, fstest.MapFS{"a.yaml": {Data: []byte("id: [")}})
 	if !slices.ContainsFunc(got, func(is Issue) bool { return is.File == "a.yaml" && is.Line == 1 && is.Kind == IssueSyntax }) {
 		t.Fatalf("unnamed layer paths: %v", got)
 	}
@@ -298,7 +351,7 @@ func TestButtonDataIsStable(t *testing.T) {
 
 // TestBundledFlowsValid checks the content shipped in the binary.
 func TestBundledFlowsValid(t *testing.T) {
-	if issues := Check(Named("bundled", Bundled())); len(issues) > 0 {
+	if issues := Check(time.Now(), Named("bundled", Bundled())); len(issues) > 0 {
 		t.Fatalf("bundled flows:\n%s", Issues(issues).Error())
 	}
 	s, err := Load(Bundled())

@@ -23,6 +23,7 @@ type Set struct {
 	refs     map[string]ref    // callback data → what the button does
 	menuData map[string]string // flow id → main-menu button data
 	keywords []keyword         // longest first
+	signals  []keyword         // keywords that win over everything typed, longest first
 	globals  []keyword         // way-out phrases (flow = action), longest first
 }
 
@@ -117,31 +118,11 @@ func build(c *content) *Set {
 				a.re, _ = regexp.Compile(a.Pattern) // nil if invalid: reported by validate
 			}
 		}
-		for _, lang := range sortedKeys(f.Keywords) {
-			for _, kw := range f.Keywords[lang] {
-				if k := matchKey(kw); k != "" {
-					s.keywords = append(s.keywords, keyword{key: k, flow: f.ID})
-				}
-			}
-		}
-		for _, st := range f.Steps {
-			if st == nil {
-				continue
-			}
-			for _, lang := range sortedKeys(st.Keywords) {
-				for _, kw := range st.Keywords[lang] {
-					if k := matchKey(kw); k != "" {
-						s.keywords = append(s.keywords, keyword{key: k, flow: f.ID, step: st.ID})
-					}
-				}
-			}
-		}
+		s.keywords = appendKeywords(s.keywords, f, f.Keywords, func(st *Step) Keywords { return st.Keywords })
+		s.signals = appendKeywords(s.signals, f, f.Signals, func(st *Step) Keywords { return st.Signals })
 	}
 	slices.SortStableFunc(s.menu, func(a, b *Flow) int { return cmp.Or(cmp.Compare(a.Menu, b.Menu), cmp.Compare(a.ID, b.ID)) })
-	slices.SortFunc(s.keywords, func(a, b keyword) int {
-		return cmp.Or(cmp.Compare(len(b.key), len(a.key)), cmp.Compare(a.flow, b.flow), cmp.Compare(a.key, b.key), cmp.Compare(a.step, b.step))
-	})
-	s.keywords = slices.Compact(s.keywords)
+	s.keywords, s.signals = sortKeywords(s.keywords), sortKeywords(s.signals)
 
 	for k, act := range globalWords {
 		s.globals = append(s.globals, keyword{key: k, flow: act})
@@ -178,6 +159,36 @@ func build(c *content) *Set {
 		return cmp.Or(cmp.Compare(rank(a), rank(b)), cmp.Compare(a, b))
 	})
 	return s
+}
+
+// appendKeywords adds the match keys of a flow's phrases (flowKw) and of its
+// steps' (stepKw of each step) to list.
+func appendKeywords(list []keyword, f *Flow, flowKw Keywords, stepKw func(*Step) Keywords) []keyword {
+	add := func(kws Keywords, step string) {
+		for _, lang := range sortedKeys(kws) {
+			for _, kw := range kws[lang] {
+				if k := matchKey(kw); k != "" {
+					list = append(list, keyword{key: k, flow: f.ID, step: step})
+				}
+			}
+		}
+	}
+	add(flowKw, "")
+	for _, st := range f.Steps {
+		if st != nil {
+			add(stepKw(st), st.ID)
+		}
+	}
+	return list
+}
+
+// sortKeywords orders keywords longest first (the most specific phrase wins),
+// then by flow, phrase and step, without duplicates.
+func sortKeywords(list []keyword) []keyword {
+	slices.SortFunc(list, func(a, b keyword) int {
+		return cmp.Or(cmp.Compare(len(b.key), len(a.key)), cmp.Compare(a.flow, b.flow), cmp.Compare(a.key, b.key), cmp.Compare(a.step, b.step))
+	})
+	return slices.Compact(list)
 }
 
 // stepData assigns callback data to the buttons of one step.

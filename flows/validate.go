@@ -37,11 +37,16 @@ const branchHops = 32
 type validator struct {
 	c      *content
 	s      *Set
+	today  string // YYYY-MM-DD; "" = no date checks
 	issues []Issue
 }
 
-func validate(c *content, s *Set) []Issue {
+// validate checks everything; with a non-zero today, dates too.
+func validate(c *content, s *Set, today time.Time) []Issue {
 	v := &validator{c: c, s: s}
+	if !today.IsZero() {
+		v.today = today.Format(time.DateOnly)
+	}
 	for _, f := range s.order {
 		v.flow(f)
 	}
@@ -96,8 +101,13 @@ func (v *validator) flow(f *Flow) {
 		}
 	}
 	if has(f.lines, "verified") {
-		if _, err := time.Parse(time.DateOnly, f.Verified); err != nil {
+		d, err := time.Parse(time.DateOnly, f.Verified)
+		switch {
+		case err != nil:
 			v.at(f, "", IssueSyntax, []any{"verified"}, "verified %q must be a date like 2026-01-15", f.Verified)
+		case v.today != "" && d.Format(time.DateOnly) > v.today:
+			v.at(f, "", IssueFutureDate, []any{"verified"}, "verified %s is after today (%s): write the day the steps were really checked against their sources",
+				f.Verified, v.today)
 		}
 	}
 	switch {
@@ -453,44 +463,104 @@ func (v *validator) branchLoops(f *Flow) {
 	}
 }
 
+// keywords checks the typed phrases: keywords and signals share one
+// namespace (a phrase belongs to one flow), way-out words are reserved, and a
+// keyword that contains a signal leading elsewhere is reported, because the
+// signal always wins and the keyword could never match.
 func (v *validator) keywords() {
-	type owner struct{ flow, kw string }
-	owners := map[string]owner{}
-	check := func(f *Flow, stepID string, path []any, kw string, mine map[string]bool) {
-		k := matchKey(kw)
-		switch {
-		case k == "":
-			v.at(f, stepID, IssueSyntax, path, "keyword %q has no letters or digits", kw)
-		case globalAction(k) != "":
-			v.at(f, stepID, IssueDuplicateKeyword, path, "keyword %q is reserved for the way-out buttons", kw)
-		case mine[k]:
-		default:
-			if o, ok := owners[k]; ok {
-				v.at(f, stepID, IssueDuplicateKeyword, path, "keyword %q is also used by flow %s (%q)", kw, o.flow, o.kw)
-			} else {
-				owners[k] = owner{f.ID, kw}
+	type phrase struct {
+		f      *Flow
+		step   string // "" = the flow's own keywords or signals
+		path   []any
+		what   string // "keyword" or "signal"
+		kw     string
+		choice bool // a choice's keyword: only typed at that question
+	}
+	var all []phrase
+	add := func(f *Flow, step, what string, kws Keywords, path ...any) {
+		for _, lang := range sortedKeys(kws) {
+			for j, kw := range kws[lang] {
+				all = append(all, phrase{f: f, step: step, path: append(slices.Clone(path), lang, j), what: what, kw: kw})
 			}
 		}
-		mine[k] = true
 	}
 	// In load order, so the flow added later (an organizer's) is the one blamed.
 	byLoad := slices.Clone(v.s.order)
 	slices.SortFunc(byLoad, func(a, b *Flow) int { return a.seq - b.seq })
 	for _, f := range byLoad {
-		mine := map[string]bool{}
-		for _, lang := range sortedKeys(f.Keywords) {
-			for j, kw := range f.Keywords[lang] {
-				check(f, "", []any{"keywords", lang, j}, kw, mine)
-			}
-		}
+		add(f, "", "keyword", f.Keywords, "keywords")
+		add(f, "", "signal", f.Signals, "signals")
 		for i, st := range f.Steps {
 			if st == nil {
 				continue
 			}
-			for _, lang := range sortedKeys(st.Keywords) {
-				for j, kw := range st.Keywords[lang] {
-					check(f, st.ID, []any{"steps", i, "keywords", lang, j}, kw, mine)
+			add(f, st.ID, "keyword", st.Keywords, "steps", i, "keywords")
+			add(f, st.ID, "signal", st.Signals, "steps", i, "signals")
+		}
+	}
+
+	type owner struct{ flow, kw string }
+	owners := map[string]owner{}
+	mine := map[*Flow]map[string]bool{}
+	written := map[string]string{} // a signal's match key → the phrase as written
+	for _, p := range all {
+		k := matchKey(p.kw)
+		if _, ok := written[k]; !ok && p.what == "signal" {
+			written[k] = p.kw
+		}
+		if mine[p.f] == nil {
+			mine[p.f] = map[string]bool{}
+		}
+		switch {
+		case k == "":
+			v.at(p.f, p.step, IssueSyntax, p.path, "%s %q has no letters or digits", p.what, p.kw)
+		case globalAction(k) != "":
+			v.at(p.f, p.step, IssueDuplicateKeyword, p.path, "%s %q is reserved for the way-out buttons", p.what, p.kw)
+		case mine[p.f][k]:
+		default:
+			if o, ok := owners[k]; ok {
+				v.at(p.f, p.step, IssueDuplicateKeyword, p.path, "%s %q is also used by flow %s (%q)", p.what, p.kw, o.flow, o.kw)
+			} else {
+				owners[k] = owner{p.f.ID, p.kw}
+			}
+		}
+		mine[p.f][k] = true
+	}
+
+	// Choice keywords are typed at their question only, where the signals of
+	// the question's own flow wait for the answer.
+	for _, f := range byLoad {
+		for i, st := range f.Steps {
+			if st == nil || st.Ask == nil {
+				continue
+			}
+			for j, ch := range st.Ask.Choices {
+				for _, lang := range sortedKeys(ch.Keywords) {
+					for n, kw := range ch.Keywords[lang] {
+						all = append(all, phrase{f: f, step: st.ID, path: []any{"steps", i, "ask", "choices", j, "keywords", lang, n},
+							what: "keyword", kw: kw, choice: true})
+					}
 				}
+			}
+		}
+	}
+	dest := func(flow, step string) string {
+		if f := v.s.flows[flow]; f != nil && step == "" {
+			step = f.Start
+		}
+		return flow + "#" + step
+	}
+	for _, p := range all {
+		k := matchKey(p.kw)
+		if p.what != "keyword" || k == "" {
+			continue
+		}
+		for _, sg := range v.s.signals {
+			exempt := sg.flow == p.f.ID && (p.choice || dest(sg.flow, sg.step) == dest(p.f.ID, p.step))
+			if !exempt && containsWords(k, sg.key) {
+				v.at(p.f, p.step, IssueDuplicateKeyword, p.path, "keyword %q contains the signal %q, which opens %s first: the keyword can never match (remove it, or make it a signal)",
+					p.kw, written[sg.key], dest(sg.flow, sg.step))
+				break
 			}
 		}
 	}

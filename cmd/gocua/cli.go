@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime/debug"
+	"time"
 
 	"github.com/gocua/gocua/bot/telegram"
 	"github.com/gocua/gocua/config"
@@ -65,7 +66,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		if len(args) == 2 {
 			dir = args[1]
 		}
-		return checkFlows(dir, stdout, stderr)
+		return checkFlows(dir, time.Now(), stdout, stderr)
 	case cmd == "webhook" && len(args) == 1 && args[0] == "set":
 		return setWebhook(ctx, cfg, log, stdout, stderr)
 	}
@@ -160,9 +161,10 @@ func migrate(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io
 	return 0
 }
 
-// checkFlows validates the bundled flows overlaid with dir and prints every
-// problem as file:line: flow/step: message.
-func checkFlows(dir string, stdout, stderr io.Writer) int {
+// checkFlows validates the bundled flows overlaid with dir as of today
+// (verified dates after it are refused) and prints every problem as
+// file:line: flow/step: message.
+func checkFlows(dir string, today time.Time, stdout, stderr io.Writer) int {
 	layers := []fs.FS{flows.Named("bundled", flows.Bundled())}
 	if dir != "" {
 		st, err := os.Stat(dir)
@@ -172,7 +174,7 @@ func checkFlows(dir string, stdout, stderr io.Writer) int {
 		}
 		layers = append(layers, flows.Named(dir, os.DirFS(dir)))
 	}
-	issues := flows.Check(layers...)
+	issues := flows.Check(today, layers...)
 	for _, is := range issues {
 		fmt.Fprintln(stderr, is.String())
 	}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func runCLI(t *testing.T, env map[string]string, args ...string) (int, string, string) {
@@ -50,6 +51,26 @@ func TestFlowsCheckReportsEveryKind(t *testing.T) {
 		if !strings.Contains(errs, e.Name()+":") {
 			t.Errorf("no problem reported for %s\n%s", e.Name(), errs)
 		}
+	}
+}
+
+// TestFlowsCheckVerifiedInTheFuture: the command judges verified dates by the
+// day it runs on.
+func TestFlowsCheckVerifiedInTheFuture(t *testing.T) {
+	dir := t.TempDir()
+	flow := "id: extra\nsources: [https://dean06.hanam.gov.vn]\nverified: 2026-12-02\nstart: a\nsteps:\n  - id: a\n    end: {vi: ok}\n"
+	if err := os.WriteFile(filepath.Join(dir, "extra.yaml"), []byte(flow), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errs bytes.Buffer
+	if code := checkFlows(dir, time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC), &out, &errs); code != 1 ||
+		!strings.Contains(errs.String(), "extra.yaml:3: extra: verified 2026-12-02 is after today (2026-12-01)") {
+		t.Fatalf("on 2026-12-01: exit %d\n%s", code, errs.String())
+	}
+	out.Reset()
+	errs.Reset()
+	if code := checkFlows(dir, time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC), &out, &errs); code != 0 {
+		t.Fatalf("on 2026-12-02: exit %d\n%s", code, errs.String())
 	}
 }
 
