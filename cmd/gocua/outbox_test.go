@@ -22,14 +22,30 @@ func fastSweeps(m *Main) {
 // queued); an update it handles for that chat meanwhile is delivered by the
 // lease holder, after the replies it holds.
 func TestSecondReplicaDoesNotResendWhatTheFirstHolds(t *testing.T) {
+	for _, durable := range []string{"postgres", "sqlite"} {
+		t.Run(durable, func(t *testing.T) { testSecondReplica(t, onDurable(t, durable)) })
+	}
+}
+
+// onDurable returns the options that put Main on PostgreSQL (this
+// package's database) or on an SQLite file of the test's own, shared by
+// every Main of the test.
+func onDurable(t *testing.T, durable string) []option {
+	if durable == "sqlite" {
+		return []option{withEnv("GOCUA_DATABASE_URL", ""), withEnv("GOCUA_DATA_DIR", t.TempDir())}
+	}
+	return nil
+}
+
+func testSecondReplica(t *testing.T, db []option) {
 	api := telegramtest.New(t)
-	a := start(t, api, withMain(func(m *Main) { m.ReplicaID = "replica-a"; fastSweeps(m) }))
+	a := start(t, api, append(db, withMain(func(m *Main) { m.ReplicaID = "replica-a"; fastSweeps(m) }))...)
 	chat := newChatID()
 	api.FailNext("sendMessage", strconv.FormatInt(chat, 10), telegramtest.TooManyRequests(2))
 	a.send(textUpdate(nextUpdateID(), chat, "/start")) // 2 replies, held by a behind the 429
 	waitUntil(t, 5*time.Second, "the 429", func() bool { return len(api.CallsTo("sendMessage")) == 1 })
 
-	b := start(t, api, withMain(func(m *Main) { m.ReplicaID = "replica-b"; fastSweeps(m) }))
+	b := start(t, api, append(db, withMain(func(m *Main) { m.ReplicaID = "replica-b"; fastSweeps(m) }))...)
 	b.send(buttonUpdate(nextUpdateID(), chat, "nav:menu")) // committed by b while a holds the lease
 	time.Sleep(500 * time.Millisecond)                     // b sweeps several times
 	if n := len(api.Sent()); n != 0 {
@@ -54,43 +70,47 @@ func TestSecondReplicaDoesNotResendWhatTheFirstHolds(t *testing.T) {
 // hands it to its sender) is delivered: at once when the platform re-delivers
 // the update, else by the sweep. Before the fix it waited for the next start.
 func TestCommittedReplyNobodyHeldIsDelivered(t *testing.T) {
-	for _, redeliver := range []bool{true, false} {
-		name := "swept"
-		if redeliver {
-			name = "redelivered"
-		}
-		t.Run(name, func(t *testing.T) {
-			h := start(t, nil, withMain(func(m *Main) {
-				m.Outbox.Sweep, m.Outbox.StaleAfter = 50*time.Millisecond, 300*time.Millisecond
-				if redeliver { // only the re-delivery may deliver it
-					m.Outbox.Sweep = time.Hour
-				}
-			}))
-			chat, update := newChatID(), nextUpdateID()
-			k, id := key(chat), strconv.FormatInt(update, 10)
-			ctx := context.Background()
-			c, _, err := h.main.Redis.Load(ctx, k, id)
-			if err != nil {
-				t.Fatal(err)
-			}
-			// what a commit whose answer was lost leaves: state, marker and
-			// outbox written, leased to this process, nothing in its sender
-			reply := bot.Outbound{ID: id + "/0", Key: k, Text: "Chào bác, cháu là trợ lý gocua."}
-			if _, err := h.main.Redis.Commit(ctx, c, id, []bot.Outbound{reply}); err != nil {
-				t.Fatal(err)
-			}
+	for _, durable := range []string{"postgres", "sqlite"} {
+		for _, redeliver := range []bool{true, false} {
+			name := durable + "/swept"
 			if redeliver {
-				if code := h.postJSON(textUpdate(update, chat, "/start")); code != http.StatusOK {
-					t.Fatalf("re-delivery = %d", code)
-				}
+				name = durable + "/redelivered"
 			}
-			waitUntil(t, 5*time.Second, "the reply", func() bool { return len(h.sentTo(chat)) > 0 })
-			h.settle()
-			time.Sleep(200 * time.Millisecond)
-			if got := h.sentTo(chat); len(got) != 1 || got[0].Text != reply.Text {
-				t.Fatalf("sent %q, want the committed reply once", texts(got))
-			}
-		})
+			t.Run(name, func(t *testing.T) { testCommittedReply(t, onDurable(t, durable), redeliver) })
+		}
+	}
+}
+
+func testCommittedReply(t *testing.T, db []option, redeliver bool) {
+	h := start(t, nil, append(db, withMain(func(m *Main) {
+		m.Outbox.Sweep, m.Outbox.StaleAfter = 50*time.Millisecond, 300*time.Millisecond
+		if redeliver { // only the re-delivery may deliver it
+			m.Outbox.Sweep = time.Hour
+		}
+	}))...)
+	chat, update := newChatID(), nextUpdateID()
+	k, id := key(chat), strconv.FormatInt(update, 10)
+	ctx := context.Background()
+	c, _, err := h.main.Redis.Load(ctx, k, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// what a commit whose answer was lost leaves: state, marker and
+	// outbox written, leased to this process, nothing in its sender
+	reply := bot.Outbound{ID: id + "/0", Key: k, Text: "Chào bác, cháu là trợ lý gocua."}
+	if _, err := h.main.Redis.Commit(ctx, c, id, []bot.Outbound{reply}); err != nil {
+		t.Fatal(err)
+	}
+	if redeliver {
+		if code := h.postJSON(textUpdate(update, chat, "/start")); code != http.StatusOK {
+			t.Fatalf("re-delivery = %d", code)
+		}
+	}
+	waitUntil(t, 5*time.Second, "the reply", func() bool { return len(h.sentTo(chat)) > 0 })
+	h.settle()
+	time.Sleep(200 * time.Millisecond)
+	if got := h.sentTo(chat); len(got) != 1 || got[0].Text != reply.Text {
+		t.Fatalf("sent %q, want the committed reply once", texts(got))
 	}
 }
 
