@@ -155,7 +155,8 @@ type Metrics interface {
 	Update(ch Channel, outcome string)
 	// FlowEvents counts flow events (steps entered, flows started/completed/abandoned, escalations).
 	FlowEvents(ch Channel, events []flows.Event)
-	// Send counts one delivery attempt by outcome: "ok", "retry_after", "unreachable", "error", "gave_up".
+	// Send counts one delivery attempt by outcome: "ok", "retry_after", "unreachable", "rejected"
+	// (refused by the platform for good), "error", "gave_up".
 	Send(ch Channel, lane Lane, outcome string)
 	// Queue reports how many messages a channel's sender holds.
 	Queue(ch Channel, n int)

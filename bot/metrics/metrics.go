@@ -59,7 +59,7 @@ func New() *Metrics {
 		}, []string{"channel", "flow"}),
 		sends: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gocua_sends_total",
-			Help: "Delivery attempts by channel, lane (reply, bulk) and outcome (ok, retry_after, unreachable, error, gave_up).",
+			Help: "Delivery attempts by channel, lane (reply, bulk) and outcome (ok, retry_after, unreachable, rejected, error, gave_up).",
 		}, []string{"channel", "lane", "outcome"}),
 		queue: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "gocua_send_queue",

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -149,16 +148,7 @@ func (c *child) kill() {
 
 func (c *child) post(update map[string]any) int {
 	c.t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, c.url+"/webhook/telegram", bytes.NewReader(mustJSON(c.t, update)))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Telegram-Bot-Api-Secret-Token", testSecret)
-	resp, err := webhookClient.Do(req)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp.StatusCode
+	return postWebhook(c.t, c.url, mustJSON(c.t, update), testSecret)
 }
 
 // webResident is a browser talking to the web chat.

@@ -172,9 +172,16 @@ func (h *harness) post(body []byte) int {
 
 func (h *harness) postWith(body []byte, secret string) int {
 	h.t.Helper()
-	req, err := http.NewRequest(http.MethodPost, h.url+"/webhook/telegram", bytes.NewReader(body))
+	return postWebhook(h.t, h.url, body, secret)
+}
+
+// postWebhook posts a raw Telegram webhook body to the gocua at base, with
+// secret in the header unless it is empty, and returns the status.
+func postWebhook(t testing.TB, base string, body []byte, secret string) int {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, base+"/webhook/telegram", bytes.NewReader(body))
 	if err != nil {
-		h.t.Fatal(err)
+		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	if secret != "" {
@@ -182,7 +189,7 @@ func (h *harness) postWith(body []byte, secret string) int {
 	}
 	resp, err := webhookClient.Do(req)
 	if err != nil {
-		h.t.Fatal(err)
+		t.Fatal(err)
 	}
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
