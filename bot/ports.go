@@ -56,24 +56,19 @@ type Outbox interface {
 	// that is not there is not an error) and returns how many remain. The
 	// lease is dropped when none remain.
 	Done(ctx context.Context, key ConvKey, id string) (remaining int, err error)
-	// Stale lists, for channel ch, conversations whose outbox was last
-	// appended to before before: the candidates for a Claim by a sweep.
-	Stale(ctx context.Context, ch Channel, before time.Time, limit int) ([]StaleOutbox, error)
-	// Forget drops a Stale entry whose outbox turned out empty, unless the
-	// conversation was appended to since.
-	Forget(ctx context.Context, s StaleOutbox) error
+	// TakeStale sweeps channel ch's outboxes last appended to before
+	// before, at most limit of them: it claims those no live process holds
+	// and returns their messages (each conversation's in order), forgets
+	// the ones found empty, and moves the others (held elsewhere) to the
+	// back of the sweep. listed is how many it looked at: limit means there
+	// may be more.
+	TakeStale(ctx context.Context, ch Channel, before time.Time, limit int) (msgs []Outbound, listed int, err error)
 	// Renew extends this process's leases on keys (a sender calls it for the
 	// conversations it still holds messages for).
 	Renew(ctx context.Context, keys []ConvKey) error
 	// Release drops this process's leases on keys, so another process may
 	// claim them at once (at shutdown, for what was not delivered).
 	Release(ctx context.Context, keys []ConvKey) error
-}
-
-// StaleOutbox is one conversation listed by Outbox.Stale.
-type StaleOutbox struct {
-	Key  ConvKey
-	Mark int64 // when it was last appended to, as the store recorded it
 }
 
 // Records keeps durable records. Implemented by store.Postgres and store.SQLite.

@@ -313,30 +313,21 @@ func (s *Sender) housekeep(ctx context.Context) {
 	}
 }
 
-// sweepBatch bounds the outbox entries one sweep looks at.
-const sweepBatch = 1024
+// Sweep sizes: a sweep looks at up to sweepPages pages of sweepBatch
+// outbox index entries (3 Redis round trips a page).
+const (
+	sweepBatch = 1024
+	sweepPages = 8
+)
 
 // sweepOutbox claims the channel's outbox entries last appended to before
-// before that no live sender holds, and forgets index entries whose outbox
-// is empty.
+// before that no live sender holds, page by page.
 func (s *Sender) sweepOutbox(ctx context.Context, before time.Time) error {
-	stale, err := s.outbox.Stale(ctx, s.cfg.Channel, before, sweepBatch)
-	if err != nil {
-		return err
-	}
 	taken := 0
-	for _, st := range stale {
-		msgs, held, err := s.outbox.Claim(ctx, st.Key)
-		switch {
-		case err != nil:
+	for range sweepPages {
+		msgs, listed, err := s.outbox.TakeStale(ctx, s.cfg.Channel, before, sweepBatch)
+		if err != nil {
 			return err
-		case held:
-			continue
-		case len(msgs) == 0:
-			if err := s.outbox.Forget(ctx, st); err != nil {
-				return err
-			}
-			continue
 		}
 		s.mu.Lock()
 		for _, m := range msgs {
@@ -346,6 +337,9 @@ func (s *Sender) sweepOutbox(ctx context.Context, before time.Time) error {
 		}
 		s.mu.Unlock()
 		s.Enqueue(msgs...)
+		if listed < sweepBatch {
+			break
+		}
 	}
 	if taken > 0 {
 		s.log.Info("outbox: took over undelivered messages", "messages", taken)

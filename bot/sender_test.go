@@ -103,25 +103,28 @@ func (m *memOutbox) Done(_ context.Context, key ConvKey, id string) (int, error)
 	return len(m.lists[key]), nil
 }
 
-func (m *memOutbox) Stale(_ context.Context, ch Channel, before time.Time, limit int) ([]StaleOutbox, error) {
+func (m *memOutbox) TakeStale(_ context.Context, ch Channel, before time.Time, limit int) ([]Outbound, int, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var out []StaleOutbox
+	var msgs []Outbound
+	listed := 0
 	for k, mark := range m.mark {
-		if k.Channel == ch && mark < before.UnixMilli() && len(out) < limit {
-			out = append(out, StaleOutbox{Key: k, Mark: mark})
+		if k.Channel != ch || mark >= before.UnixMilli() || listed == limit {
+			continue
+		}
+		listed++
+		switch h := m.holder[k]; {
+		case len(m.lists[k]) == 0:
+			delete(m.mark, k)
+		case h != "" && h != "me":
+			m.mark[k] = time.Now().UnixMilli()
+		default:
+			m.holder[k] = "me"
+			msgs = append(msgs, m.lists[k]...)
+			m.mark[k] = time.Now().UnixMilli()
 		}
 	}
-	return out, nil
-}
-
-func (m *memOutbox) Forget(_ context.Context, s StaleOutbox) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.mark[s.Key] == s.Mark {
-		delete(m.mark, s.Key)
-	}
-	return nil
+	return msgs, listed, nil
 }
 
 func (m *memOutbox) Renew(_ context.Context, keys []ConvKey) error {

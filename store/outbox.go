@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"strconv"
@@ -102,14 +103,23 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 `
 
-// forgetLua removes an index member if its score is still ARGV[2] (nothing
-// was committed for it since it was listed).
-// KEYS: index. ARGV: member, score.
+// forgetLua removes an index member, or with ARGV[3] moves it to score
+// ARGV[3], if its score is still ARGV[2] (nothing was committed for it since
+// it was listed).
+// KEYS: index. ARGV: member, score, new score or ''.
 const forgetLua = `
 local s = redis.call('ZSCORE', KEYS[1], ARGV[1])
-if s and tonumber(s) == tonumber(ARGV[2]) then return redis.call('ZREM', KEYS[1], ARGV[1]) end
-return 0
+if not s or tonumber(s) ~= tonumber(ARGV[2]) then return 0 end
+if ARGV[3] == '' then return redis.call('ZREM', KEYS[1], ARGV[1]) end
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+return 1
 `
+
+// StaleOutbox is one entry of a channel's outbox index.
+type StaleOutbox struct {
+	Key  bot.ConvKey
+	Mark int64 // its score: when the conversation was last appended to (Unix ms)
+}
 
 // Owner returns the name this store gives the process in outbox leases.
 func (r *Redis) Owner() string { return r.opts.Owner }
@@ -122,6 +132,11 @@ func (r *Redis) Claim(ctx context.Context, key bot.ConvKey) ([]bot.Outbound, boo
 	if err != nil {
 		return nil, false, fmt.Errorf("store: outbox claim %s: %w", key, err)
 	}
+	return decodeClaim(key, res)
+}
+
+// decodeClaim reads claimLua's reply.
+func decodeClaim(key bot.ConvKey, res []any) ([]bot.Outbound, bool, error) {
 	if len(res) == 0 {
 		return nil, false, fmt.Errorf("store: outbox claim %s: empty reply", key)
 	}
@@ -159,7 +174,7 @@ func (r *Redis) Done(ctx context.Context, key bot.ConvKey, id string) (int, erro
 
 // Stale lists up to limit conversations of channel ch whose outbox was last
 // appended to before before, oldest first within each index shard.
-func (r *Redis) Stale(ctx context.Context, ch bot.Channel, before time.Time, limit int) ([]bot.StaleOutbox, error) {
+func (r *Redis) Stale(ctx context.Context, ch bot.Channel, before time.Time, limit int) ([]StaleOutbox, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
@@ -174,11 +189,11 @@ func (r *Redis) Stale(ctx context.Context, ch bot.Channel, before time.Time, lim
 	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, fmt.Errorf("store: outbox index %s: %w", ch, err)
 	}
-	var out []bot.StaleOutbox
+	var out []StaleOutbox
 	for _, cmd := range cmds {
 		for _, z := range cmd.Val() {
 			chat, _ := z.Member.(string)
-			out = append(out, bot.StaleOutbox{Key: bot.ConvKey{Channel: ch, ChatID: chat}, Mark: int64(z.Score)})
+			out = append(out, StaleOutbox{Key: bot.ConvKey{Channel: ch, ChatID: chat}, Mark: int64(z.Score)})
 		}
 	}
 	if len(out) > limit {
@@ -189,11 +204,94 @@ func (r *Redis) Stale(ctx context.Context, ch bot.Channel, before time.Time, lim
 
 // Forget drops s from its channel's outbox index unless the conversation
 // was appended to after Stale listed it.
-func (r *Redis) Forget(ctx context.Context, s bot.StaleOutbox) error {
-	if err := r.forget.Run(ctx, r.client, []string{r.indexKey(s.Key)}, s.Key.ChatID, s.Mark).Err(); err != nil {
+func (r *Redis) Forget(ctx context.Context, s StaleOutbox) error {
+	if err := r.forget.Run(ctx, r.client, []string{r.indexKey(s.Key)}, s.Key.ChatID, s.Mark, "").Err(); err != nil {
 		return fmt.Errorf("store: outbox index forget %s: %w", s.Key, err)
 	}
 	return nil
+}
+
+// TakeStale sweeps up to limit of channel ch's outboxes last appended to
+// before before (see bot.Outbox): one pipeline lists them, one claims them
+// all, one forgets the empty ones and moves the held ones to the back. Three
+// round trips however many it looks at.
+func (r *Redis) TakeStale(ctx context.Context, ch bot.Channel, before time.Time, limit int) ([]bot.Outbound, int, error) {
+	stale, err := r.Stale(ctx, ch, before, limit)
+	if err != nil || len(stale) == 0 {
+		return nil, 0, err
+	}
+	claims := make([]*redis.Cmd, len(stale))
+	err = r.pipelineScripts(ctx, func(p redis.Pipeliner) {
+		for i, st := range stale {
+			claims[i] = r.claim.EvalSha(ctx, p, []string{r.outboxKey(st.Key), r.leaseKey(st.Key)},
+				r.opts.Owner, r.opts.LeaseTTL.Milliseconds())
+		}
+	}, func() []*redis.Cmd { return claims })
+	if err != nil {
+		return nil, 0, fmt.Errorf("store: outbox sweep %s: %w", ch, err)
+	}
+	var msgs []bot.Outbound
+	to := make([]string, len(stale)) // each entry's new score: now (looked at again later) or "" (forgotten)
+	now := strconv.FormatInt(time.Now().UnixMilli(), 10)
+	for i, st := range stale {
+		res, _ := claims[i].Slice()
+		got, _, err := decodeClaim(st.Key, res)
+		if err != nil {
+			to[i] = "-" // left as it is: the next sweep tries again
+			continue
+		}
+		msgs = append(msgs, got...)
+		to[i] = now // held here or elsewhere
+		if len(res) == 1 && res[0] == int64(0) {
+			to[i] = "" // empty
+		}
+	}
+	moves := make([]*redis.Cmd, len(stale))
+	err = r.pipelineScripts(ctx, func(p redis.Pipeliner) {
+		for i, st := range stale {
+			if to[i] != "-" {
+				moves[i] = r.forget.EvalSha(ctx, p, []string{r.indexKey(st.Key)}, st.Key.ChatID, st.Mark, to[i])
+			}
+		}
+	}, func() []*redis.Cmd { return moves })
+	if err != nil {
+		return nil, 0, fmt.Errorf("store: outbox sweep %s: %w", ch, err)
+	}
+	return msgs, len(stale), nil
+}
+
+// pipelineScripts runs the EVALSHAs queue adds in one pipeline; when the
+// server has lost the scripts (restarted, flushed) it loads them and runs
+// the pipeline once more. cmds returns the commands queue made.
+func (r *Redis) pipelineScripts(ctx context.Context, queue func(redis.Pipeliner), cmds func() []*redis.Cmd) error {
+	for attempt := 0; ; attempt++ {
+		pipe := r.client.Pipeline()
+		queue(pipe)
+		_, _ = pipe.Exec(ctx) // errors are read from each command
+		noscript := false
+		for _, c := range cmds() {
+			if c == nil {
+				continue
+			}
+			if err := c.Err(); err != nil {
+				if !redis.HasErrorPrefix(err, "NOSCRIPT") {
+					return err
+				}
+				noscript = true
+			}
+		}
+		if !noscript || attempt > 0 {
+			if noscript {
+				return errors.New("scripts missing on the server")
+			}
+			return nil
+		}
+		for _, s := range []*redis.Script{r.claim, r.forget} {
+			if err := s.Load(ctx, r.client).Err(); err != nil {
+				return err
+			}
+		}
+	}
 }
 
 // Renew extends this process's leases on keys, in one pipeline. (The

@@ -106,6 +106,7 @@ func TestRedisContract(t *testing.T) {
 		{"OutboxLease", testRedisOutboxLease},
 		{"OutboxLeaseExpires", testRedisOutboxLeaseExpires},
 		{"OutboxIndex", testRedisOutboxIndex},
+		{"OutboxTakeStale", testRedisOutboxTakeStale},
 		{"RoundTrips", testRedisRoundTrips},
 		{"Unicode", testRedisUnicode},
 		{"StateExpires", testRedisStateExpires},
@@ -587,7 +588,7 @@ func testRedisOutboxIndex(t *testing.T, url string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := map[bot.ConvKey]bot.StaleOutbox{}
+	got := map[bot.ConvKey]StaleOutbox{}
 	for _, s := range stale {
 		got[s.Key] = s
 	}
@@ -616,6 +617,60 @@ func testRedisOutboxIndex(t *testing.T, url string) {
 	}
 	if st, _ := r.Stale(ctx, bot.ChannelWeb, time.Now().Add(time.Second), 100); len(st) != 1 || st[0].Key != web {
 		t.Fatalf("web index = %v", st)
+	}
+}
+
+// TakeStale claims what nobody holds, forgets what is empty, and moves what
+// another live process holds to the back, so the next page lists others.
+func testRedisOutboxTakeStale(t *testing.T, url string) {
+	ctx := context.Background()
+	a, b := twoOwners(t, url, time.Minute)
+	free, empty, held := tgKey("free"), tgKey("empty"), tgKey("held")
+	commitOut(t, b, free, "1", 2)
+	if err := b.Release(ctx, []bot.ConvKey{free}); err != nil { // b stopped
+		t.Fatal(err)
+	}
+	commitOut(t, a, empty, "1", 1)
+	if _, err := a.Done(ctx, empty, "1/0"); err != nil {
+		t.Fatal(err)
+	}
+	commitOut(t, b, held, "1", 1) // b is alive and holds it
+	web := bot.ConvKey{Channel: bot.ChannelWeb, ChatID: "0123456789abcdef0123456789abcdef"}
+	commitOut(t, b, web, "1", 1)
+	if err := b.Release(ctx, []bot.ConvKey{web}); err != nil {
+		t.Fatal(err)
+	}
+
+	before := time.Now().Add(time.Millisecond)
+	time.Sleep(2 * time.Millisecond)
+	// the server lost its scripts (a restart): the sweep loads them again
+	if err := a.client.ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	msgs, listed, err := a.TakeStale(ctx, bot.ChannelTelegram, before, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if listed != 3 || ids(msgs) != "1/0 1/1" || msgs[0].Key != free {
+		t.Fatalf("TakeStale = %s (listed %d), want free's 2 messages of 3 listed", ids(msgs), listed)
+	}
+	if _, h, _ := b.Claim(ctx, free); !h {
+		t.Error("a did not take the lease of what it claimed")
+	}
+	// the next page lists nothing: the empty entry was forgotten, the others moved back
+	if msgs, listed, _ := a.TakeStale(ctx, bot.ChannelTelegram, before, 100); listed != 0 || len(msgs) != 0 {
+		t.Fatalf("second page = %s (listed %d), want none", ids(msgs), listed)
+	}
+	all, _ := a.Stale(ctx, bot.ChannelTelegram, time.Now().Add(time.Second), 100)
+	if len(all) != 2 {
+		t.Fatalf("index = %v, want free and held kept, empty forgotten", all)
+	}
+	// limit, and only its own channel
+	if _, listed, _ := a.TakeStale(ctx, bot.ChannelTelegram, time.Now().Add(time.Second), 1); listed != 1 {
+		t.Errorf("limit 1 listed %d", listed)
+	}
+	if msgs, _, _ := a.TakeStale(ctx, bot.ChannelWeb, time.Now().Add(time.Second), 100); len(msgs) != 1 || msgs[0].Key != web {
+		t.Errorf("web sweep = %+v", msgs)
 	}
 }
 
