@@ -106,7 +106,7 @@ return 0
 // forgetLua removes an index member, or with ARGV[3] moves it to score
 // ARGV[3], if its score is still ARGV[2] (nothing was committed for it since
 // it was listed).
-// KEYS: index. ARGV: member, score, new score or ''.
+// KEYS: index. ARGV: member, score, new score or ”.
 const forgetLua = `
 local s = redis.call('ZSCORE', KEYS[1], ARGV[1])
 if not s or tonumber(s) ~= tonumber(ARGV[2]) then return 0 end
