@@ -343,3 +343,49 @@ func TestRetryAfterConflictReplacesEarlierRecord(t *testing.T) {
 		t.Fatalf("records %+v: want a first attempt, then a rerun", recs.recs)
 	}
 }
+
+// leaseConvs reports a fixed lease outcome for every commit.
+type leaseConvs struct {
+	*memConvs
+	res Committed
+}
+
+func (l leaseConvs) Commit(ctx context.Context, c Conversation, id string, out []Outbound) (Committed, error) {
+	r, err := l.memConvs.Commit(ctx, c, id, out)
+	if err != nil {
+		return r, err
+	}
+	l.res.Version = r.Version
+	return l.res, nil
+}
+
+// What the core hands the sender follows the commit's lease: its own
+// replies when it holds the lease, the whole outbox when it took over a
+// backlog (so older replies go first), nothing when another live process
+// holds it.
+func TestCommitLeaseDecidesWhatTheSenderGets(t *testing.T) {
+	key := ConvKey{ChannelTelegram, "1"}
+	for _, tc := range []struct {
+		name            string
+		res             Committed
+		queued, resumed bool
+	}{
+		{"leased", Committed{Leased: true}, true, false},
+		{"backlog", Committed{Leased: true, Backlog: true}, false, true},
+		{"held elsewhere", Committed{}, false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			snd := &recEnqueuer{}
+			svc := newTestService(t, leaseConvs{&memConvs{convs: map[ConvKey]Conversation{}, seen: map[string]bool{}}, tc.res}, &recRecords{}, snd)
+			if err := svc.Handle(context.Background(), Inbound{Key: key, UpdateID: "u1", Seq: 1, Kind: InCommand, Command: "start"}); err != nil {
+				t.Fatal(err)
+			}
+			if got := len(snd.queued) > 0; got != tc.queued {
+				t.Errorf("queued %d messages, want queued=%v", len(snd.queued), tc.queued)
+			}
+			if got := len(snd.resumed) > 0; got != tc.resumed {
+				t.Errorf("resumed %v, want resumed=%v", snd.resumed, tc.resumed)
+			}
+		})
+	}
+}
