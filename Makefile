@@ -1,6 +1,11 @@
 # gocua — common tasks. `make test` is what CI runs.
 GO ?= go
 
+# The Go release gocua is built and tested with; keep it equal to go.mod's
+# toolchain line. A go command from Go 1.21 on downloads it from the module
+# proxy the first time (about 76 MB) and then uses it.
+export GOTOOLCHAIN ?= go1.27.3
+
 .PHONY: run test vet build bench check-flows
 run:
 	$(GO) run ./cmd/gocua
