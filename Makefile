@@ -1,9 +1,11 @@
-# gocua — common tasks. `make test` is what CI runs.
+# gocua — common tasks. `make test` is what CI runs (.ci/run): it sets up what
+# the tests need (.ci/testenv) and runs `make check`.
 GO ?= go
 
 # The Go release gocua is built and tested with; keep it equal to go.mod's
 # toolchain line. A go command from Go 1.21 on downloads it from the module
-# proxy the first time (about 76 MB) and then uses it.
+# proxy the first time (about 76 MB) and then uses it. (.ci/testenv checks
+# that the two agree.)
 export GOTOOLCHAIN ?= go1.27.3
 
 # Pinned tools; docs/security.md says how to refresh them. They are fetched
@@ -23,12 +25,15 @@ run:
 build:
 	$(GO) build -o bin/gocua ./cmd/gocua
 
+# .ci/probe.go (used by .ci/testenv) is outside ./..., so it is named too.
 vet:
 	$(GO) vet ./...
+	$(GO) vet .ci/probe.go
 
 # staticcheck, built by the same Go release that builds gocua.
 lint:
 	GOTOOLCHAIN="$$($(GO) env GOVERSION)" $(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+	GOTOOLCHAIN="$$($(GO) env GOVERSION)" $(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) .ci/probe.go
 
 # govulncheck on an offline copy of the Go vulnerability database; fails when
 # gocua's code reaches a known vulnerability.
@@ -45,10 +50,13 @@ race:
 fuzz-short:
 	GO="$(GO)" FUZZTIME=$(FUZZTIME) .ci/fuzz-short
 
-# The full check. Storage tests need the servers above (.ci/run starts them).
+# The full check, on servers that are already there.
 check: vet lint vuln race fuzz-short
 
-test: check
+# The full check on any machine: starts or installs what the tests need first,
+# stops what it started afterwards.
+test:
+	.ci/testenv $(MAKE) check
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
