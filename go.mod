@@ -1,6 +1,8 @@
 module github.com/gocua/gocua
 
-go 1.26.0
+go 1.27
+
+toolchain go1.27.3
 
 require (
 	github.com/alicebob/miniredis/v2 v2.40.0

@@ -133,21 +133,6 @@ func (f *Flow) Step(id string) (*Step, bool) {
 	return s, ok
 }
 
-// kind names the step's kind ("say", "ask", "branch", "handoff", "end").
-func (s *Step) kind() string {
-	switch {
-	case s.Ask != nil:
-		return "ask"
-	case s.Branch != nil:
-		return "branch"
-	case s.Handoff != nil:
-		return "handoff"
-	case s.End != nil:
-		return "end"
-	}
-	return "say"
-}
-
 // State is a resident's position in the flows. It is stored by the core
 // between messages (JSON) and must stay small.
 type State struct {

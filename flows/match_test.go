@@ -174,11 +174,7 @@ func FuzzAdvance(f *testing.F) {
 			states = append(states, State{Flow: fl.ID, Step: st.ID, Seen: t0})
 		}
 	}
-	var data []string
-	for _, d := range sortedKeys(s.refs) {
-		data = append(data, d)
-	}
-	data = append(data, "nav:back", "nav:menu", "nav:human", "nav:cancel", "lang:", "lang:en", "lang:vi")
+	data := append(sortedKeys(s.refs), "nav:back", "nav:menu", "nav:human", "nav:cancel", "lang:", "lang:en", "lang:vi")
 
 	f.Add(uint8(1), uint8(0), uint8(0), "", uint16(0))
 	f.Add(uint8(2), uint8(1), uint8(0), "cài vneid", uint16(1))

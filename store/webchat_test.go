@@ -38,7 +38,7 @@ func testHistoryAppendAndRead(t *testing.T, url string) {
 	if items, err := r.History(ctx, k, 0); err != nil || len(items) != 0 {
 		t.Fatalf("empty history = %v, %v", items, err)
 	}
-	msgs := []string{`{"x":"Xin chào"}`, "line1\nline2\n\n", `{"x":"🙋 مرحبا ‮RTL‬ \u0000?"}`}
+	msgs := []string{`{"x":"Xin chào"}`, "line1\nline2\n\n", "{\"x\":\"🙋 مرحبا \u202eRTL\u202c \\u0000?\"}"}
 	for i, m := range msgs {
 		seq, added, err := r.AppendHistory(ctx, k, "m"+strconv.Itoa(i), []byte(m))
 		if err != nil || !added || seq != int64(i+1) {

@@ -685,7 +685,7 @@ func TestUnicodeRoundTrip(t *testing.T) {
 		"Tiếng Việt có dấu: Nguyễn Thị Hương ở Đắk Lắk",
 		"Ti\u00ea\u0301ng Vi\u00ea\u0323t (tổ hợp)",
 		"👨‍👩‍👧‍👦 🇻🇳 🙏🏽",
-		"مرحبا بالعالم ‏RTL‏ שלום",
+		"مرحبا بالعالم \u200fRTL\u200f שלום",
 		"zero\u200bwidth\u200d and \u2028 line separator",
 		"quotes \" ' ` \\ and </script><!--",
 	}

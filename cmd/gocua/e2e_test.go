@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -227,9 +228,17 @@ func TestRedisFlushedMidFlowRestartsGracefully(t *testing.T) {
 }
 
 func TestPostgresDownMeansRetryAndNothingLost(t *testing.T) {
-	proxy := newTCPProxy(t, "127.0.0.1:5432")
-	dbURL := strings.Replace(testDB.url, "127.0.0.1:5432", proxy.Addr(), 1)
-	h := start(t, nil, withEnv("GOCUA_DATABASE_URL", dbURL))
+	// the test PostgreSQL, wherever GOCUA_TEST_DATABASE_URL puts it, behind a proxy
+	dbURL, err := url.Parse(testDB.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dbURL.Port() == "" {
+		t.Fatalf("test database URL %s has no port", dbURL.Redacted())
+	}
+	proxy := newTCPProxy(t, dbURL.Host)
+	dbURL.Host = proxy.Addr()
+	h := start(t, nil, withEnv("GOCUA_DATABASE_URL", dbURL.String()))
 	chat := newChatID()
 
 	proxy.Cut()
