@@ -389,3 +389,18 @@ func TestCommitLeaseDecidesWhatTheSenderGets(t *testing.T) {
 		})
 	}
 }
+
+// A delivered message whose removal from the outbox fails (Redis away) is
+// removed by a later sweep, not sent again.
+func TestSenderSweepRemovesDeliveredMessageInsteadOfResending(t *testing.T) {
+	d := &fakeDeliverer{}
+	m := msg("a", "u/0", "một lần thôi")
+	ob := newMemOutbox(m)
+	ob.failDone = map[string]int{"u/0": 3} // every try of the first removal
+	startSender(t, SenderConfig{Rate: 100, PerChat: 100, SweepEvery: 30 * time.Millisecond, StaleAfter: time.Millisecond}, d, ob, nil)
+	waitFor(t, 5*time.Second, func() bool { return len(ob.doneIDs()) == 1 })
+	time.Sleep(100 * time.Millisecond) // more sweeps
+	if sent, _ := d.snapshot(); len(sent) != 1 {
+		t.Fatalf("delivered %d times, want once", len(sent))
+	}
+}

@@ -41,7 +41,9 @@ type SenderConfig struct {
 	RenewEvery time.Duration
 	// Remember is how long a delivered message's id is remembered, so that a
 	// late copy of it (a sweep or a duplicate update racing the delivery) is
-	// not sent again (default 10 s).
+	// not sent again, and a sweep that finds it still in the outbox (its
+	// removal failed) removes it instead of sending it again (default 60 s,
+	// longer than StaleAfter).
 	Remember time.Duration
 }
 
@@ -119,7 +121,7 @@ func NewSender(cfg SenderConfig, d Deliverer, outbox Outbox, unr Unreachables, l
 	cfg.SweepEvery = cmp.Or(cfg.SweepEvery, 5*time.Second)
 	cfg.StaleAfter = cmp.Or(cfg.StaleAfter, 15*time.Second)
 	cfg.RenewEvery = cmp.Or(cfg.RenewEvery, 10*time.Second)
-	cfg.Remember = cmp.Or(cfg.Remember, 10*time.Second)
+	cfg.Remember = cmp.Or(cfg.Remember, 60*time.Second)
 	if cfg.Metrics == nil {
 		cfg.Metrics = NopMetrics{}
 	}
@@ -329,14 +331,24 @@ func (s *Sender) sweepOutbox(ctx context.Context, before time.Time) error {
 		if err != nil {
 			return err
 		}
+		var fresh, delivered []Outbound
 		s.mu.Lock()
 		for _, m := range msgs {
-			if _, known := s.ids[m.ID]; !known {
-				taken++
+			switch at, known := s.ids[m.ID]; {
+			case !known:
+				fresh = append(fresh, m)
+			case !at.IsZero(): // delivered, but its removal from the outbox failed
+				delivered = append(delivered, m)
 			}
 		}
 		s.mu.Unlock()
-		s.Enqueue(msgs...)
+		for _, m := range delivered {
+			if _, err := s.outbox.Done(ctx, m.Key, m.ID); err != nil {
+				return err
+			}
+		}
+		taken += len(fresh)
+		s.Enqueue(fresh...)
 		if listed < sweepBatch {
 			break
 		}

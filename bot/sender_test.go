@@ -57,6 +57,8 @@ type memOutbox struct {
 	claims  int
 	renewed [][]ConvKey
 	freed   []ConvKey
+	// failDone makes Done of a message id fail this many times
+	failDone map[string]int
 }
 
 func newMemOutbox(pending ...Outbound) *memOutbox {
@@ -92,6 +94,10 @@ func (m *memOutbox) Claim(_ context.Context, key ConvKey) ([]Outbound, bool, err
 func (m *memOutbox) Done(_ context.Context, key ConvKey, id string) (int, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.failDone[id] > 0 {
+		m.failDone[id]--
+		return 0, errors.New("redis: connection refused")
+	}
 	m.done = append(m.done, id)
 	l := m.lists[key]
 	for i, o := range l {
