@@ -1,8 +1,11 @@
 package bot
 
 import (
+	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // CleanText makes text a resident sent safe to store, match, mask and show
@@ -33,13 +36,16 @@ import (
 //     kept, because emoji sequences (👨‍👩‍👧) and Persian and Indic scripts need
 //     them; between ASCII letters or digits they do nothing visible.
 //
-// Everything else is kept as sent: letters of every script, combining marks
-// (Vietnamese typed with combining diacritics), emoji with their variation
-// selectors and tag sequences, the directional marks LRM, RLM and ALM (a mark
-// opens nothing that could leak into surrounding text), private-use and
-// unassigned code points. CleanText does not trim, change case or normalize;
-// adapters trim where they always did. Its result is valid UTF-8 and
-// CleanText(CleanText(s)) == CleanText(s). A message may become empty:
+// The result is composed to Unicode NFC: Vietnamese typed with combining
+// diacritics ("mã" as "ma" + U+0303, as some keyboards send it) becomes the
+// same text as when typed precomposed, so keywords, answers and the PII
+// scanner see one spelling; nothing visible changes. Everything else is kept
+// as sent: letters of every script, combining marks, emoji with their
+// variation selectors and tag sequences, the directional marks LRM, RLM and
+// ALM (a mark opens nothing that could leak into surrounding text),
+// private-use and unassigned code points. CleanText does not trim or change
+// case; adapters trim where they always did. Its result is valid UTF-8 in NFC
+// and CleanText(CleanText(s)) == CleanText(s). A message may become empty:
 // adapters treat that like a message without text.
 func CleanText(s string) string {
 	if isPlain(s) {
@@ -80,17 +86,35 @@ func CleanText(s string) string {
 			out = append(out, r)
 		}
 	}
-	// Joiners are kept only between two non-ASCII characters that are not
-	// joiners themselves (what is left after the pass above).
+	// Compose, then drop the joiners whose neighbours (as composed) do not
+	// need them; dropping one can make its neighbours compose, so repeat
+	// until nothing changes (each round removes a joiner).
+	t := norm.NFC.String(string(out))
+	for {
+		j := dropJoiners(t)
+		if j == t {
+			return t
+		}
+		t = norm.NFC.String(j)
+	}
+}
+
+// dropJoiners removes every joiner that is not between two non-ASCII
+// characters that are not joiners themselves.
+func dropJoiners(s string) string {
+	if !strings.ContainsAny(s, "\u200c\u200d") {
+		return s
+	}
+	rs := []rune(s)
 	n := 0
-	for i, r := range out {
-		if isJoiner(r) && !(i > 0 && i+1 < len(out) && joinable(out[i-1]) && joinable(out[i+1])) {
+	for i, r := range rs {
+		if isJoiner(r) && !(i > 0 && i+1 < len(rs) && joinable(rs[i-1]) && joinable(rs[i+1])) {
 			continue
 		}
-		out[n] = r
+		rs[n] = r
 		n++
 	}
-	return string(out[:n])
+	return string(rs[:n])
 }
 
 // isPlain reports whether s is printable ASCII, tabs and newlines only: the

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 func TestCleanText(t *testing.T) {
@@ -15,7 +17,14 @@ func TestCleanText(t *testing.T) {
 	}{
 		{"plain ascii", "xin chao /start 123", "xin chao /start 123"},
 		{"vietnamese", "Tiếng Việt có dấu: Nguyễn Thị Hương ở Đắk Lắk", "Tiếng Việt có dấu: Nguyễn Thị Hương ở Đắk Lắk"},
-		{"combining diacritics kept", "Ti\u00ea\u0301ng Vi\u00ea\u0323t", "Ti\u00ea\u0301ng Vi\u00ea\u0323t"},
+		{"combining diacritics composed", "Ti\u00ea\u0301ng Vi\u00ea\u0323t", "Tiếng Việt"},
+		{"decomposed vietnamese", "ma\u0303 OTP la\u0300 4829, m\u00e2\u0323t kh\u00e2\u0309u", "mã OTP là 4829, mật khẩu"},
+		{"marks after a removed character compose", "a\u200b\u0301", "á"},
+		{"marks reordered", "a\u0301\u0323", "ạ\u0301"},
+		{"mark without a base kept", "\u0301x", "\u0301x"},
+		{"singleton decomposition", "\u212b \u2126", "Å Ω"},
+		{"joiner next to what composes to ascii", "\u212a\u200d👩", "K👩"},
+		{"joiner between a letter and a mark dropped", "a\u200d\u0301", "á"},
 		{"newline and tab kept", "dòng 1\n\tdòng 2", "dòng 1\n\tdòng 2"},
 		{"nul", "\x00x", "x"},
 		{"nul only", "\x00", ""},
@@ -97,16 +106,20 @@ func checkClean(t *testing.T, in, out string) {
 			}
 		}
 	}
+	if !norm.NFC.IsNormalString(out) {
+		t.Fatalf("CleanText(%+q) = %+q is not NFC", in, out)
+	}
 	// nothing but what was removed or replaced goes missing: every letter,
-	// digit and mark of a valid input survives, in order
+	// digit and mark of a valid input survives, in order (compared
+	// decomposed, as composing is allowed)
 	if utf8.ValidString(in) {
 		keep := func(s string) string {
-			return strings.Map(func(r rune) rune {
+			return norm.NFD.String(strings.Map(func(r rune) rune {
 				if unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.IsMark(r) {
 					return r
 				}
 				return -1
-			}, s)
+			}, norm.NFD.String(s)))
 		}
 		if keep(in) != keep(out) {
 			t.Fatalf("CleanText(%+q) = %+q lost letters, digits or marks", in, out)
@@ -119,7 +132,8 @@ func FuzzCleanText(f *testing.F) {
 		"", "xin chào", "\x00x", "a\r\nb\rc", "\xff\xfe", "tiế\xe1\xbb", "48\u200b2913",
 		"abc\u202egnp.exe", "👨\u200d👩\u200d👧", "1\u200d2", "\u200d", "0012\u00a00300\u00a04567",
 		"\u2028\u2029", "\ufeff/start", "می\u200cخواهم", "🏴\U000e0067\U000e0062\U000e007f",
-		"\u0085\u009f\u007f", "\t\n\v\f", "\U0001d173♪",
+		"\u0085\u009f\u007f", "\t\n\v\f", "\U0001d173♪", "ma\u0303 OTP la\u0300 4829", "\u212a\u200d👩",
+		"a\u200d\u0301", "a\u0301\u200b\u0323", "\u1100\u1161\u11a8",
 	} {
 		f.Add(s)
 	}

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 func TestScanPII(t *testing.T) {
@@ -74,6 +76,24 @@ func TestMaskPII(t *testing.T) {
 			if !strings.Contains(got, v) {
 				t.Errorf("MaskPII(%q) = %q lost %q", tt.text, got, v)
 			}
+		}
+	}
+}
+
+// Vietnamese typed with combining diacritics reaches the core composed
+// (CleanText), so keyword-introduced codes and passwords are found in it too.
+func TestPIIDecomposedVietnamese(t *testing.T) {
+	for _, tt := range []struct{ text, secret string }{
+		{"mã OTP là 4829", "4829"},
+		{"mã xác thực 48291", "48291"},
+		{"mật khẩu: Abc@12345", "Abc@12345"},
+	} {
+		in := CleanText(norm.NFD.String(tt.text))
+		if p := ScanPII(in); !p.Warn() {
+			t.Errorf("ScanPII(%+q) = %+v, want a warning", in, p)
+		}
+		if m := MaskPII(in); strings.Contains(m, tt.secret) {
+			t.Errorf("MaskPII(%+q) = %q shows %q", in, m, tt.secret)
 		}
 	}
 }
@@ -160,7 +180,7 @@ var piiSeeds = []string{
 	"1.500.000", "ngày 12-03-2024", "0000000000000000000000000", "1 2 3 4 5 6 7 8 9 10 11 12",
 	"48\u200b2913", "4\u200d82913", "0012\u00ad0300\u00ad4567", "1234567 123456", "123456123456",
 	"•••••• 482913", "••••••••4567 1234", "CCCD001203004567", "a482913b", "\xff482913\x00",
-	"", "chọn 1", "năm 2024",
+	"", "chọn 1", "năm 2024", "ma\u0303 OTP la\u0300 4829", "m\u00e2\u0323t kh\u00e2\u0309u: Abc@1",
 }
 
 func FuzzMaskPII(f *testing.F) {
