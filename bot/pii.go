@@ -26,8 +26,11 @@ var (
 	// "079.123.456.789", "0912-345-678" — with any space character, '.', '-'
 	// or a Unicode dash between the groups; a leading '+' for phone numbers.
 	reNumber = regexp.MustCompile(`\+?\d[\d\p{Zs}.\-\x{2010}-\x{2015}]*\d|\d`)
-	// a secret introduced by a keyword: "mật khẩu: Abc@123", "otp 4821", "pass la xyz".
-	reSecret = regexp.MustCompile(`(?i)\b(otp|m[aã] otp|m[aã] x[aá]c (?:th[uự]c|nh[aậ]n)|ma xac (?:thuc|nhan)|m[aậ]t kh[aẩ]u|mat khau|password|passcode|pass|mk)\b\s*(?:l[aà]|is|:|=)?\s*(\S+)`)
+	// a secret introduced by a keyword and any of "của tôi", "là", "is", ":",
+	// "=": "mật khẩu: Abc@123", "otp 4821", "pass la xyz", "mật khẩu của tôi
+	// là: Abc@123", "mã OTP là: 4821".
+	reSecret = regexp.MustCompile(`(?i)\b(otp|m[aã] otp|m[aã] x[aá]c (?:th[uự]c|nh[aậ]n)|ma xac (?:thuc|nhan)|m[aậ]t kh[aẩ]u|mat khau|password|passcode|pass|mk)\b` +
+		`(?:\s*(?:của (?:tôi|mình|em|bác|con|cháu)|cua (?:toi|minh|em|bac|con|chau)|my|l[aà]|is|:|=))*\s*(\S+)`)
 )
 
 // ScanPII looks for personal secrets in free text. It is deliberately
@@ -76,8 +79,10 @@ func ScanPII(text string) PII {
 //     IDs are written ("0012 0300 4567", "079.123.456.789") — of 12 or more
 //     digits in all (an ID, alone or run into other digits);
 //   - shows none of a phone number but its last 3 digits;
-//   - shows no code of 4–8 digits after an OTP keyword ("mã OTP là 4829") and
-//     nothing of a word after a password keyword ("mật khẩu: Abc@123");
+//   - hides the word that follows a secret keyword — after any of "của tôi"
+//     (or another possessive), "là", "is", ":" and "=" — when the keyword names
+//     a password ("mật khẩu của tôi là: Abc@123") or it is a code of 4 to 8
+//     digits and the keyword names a one-time code ("mã OTP là 4829");
 //   - is unchanged by masking it again.
 //
 // Digits of other scripts (fullwidth, Arabic-Indic) and digits kept apart by

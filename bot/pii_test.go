@@ -29,6 +29,8 @@ func TestScanPII(t *testing.T) {
 		{"phone", "gọi tôi 0912 345 678", PII{Phone: true}},
 		{"phone +84", "+84912345678", PII{Phone: true}},
 		{"otp word only", "tôi không nhận được OTP", PII{}},
+		{"otp after là:", "mã OTP là: 4829", PII{OTP: true}},
+		{"password after của tôi là", "mật khẩu của tôi là Abc@12345", PII{Password: true}},
 		{"amount", "mất 1.500.000 đồng", PII{}},
 		{"date", "ngày 12-03-2024", PII{}},
 		{"id with no-break spaces", "0012\u00a00300\u00a04567", PII{IDNumber: true}},
@@ -64,6 +66,11 @@ func TestMaskPII(t *testing.T) {
 		{"mk 0012 0300 4567", []string{"0012", "0300"}, nil},
 		{"mất 1.500.000 đồng ngày 12-03-2024, chọn 2", nil, []string{"1.500.000", "12-03-2024", "chọn 2"}},
 		{"otp 1234.", []string{"1234"}, []string{"otp"}},
+		{"mã OTP là: 4829", []string{"4829"}, []string{"mã OTP là:"}},
+		{"mật khẩu của tôi là Abc@12345 nhé", []string{"Abc@12345"}, []string{"mật khẩu của tôi là", "nhé"}},
+		{"mat khau cua minh la: hunter22", []string{"hunter22"}, []string{"mat khau"}},
+		{"my password is hunter22", []string{"hunter22"}, []string{"my password is"}},
+		{"OTP của tôi là 48291", []string{"48291"}, []string{"OTP"}},
 	}
 	for _, tt := range tests {
 		got := MaskPII(tt.text)
@@ -176,7 +183,7 @@ var piiSeeds = []string{
 	"482913", "mã 482913 2 phút", "001203004567 0912345678", "0012 0300 4567", "079.123.456.789",
 	"0012\u00a00300\u00a04567", "0012 - 0300 - 4567", "0012\u20130300\u20134567", "+84 912 345 678",
 	"+84912345678", "+123456", "+001203004567", "4111 1111 1111 1111", "12 +345678", "1 482913 1",
-	"mk 0012 0300 4567", "pass pass pass x", "otp 1234.", "otp: 12345678 ok", "mật khẩu: Abc@12345",
+	"mk 0012 0300 4567", "pass pass pass x", "otp 1234.", "mã OTP là: 4829", "mật khẩu của tôi là: x y", "otp: 12345678 ok", "mật khẩu: Abc@12345",
 	"1.500.000", "ngày 12-03-2024", "0000000000000000000000000", "1 2 3 4 5 6 7 8 9 10 11 12",
 	"48\u200b2913", "4\u200d82913", "0012\u00ad0300\u00ad4567", "1234567 123456", "123456123456",
 	"•••••• 482913", "••••••••4567 1234", "CCCD001203004567", "a482913b", "\xff482913\x00",
