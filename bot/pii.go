@@ -3,13 +3,15 @@ package bot
 import (
 	"regexp"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // PII is what ScanPII found in a resident's message.
 type PII struct {
 	IDNumber bool // a 12-digit citizen ID number, alone or run into other digits
 	OTP      bool // a one-time code or 6-digit passcode
-	Password bool // something introduced as a password
+	Password bool // something that looks like a password, introduced as one
 	Phone    bool // a Vietnamese phone number
 	// LongNumber: more than 12 digits in one number (a card or account
 	// number, several numbers run together). Masked, not warned about.
@@ -62,7 +64,7 @@ func ScanPII(text string) PII {
 			}
 			continue
 		}
-		if len([]rune(m[2])) >= 4 {
+		if looksLikePassword(m[2]) {
 			p.Password = true
 		}
 	}
@@ -107,6 +109,24 @@ func MaskPII(text string) string {
 		}
 		return strings.TrimSuffix(m, sub[2]) + "••••"
 	})
+}
+
+// looksLikePassword reports whether a word introduced as a password looks
+// like one: at least 4 characters with a digit, a symbol or a capital after
+// the first letter. "mật khẩu không đúng" is a resident describing a
+// problem, "mật khẩu: Abc@12345" is a password (VNeID requires digits and
+// symbols).
+func looksLikePassword(w string) bool {
+	w = strings.TrimRight(w, ".,;!?)")
+	if utf8.RuneCountInString(w) < 4 {
+		return false
+	}
+	for i, r := range []rune(w) {
+		if unicode.IsDigit(r) || !unicode.IsLetter(r) || i > 0 && unicode.IsUpper(r) {
+			return true
+		}
+	}
+	return false
 }
 
 // isCodeKeyword reports whether a reSecret keyword introduces a one-time code
