@@ -95,7 +95,8 @@ func (u *update) kindName() string {
 	return "other"
 }
 
-// convert turns an update into the core's Inbound. ok is false for updates
+// convert turns an update into the core's Inbound, every text a resident
+// wrote passed through bot.CleanText. ok is false for updates
 // the core does not handle: anything outside a private chat (the volunteers'
 // group, channels), kinds gocua did not ask for, button taps without data.
 // now stamps button taps, which carry no date of their own.
@@ -108,12 +109,15 @@ func convert(u *update, now time.Time) (in bot.Inbound, ok bool) {
 			return in, false
 		}
 		fromMessage(&in, m)
-		if name, args, isCmd := parseCommand(m.Text); isCmd {
+		// A text that cleaning empties (only control characters) is
+		// answered like a message without text.
+		text := bot.CleanText(m.Text)
+		if name, args, isCmd := parseCommand(text); isCmd {
 			in.Kind, in.Command, in.Args = bot.InCommand, name, args
-		} else if m.Text != "" {
-			in.Kind, in.Text = bot.InText, m.Text
+		} else if text != "" {
+			in.Kind, in.Text = bot.InText, text
 		} else {
-			in.Kind, in.Text = bot.InMedia, m.Caption
+			in.Kind, in.Text = bot.InMedia, bot.CleanText(m.Caption)
 		}
 	case u.EditedMessage != nil:
 		m := u.EditedMessage
@@ -130,11 +134,12 @@ func convert(u *update, now time.Time) (in bot.Inbound, ok bool) {
 		if q.Message != nil {
 			c = q.Message.Chat
 		}
-		if c.Type != models.ChatTypePrivate || q.Data == "" {
+		data := bot.CleanText(q.Data)
+		if c.Type != models.ChatTypePrivate || data == "" {
 			return in, false
 		}
 		in.Key = key(c.ID)
-		in.Kind, in.Data = bot.InButton, q.Data
+		in.Kind, in.Data = bot.InButton, data
 		setUser(&in, &q.From)
 		in.At = now
 	case u.MyChatMember != nil:
@@ -177,8 +182,9 @@ func fromMessage(in *bot.Inbound, m *message) {
 
 func setUser(in *bot.Inbound, u *user) {
 	in.UserID = strconv.FormatInt(u.ID, 10)
-	in.Name = strings.TrimSpace(u.FirstName + " " + u.LastName)
-	in.LangHint = u.LanguageCode
+	// one line: a name is shown inside other texts ("Chào {name}")
+	in.Name = strings.Join(strings.Fields(bot.CleanText(u.FirstName+" "+u.LastName)), " ")
+	in.LangHint = bot.CleanText(u.LanguageCode)
 }
 
 // parseCommand splits "/Start@gocua_bot  install_vneid" into ("start",

@@ -233,24 +233,80 @@ func TestWebhookCallbackAnswerFailureIsNotFatal(t *testing.T) {
 	}
 }
 
-// Text reaches the core byte for byte, however large or odd.
+// Text reaches the core as bot.CleanText leaves it, however large or odd:
+// what is printable byte for byte, control, invisible and bidi-override
+// characters removed.
 func TestWebhookOddTextPassesThrough(t *testing.T) {
-	texts := []string{
-		"👨‍👩‍👧‍👦 🇻🇳 e\u0301 ﷽",
-		"مرحبا بالعالم \u202eRTL\u202c עברית",
-		"nul\x00byte and \u2028 line separator",
-		"<b>not markup</b> &amp; **nor this**",
-		strings.Repeat("Bác ơi 🙂 ", 60000), // ~0.9 MB, under the 1 MiB limit
+	texts := []struct{ sent, want string }{
+		{"👨‍👩‍👧‍👦 🇻🇳 e\u0301 ﷽", "👨‍👩‍👧‍👦 🇻🇳 é ﷽"},
+		{"مرحبا بالعالم \u202eRTL\u202c עברית", "مرحبا بالعالم RTL עברית"},
+		{"nul\x00byte and \u2028 line separator", "nulbyte and \n line separator"},
+		{"<b>not markup</b> &amp; **nor this**", "<b>not markup</b> &amp; **nor this**"},
+		{strings.Repeat("Bác ơi 🙂 ", 60000), strings.Repeat("Bác ơi 🙂 ", 60000)}, // ~0.9 MB, under the 1 MiB limit
 	}
-	for i, text := range texts {
-		f := newFixture(t, text)
-		body := `{"update_id":` + itoa(50+i) + `,"message":{"message_id":1,"date":1,"chat":{"id":42,"type":"private"},"text":` + js(t, text) + `}}`
+	for i, tt := range texts {
+		f := newFixture(t, tt.sent)
+		body := `{"update_id":` + itoa(50+i) + `,"message":{"message_id":1,"date":1,"chat":{"id":42,"type":"private"},"text":` + js(t, tt.sent) + `}}`
 		if got := f.post(body, secret); got != 200 {
 			t.Fatalf("text %d: status %d", i, got)
 		}
-		if ins := f.rec.got(); len(ins) != 1 || ins[0].Text != text || ins[0].Kind != bot.InText {
-			t.Fatalf("text %d changed on the way", i)
+		if ins := f.rec.got(); len(ins) != 1 || ins[0].Text != tt.want || ins[0].Kind != bot.InText {
+			t.Fatalf("text %d: core got %#v", i, ins)
 		}
+	}
+}
+
+// Everything a resident wrote reaches the core cleaned: text, command
+// arguments, caption, button data and name. A text with nothing left is a
+// message without text.
+func TestWebhookCleansWhatResidentsWrite(t *testing.T) {
+	from := `"from":{"id":42,"is_bot":false,"first_name":"La\u0000n\u202e","last_name":"\nNguy\u200bễn\u0007","language_code":"v\u0000i"}`
+	msg := func(id int, fields string) string {
+		return `{"update_id":` + itoa(id) + `,"message":{"message_id":1,"date":1700000000,"chat":{"id":42,"type":"private"},` + from + `,` + fields + `}}`
+	}
+	tests := []struct {
+		name string
+		body string
+		want bot.Inbound
+	}{
+		{"text", msg(60, `"text":"m\u0000ã OTP\u200b 48\u200b2913\r\nxong\u001b[31m"`),
+			bot.Inbound{Kind: bot.InText, Text: "mã OTP 482913\nxong[31m"}},
+		{"command", msg(61, `"text":"\u0000/Start\u0000 install\u202e_vneid"`),
+			bot.Inbound{Kind: bot.InCommand, Command: "start", Args: "install_vneid"}},
+		{"only control characters", msg(62, `"text":"\u0000\u0001\u200b"`),
+			bot.Inbound{Kind: bot.InMedia}},
+		{"caption", msg(63, `"photo":[{"file_id":"x","file_unique_id":"y","width":1,"height":1}],"caption":"l\u0000ỗi"`),
+			bot.Inbound{Kind: bot.InMedia, Text: "lỗi"}},
+		{"button", `{"update_id":64,"callback_query":{"id":"q1",` + from + `,"chat_instance":"c","data":"nav:\u0000menu","message":{"message_id":5,"date":1700000000,"chat":{"id":42,"type":"private"},"text":"x"}}}`,
+			bot.Inbound{Kind: bot.InButton, Data: "nav:menu"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			if got := f.post(tt.body, secret); got != 200 {
+				t.Fatalf("status %d", got)
+			}
+			ins := f.rec.got()
+			if len(ins) != 1 {
+				t.Fatalf("Handle called %d times", len(ins))
+			}
+			got := ins[0]
+			if got.Kind != tt.want.Kind || got.Text != tt.want.Text || got.Command != tt.want.Command ||
+				got.Args != tt.want.Args || got.Data != tt.want.Data {
+				t.Fatalf("got  %#v\nwant %#v", got, tt.want)
+			}
+			if got.Name != "Lan Nguyễn" || got.LangHint != "vi" {
+				t.Fatalf("name %+q, language %+q", got.Name, got.LangHint)
+			}
+		})
+	}
+	// button data with nothing left is a tap without data: acknowledged, not handled
+	f := newFixture(t)
+	if got := f.post(`{"update_id":65,"callback_query":{"id":"q2",`+from+`,"chat_instance":"c","data":"\u0000","message":{"message_id":5,"date":1700000000,"chat":{"id":42,"type":"private"},"text":"x"}}}`, secret); got != 200 {
+		t.Fatalf("empty data: status %d", got)
+	}
+	if n := len(f.rec.got()); n != 0 {
+		t.Fatalf("empty data handled %d times", n)
 	}
 }
 

@@ -145,6 +145,8 @@ type sendRequest struct {
 	Data   string `json:"data"`   // a tapped button's data
 	Label  string `json:"label"`  // the tapped button's text, shown in the history
 	Silent bool   `json:"silent"` // not shown in the history (the page's automatic /start)
+
+	empty bool // text or data was sent, but bot.CleanText left nothing of it
 }
 
 // apiError answers a JSON error.
@@ -207,6 +209,8 @@ func (a *Adapter) serveSend(w http.ResponseWriter, r *http.Request) {
 	in := bot.Inbound{Key: key, UpdateID: req.ID, Seq: req.Seq, UserID: vid, At: now}
 	shown := req.Text
 	switch {
+	case req.empty: // answered like a message without text
+		in.Kind = bot.InMedia
 	case req.Data != "":
 		in.Kind, in.Data, shown = bot.InButton, req.Data, req.Label
 	case strings.HasPrefix(req.Text, "/"):
@@ -257,7 +261,8 @@ func (a *Adapter) handle(ctx context.Context, in bot.Inbound) (err error) {
 	return a.h.Handle(ctx, in)
 }
 
-// decodeSend parses and checks a send body. A non-zero status says why it is refused.
+// decodeSend parses and checks a send body, and cleans what the resident
+// wrote with bot.CleanText. A non-zero status says why it is refused.
 func decodeSend(body []byte) (req sendRequest, status int, problem string) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
@@ -267,14 +272,19 @@ func decodeSend(body []byte) (req sendRequest, status int, problem string) {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return req, http.StatusBadRequest, "trailing data after the JSON object"
 	}
-	req.Text = strings.TrimSpace(req.Text)
 	switch {
 	case !msgIDRE.MatchString(req.ID):
 		return req, http.StatusBadRequest, "id must be 8 to 64 letters, digits, - or _"
 	case req.Seq <= 0:
 		return req, http.StatusBadRequest, "seq must be above 0"
-	case (req.Text == "") == (req.Data == ""):
+	case (strings.TrimSpace(req.Text) == "") == (req.Data == ""):
 		return req, http.StatusBadRequest, "send exactly one of text and data"
+	}
+	req.Text = strings.TrimSpace(bot.CleanText(req.Text))
+	req.Data = bot.CleanText(req.Data)
+	req.Label = strings.TrimSpace(bot.CleanText(req.Label))
+	req.empty = req.Text == "" && req.Data == ""
+	switch {
 	case utf8.RuneCountInString(req.Text) > MaxText:
 		return req, http.StatusRequestEntityTooLarge, fmt.Sprintf("text is over %d characters", MaxText)
 	case len(req.Data) > MaxCallbackData:

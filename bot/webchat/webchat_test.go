@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -694,11 +695,12 @@ func TestUnicodeRoundTrip(t *testing.T) {
 		if code := e.send(v, map[string]any{"id": id, "seq": i + 1, "text": text}); code != http.StatusOK {
 			t.Fatalf("send %q: %d", text, code)
 		}
-		if got := e.core.inbounds()[i].Text; got != text {
-			t.Errorf("core got %q, want %q", got, text)
+		// what a resident sends is cleaned (bot.CleanText); what the bot sends is not touched
+		if got, want := e.core.inbounds()[i].Text, bot.CleanText(text); got != want {
+			t.Errorf("core got %q, want %q", got, want)
 		}
-		if _, m := s.next(); m.Text != text {
-			t.Errorf("echo %q, want %q", m.Text, text)
+		if _, m := s.next(); m.Text != bot.CleanText(text) {
+			t.Errorf("echo %q, want %q", m.Text, bot.CleanText(text))
 		}
 		deliver(t, e.a, v, "bot/"+strconv.Itoa(i), text)
 		if _, m := s.next(); m.Text != text {
@@ -710,9 +712,56 @@ func TestUnicodeRoundTrip(t *testing.T) {
 		t.Fatalf("history has %d messages, want %d", len(h), 2*len(odd))
 	}
 	for i, text := range odd {
-		if h[2*i].Text != text || h[2*i+1].Text != text {
+		if h[2*i].Text != bot.CleanText(text) || h[2*i+1].Text != text {
 			t.Errorf("history %d: %q / %q, want %q", i, h[2*i].Text, h[2*i+1].Text, text)
 		}
+	}
+	if got := bot.CleanText(odd[4]); got != "zerowidth and \n line separator" {
+		t.Errorf("cleaned %q", got)
+	}
+}
+
+// Control characters never reach the core or the history; a message with
+// nothing left is answered like one without text, not refused or dropped.
+func TestSendCleansControlCharacters(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.Burst = 100 })
+	v := e.visit()
+	ids := []string{newMsgID(), newMsgID(), newMsgID(), newMsgID(), newMsgID()}
+	for i, body := range []string{
+		`{"id":"` + ids[0] + `","seq":1,"text":"\u0000x"}`,
+		`{"id":"` + ids[1] + `","seq":2,"text":"\u0000/Start\u0007 a\u202eb"}`,
+		`{"id":"` + ids[2] + `","seq":3,"data":"nav:\u0000menu","label":"Về\u0000 menu\u001b"}`,
+		`{"id":"` + ids[3] + `","seq":4,"text":" \u0000\u0001\u200b\r\n "}`,
+		`{"id":"` + ids[4] + `","seq":5,"data":"\u0000","label":"\u0000"}`,
+	} {
+		if code := e.post(v, e.srv.URL, []byte(body)).StatusCode; code != http.StatusOK {
+			t.Fatalf("send %d: %d", i, code)
+		}
+	}
+	got := e.core.inbounds()
+	want := []bot.Inbound{
+		{Kind: bot.InText, Text: "x"},
+		{Kind: bot.InCommand, Command: "start", Args: "ab"},
+		{Kind: bot.InButton, Data: "nav:menu"},
+		{Kind: bot.InMedia},
+		{Kind: bot.InMedia},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("core got %d inbounds, want %d", len(got), len(want))
+	}
+	for i, w := range want {
+		g := got[i]
+		if g.Kind != w.Kind || g.Text != w.Text || g.Command != w.Command || g.Args != w.Args || g.Data != w.Data || g.UpdateID != ids[i] {
+			t.Errorf("inbound %d = %#v, want %#v", i, g, w)
+		}
+	}
+	h := e.history(v, 0)
+	var shown []string
+	for _, m := range h {
+		shown = append(shown, m.Text)
+	}
+	if !slices.Equal(shown, []string{"x", "/Start ab", "Về menu"}) {
+		t.Fatalf("history = %q", shown)
 	}
 }
 

@@ -296,12 +296,16 @@ func (c *chatSession) begin(ctx context.Context) error {
 	return c.send(ctx, bot.Inbound{Kind: bot.InCommand, Command: "start", Args: c.opts.Flow})
 }
 
-// input handles one typed line; quit is true for "q".
-func (c *chatSession) input(ctx context.Context, line string) (quit bool, err error) {
-	line = strings.TrimSpace(line)
+// input handles one typed line, cleaned like every channel's input
+// (bot.CleanText); quit is true for "q".
+func (c *chatSession) input(ctx context.Context, raw string) (quit bool, err error) {
+	raw = strings.TrimSpace(raw)
+	line := strings.TrimSpace(bot.CleanText(raw))
 	switch {
-	case line == "":
+	case raw == "":
 		return false, nil
+	case line == "": // only control characters: like a message without text
+		return false, c.send(ctx, bot.Inbound{Kind: bot.InMedia})
 	case line == "q":
 		return true, nil
 	case isNumber(line):

@@ -204,6 +204,18 @@ func TestChatCommandsAndText(t *testing.T) {
 	mustContain(t, got, "["+f.ID+"/")
 }
 
+// Typed lines are cleaned like every channel's input: a line of control
+// characters is answered like a message without text, a command with a NUL
+// in it still works.
+func TestChatCleansInput(t *testing.T) {
+	e := newChatEnv(t)
+	got := e.chat(t, chatOptions{Debug: true}, "\x00\x07\u200b\n/men\x00u\n")
+	mustContain(t, got, e.set.Text("vi", "media", nil))
+	if strings.Count(got, e.set.Menu("vi")[0].Text) < 2 { // start, /menu
+		t.Errorf("/men\\x00u did not show the menu:\n%s", got)
+	}
+}
+
 func TestChatEscalationOpensTicket(t *testing.T) {
 	e := newChatEnv(t)
 	// The last button of the main menu is "talk to a volunteer".
