@@ -1,6 +1,7 @@
 package flows
 
 import (
+	"bytes"
 	"errors"
 	"io/fs"
 	"os"
@@ -16,6 +17,7 @@ import (
 // fuzzFlowSeeds are YAML files a fuzzer starts from: the test fixtures, the
 // bundled flows and a few nasty documents.
 func fuzzFlowSeeds(f *testing.F) [][]byte {
+	const maxSeed = 2048
 	f.Helper()
 	var seeds [][]byte
 	for _, dir := range []string{"testdata/good", "testdata/bad"} {
@@ -39,6 +41,14 @@ func fuzzFlowSeeds(f *testing.F) [][]byte {
 		data, err := fs.ReadFile(Bundled(), e.Name())
 		if err != nil {
 			f.Fatal(err)
+		}
+		// the head of each bundled file: its shapes without its bulk, since
+		// every execution parses the whole input and a 40 KB seed would cut
+		// the fuzzer's speed tenfold (the full files load in TestBundled)
+		if len(data) > maxSeed {
+			if cut := bytes.LastIndexByte(data[:maxSeed], '\n'); cut > 0 {
+				data = data[:cut+1]
+			}
 		}
 		seeds = append(seeds, data)
 	}
@@ -106,10 +116,9 @@ func FuzzLoad(f *testing.F) {
 		// Load reads no clock: with today at the end of time no verified date
 		// is in the future, and Check and Load must agree
 		today := time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
+		// Load validates again from scratch, so comparing its issues with
+		// Check's below also shows that validation is deterministic
 		issues := Check(today, layers...)
-		if again := Check(today, layers...); !reflect.DeepEqual(issues, again) {
-			t.Fatalf("Check is not deterministic:\n%v\n%v", Issues(issues), Issues(again))
-		}
 		for _, is := range issues {
 			if is.Msg == "" || is.Kind == "" || is.Line < 0 || !utf8.ValidString(is.String()) {
 				t.Fatalf("issue without a message, kind or line: %+v", is)
@@ -125,7 +134,7 @@ func FuzzLoad(f *testing.F) {
 		if err != nil {
 			var is Issues
 			if !errors.As(err, &is) || !reflect.DeepEqual([]Issue(is), issues) {
-				t.Fatalf("Load's error %v does not hold Check's issues", err)
+				t.Fatalf("Load's issues differ from Check's (validation is not deterministic):\n%v\n%v", err, Issues(issues))
 			}
 			_ = err.Error()
 			return

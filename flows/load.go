@@ -221,6 +221,9 @@ func yamlIssues(path string, err error, where func(line int) (flow, step string)
 	}
 	out := make([]Issue, 0, len(msgs))
 	for _, m := range msgs {
+		// yaml.v3 quotes a long value cut at a byte count, which can split a
+		// Vietnamese letter in two: mend it so the message stays valid text
+		m = strings.ToValidUTF8(m, "")
 		is := Issue{File: path, Kind: IssueSyntax}
 		if sub := lineNumber.FindStringSubmatch(m); sub != nil {
 			is.Line, _ = strconv.Atoi(sub[1])

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"testing/fstest"
 	"time"
+	"unicode/utf8"
 )
 
 // checkDay is "today" for the validator in these tests.
@@ -160,6 +161,27 @@ func TestCheckMessages(t *testing.T) {
 			}
 			t.Fatalf("want %s at line %d containing %q, got:\n%s", tc.kind, tc.line, tc.msg, Issues(got).Error())
 		})
+	}
+}
+
+// TestCheckMessagesValidText: yaml.v3 quotes a long wrong-typed value cut
+// at a byte count; at every offset the issue is still valid text, because a
+// split Vietnamese letter is mended rather than passed on to an organizer's
+// terminal or the admin page.
+func TestCheckMessagesValidText(t *testing.T) {
+	for pad := range 4 {
+		file := "id: x\nkeywords: {vi: " + strings.Repeat("0", pad) + strings.Repeat("ổ", 40) + "}\nstart: a\nsteps:\n  - id: a\n    end: {vi: ok}\n"
+		got := Check(checkDay, Named("good", goodFS(t)), Named("x", fstest.MapFS{"f.yaml": {Data: []byte(file)}}))
+		found := false
+		for _, is := range got {
+			if !utf8.ValidString(is.String()) {
+				t.Errorf("pad %d: issue is not valid UTF-8: %q", pad, is.String())
+			}
+			found = found || (is.Line == 2 && strings.Contains(is.Msg, "cannot unmarshal"))
+		}
+		if !found {
+			t.Fatalf("pad %d: no type error at line 2:\n%s", pad, Issues(got).Error())
+		}
 	}
 }
 
