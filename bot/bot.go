@@ -59,6 +59,61 @@ type Inbound struct {
 	Name     string    // display name, for greetings ("{name}")
 	LangHint string    // platform language code of the user, e.g. "vi", "en-US"
 	At       time.Time // when the platform says it was sent
+	// Media is what a message carried besides text (InMedia, or InText
+	// with a caption): a photo, voice note, document, sticker, location…
+	Media *Media
+	// ReplyTo is the text (or caption) of the bot's own message this one
+	// answers, when the platform says so: a volunteer replying to a relayed
+	// message ("#12 · …") answers that ticket's resident.
+	ReplyTo string
+}
+
+// MediaKind names what a message carries besides text. Values are stable:
+// they are stored with transcripts.
+type MediaKind string
+
+const (
+	MediaPhoto    MediaKind = "photo"
+	MediaDocument MediaKind = "document"
+	MediaVoice    MediaKind = "voice"
+	MediaAudio    MediaKind = "audio"
+	MediaVideo    MediaKind = "video"
+	MediaSticker  MediaKind = "sticker"
+	MediaLocation MediaKind = "location"
+	MediaContact  MediaKind = "contact"
+	MediaOther    MediaKind = "other"
+)
+
+// Relayable reports whether a volunteer and a resident can pass this kind
+// on to each other (a sticker, a location or a contact card is answered
+// rather than relayed).
+func (k MediaKind) Relayable() bool {
+	switch k {
+	case MediaPhoto, MediaDocument, MediaVoice, MediaAudio, MediaVideo:
+		return true
+	}
+	return false
+}
+
+// Media is a file or an attachment, by reference: the bytes stay with the
+// platform (or, for web chat uploads, in the store).
+type Media struct {
+	Kind MediaKind `json:"k"`
+	// Ref says where the file is, prefixed by who can read it:
+	// "telegram:<file_id>" (usable by this bot in any Telegram chat),
+	// "web:<upload id>" (a web chat upload kept in the store).
+	Ref  string `json:"r,omitempty"`
+	Name string `json:"n,omitempty"` // a document's file name
+	MIME string `json:"m,omitempty"`
+	Size int64  `json:"s,omitempty"` // bytes; 0 when the platform does not say
+}
+
+// Ack is what the core answers a button tap with, for platforms that show
+// it (Telegram's answerCallbackQuery): a short notice, or an alert the user
+// must dismiss. The zero Ack just stops the button's spinner.
+type Ack struct {
+	Text  string
+	Alert bool
 }
 
 // Lane says how urgent an Outbound is. Replies never wait behind bulk traffic.
@@ -83,6 +138,8 @@ type Outbound struct {
 	Text    string     `json:"x"`
 	Buttons [][]Button `json:"b,omitempty"`
 	Lane    Lane       `json:"l,omitempty"`
+	// Media, when set, is sent with Text as its caption.
+	Media *Media `json:"m,omitempty"`
 }
 
 // Conversation is a resident's conversation state kept in Redis.
