@@ -157,6 +157,8 @@ type Conversation struct {
 	// Refreshed is when the resident's durable row (last seen, name,
 	// language) was last written; see UpdateRecord.SkipResident.
 	Refreshed time.Time `json:"r,omitempty"`
+	// Desk is what the volunteer desk keeps for this chat.
+	Desk      DeskState `json:"d,omitzero"`
 	UpdatedAt time.Time `json:"u"`
 }
 

@@ -40,6 +40,17 @@ type Config struct {
 	// Preferences stores /stop and /start choices; without it /stop answers
 	// with the error text rather than pretending.
 	Preferences Preferences
+	// Desk, when set, is asked first about every update (see Desk), and
+	// Mailboxes carries its messages to other conversations.
+	Desk      Desk
+	Mailboxes Mailboxes
+}
+
+// Mailboxes appends messages to another conversation's outbox once per
+// marker (store.Redis): a second Append with the same marker returns
+// ErrDuplicate and appends nothing.
+type Mailboxes interface {
+	Append(ctx context.Context, key ConvKey, marker string, out []Outbound) (Committed, error)
 }
 
 // Service runs residents' conversations: for each inbound update it loads the
@@ -91,13 +102,22 @@ func (s *Service) Close() { s.seq.stop() }
 // error when nothing was committed — the adapter then answers non-2xx so the
 // platform delivers the update again.
 func (s *Service) Handle(ctx context.Context, in Inbound) error {
+	_, err := s.HandleTap(ctx, in)
+	return err
+}
+
+// HandleTap is Handle for a button tap whose platform shows an answer
+// (Telegram's answerCallbackQuery): it also returns what to answer. A
+// re-delivered tap answers with the zero Ack.
+func (s *Service) HandleTap(ctx context.Context, in Inbound) (Ack, error) {
 	if in.Key.ChatID == "" || in.UpdateID == "" {
-		return fmt.Errorf("bot: inbound without chat or update id")
+		return Ack{}, fmt.Errorf("bot: inbound without chat or update id")
 	}
+	var ack Ack
 	err := s.seq.Do(ctx, in.Key, in.Seq, in.UpdateID, func() error {
 		var err error
 		for attempt := 0; attempt < 5; attempt++ {
-			err = s.handleOnce(ctx, in, attempt > 0)
+			ack, err = s.handleOnce(ctx, in, attempt > 0)
 			if !errors.Is(err, ErrConflict) {
 				break
 			}
@@ -110,6 +130,7 @@ func (s *Service) Handle(ctx context.Context, in Inbound) error {
 			if snd := s.senders[in.Key.Channel]; snd != nil {
 				snd.Resume(ctx, in.Key)
 			}
+			ack = Ack{}
 			s.cfg.Metrics.Update(in.Key.Channel, "duplicate")
 			return nil
 		case err != nil:
@@ -126,19 +147,22 @@ func (s *Service) Handle(ctx context.Context, in Inbound) error {
 		s.log.Error("update not handled: the core panicked", "chat", in.Key.String(), "update", in.UpdateID,
 			"panic", fmt.Sprint(pe.Value), "stack", string(pe.Stack))
 	}
-	return err
+	if err != nil {
+		return Ack{}, err
+	}
+	return ack, nil
 }
 
 // handleOnce is one attempt at an update; rerun says an earlier attempt lost
 // its commit to a concurrent writer.
-func (s *Service) handleOnce(ctx context.Context, in Inbound, rerun bool) error {
+func (s *Service) handleOnce(ctx context.Context, in Inbound, rerun bool) (Ack, error) {
 	now := s.cfg.Now()
 	conv, seen, err := s.convs.Load(ctx, in.Key, in.UpdateID)
 	if err != nil {
-		return fmt.Errorf("load conversation: %w", err)
+		return Ack{}, fmt.Errorf("load conversation: %w", err)
 	}
 	if seen {
-		return ErrDuplicate
+		return Ack{}, ErrDuplicate
 	}
 	conv.Key = in.Key
 	if conv.Flow.Lang == "" {
@@ -157,12 +181,23 @@ func (s *Service) handleOnce(ctx context.Context, in Inbound, rerun bool) error 
 			at = now
 		}
 		if err := s.recs.SetReachable(ctx, in.Key, in.Kind == InUnblocked, at); err != nil {
-			return fmt.Errorf("record reachability: %w", err)
+			return Ack{}, fmt.Errorf("record reachability: %w", err)
 		}
-		return s.commit(ctx, conv, in, now, nil)
+		return Ack{}, s.commit(ctx, conv, in, now, nil)
 	}
 
 	set := s.flows.Load()
+	if s.cfg.Desk != nil {
+		plan, err := s.cfg.Desk.Route(ctx, DeskTurn{In: in, Conv: conv, Set: set, Now: now})
+		if err != nil {
+			return Ack{}, fmt.Errorf("desk: %w", err)
+		}
+		plan.Conv.Key, plan.Conv.Version = conv.Key, conv.Version
+		conv = plan.Conv
+		if plan.Handled {
+			return plan.Ack, s.commitDesk(ctx, conv, in, now, plan, rerun)
+		}
+	}
 	prevLang, prevName := conv.Flow.Lang, conv.Flow.Vars["name"]
 	t := turn{svc: s, set: set, conv: conv, in: in, now: now}
 	t.run()
@@ -170,12 +205,12 @@ func (s *Service) handleOnce(ctx context.Context, in Inbound, rerun bool) error 
 		if s.cfg.Preferences == nil {
 			t.out = []flows.Output{{Text: set.Text(t.lang(), "error", nil)}}
 		} else if err := s.cfg.Preferences.SetBroadcastOptIn(ctx, in.Key, *t.optIn, now); err != nil {
-			return fmt.Errorf("record opt-in: %w", err)
+			return Ack{}, fmt.Errorf("record opt-in: %w", err)
 		}
 	}
 	if t.cancel {
 		if err := s.recs.CancelTicket(ctx, conv.Ticket, now); err != nil {
-			return fmt.Errorf("cancel ticket: %w", err)
+			return Ack{}, fmt.Errorf("cancel ticket: %w", err)
 		}
 		t.conv.Ticket, t.conv.Noticed = 0, time.Time{}
 	}
@@ -193,27 +228,100 @@ func (s *Service) handleOnce(ctx context.Context, in Inbound, rerun bool) error 
 	}
 	res, err := s.recs.Record(ctx, rec)
 	if err != nil {
-		return fmt.Errorf("record update: %w", err)
+		return Ack{}, fmt.Errorf("record update: %w", err)
 	}
 	if t.handoff != nil && res.TicketID != 0 {
 		t.conv.Ticket = res.TicketID
 	}
 	if err := s.commit(ctx, t.conv, in, now, t.out); err != nil {
-		return err
+		return Ack{}, err
 	}
 	s.cfg.Metrics.FlowEvents(in.Key.Channel, t.events)
+	return Ack{}, nil
+}
+
+// commitDesk records and commits what the desk planned for an update: the
+// resident's transcript lines, its messages to other conversations (once
+// per update: a re-run appends nothing twice), then the conversation with
+// its replies.
+func (s *Service) commitDesk(ctx context.Context, conv Conversation, in Inbound, now time.Time, plan DeskPlan, rerun bool) error {
+	if len(plan.Transcript) > 0 && conv.Ticket != 0 {
+		rec := UpdateRecord{Key: in.Key, UpdateID: in.UpdateID, At: now, Name: in.Name, Lang: conv.Flow.Lang,
+			Rerun: rerun, Ticket: conv.Ticket, Transcript: plan.Transcript, SkipResident: true}
+		if _, err := s.recs.Record(ctx, rec); err != nil {
+			return fmt.Errorf("record update: %w", err)
+		}
+	}
+	if err := s.relay(ctx, in.Key.String()+":"+in.UpdateID, plan.Relays); err != nil {
+		return err
+	}
+	for i := range plan.Out {
+		plan.Out[i].ID, plan.Out[i].Key = in.UpdateID+"/"+strconv.Itoa(i), in.Key
+	}
+	return s.commitOut(ctx, conv, in, now, plan.Out)
+}
+
+// relay appends msgs to their conversations' outboxes, once per marker, and
+// hands them to their senders.
+func (s *Service) relay(ctx context.Context, marker string, msgs []Outbound) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	if s.cfg.Mailboxes == nil {
+		return errors.New("bot: the desk relays messages but no Mailboxes is configured")
+	}
+	var order []ConvKey
+	byKey := map[ConvKey][]Outbound{}
+	for _, m := range msgs {
+		if _, ok := byKey[m.Key]; !ok {
+			order = append(order, m.Key)
+		}
+		byKey[m.Key] = append(byKey[m.Key], m)
+	}
+	for _, key := range order {
+		out := byKey[key]
+		res, err := s.cfg.Mailboxes.Append(ctx, key, marker, out)
+		if errors.Is(err, ErrDuplicate) {
+			// appended by an earlier attempt that did not commit: its sender
+			// may not have it
+			if snd := s.senders[key.Channel]; snd != nil {
+				snd.Resume(ctx, key)
+			}
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("relay to %s: %w", key, err)
+		}
+		s.deliver(ctx, key, res, out)
+	}
 	return nil
 }
 
-func (s *Service) commit(ctx context.Context, conv Conversation, in Inbound, now time.Time, outs []flows.Output) error {
-	if in.Seq > conv.LastSeq {
-		conv.LastSeq = in.Seq
+// deliver hands committed messages to their channel's sender, as the lease
+// says (see commitOut).
+func (s *Service) deliver(ctx context.Context, key ConvKey, res Committed, msgs []Outbound) {
+	switch snd := s.senders[key.Channel]; {
+	case snd == nil || len(msgs) == 0 || !res.Leased:
+	case res.Backlog:
+		snd.Resume(ctx, key)
+	default:
+		snd.Enqueue(msgs...)
 	}
-	conv.UpdatedAt = now
+}
+
+func (s *Service) commit(ctx context.Context, conv Conversation, in Inbound, now time.Time, outs []flows.Output) error {
 	msgs := make([]Outbound, len(outs))
 	for i, o := range outs {
 		msgs[i] = Outbound{ID: in.UpdateID + "/" + strconv.Itoa(i), Key: in.Key, Text: o.Text, Buttons: buttons(o.Buttons)}
 	}
+	return s.commitOut(ctx, conv, in, now, msgs)
+}
+
+func (s *Service) commitOut(ctx context.Context, conv Conversation, in Inbound, now time.Time, msgs []Outbound) error {
+	if in.Seq > conv.LastSeq {
+		conv.LastSeq = in.Seq
+	}
+	conv.UpdatedAt = now
 	res, err := s.convs.Commit(ctx, conv, in.UpdateID, msgs)
 	if err != nil {
 		return fmt.Errorf("commit conversation: %w", err)
@@ -221,13 +329,7 @@ func (s *Service) commit(ctx context.Context, conv Conversation, in Inbound, now
 	// Without the lease another live process delivers them, after what it
 	// holds; with a backlog nobody was delivering, the whole outbox goes in
 	// order.
-	switch snd := s.senders[in.Key.Channel]; {
-	case snd == nil || len(msgs) == 0 || !res.Leased:
-	case res.Backlog:
-		snd.Resume(ctx, in.Key)
-	default:
-		snd.Enqueue(msgs...)
-	}
+	s.deliver(ctx, in.Key, res, msgs)
 	return nil
 }
 

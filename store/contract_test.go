@@ -29,6 +29,7 @@ type recordsStore interface {
 	CountEvents(ctx context.Context, kind, flow string) (int64, error)
 	WaitingTickets(ctx context.Context) (int64, error)
 	SigningKeys(ctx context.Context, p KeyPolicy, now time.Time) ([]bot.SigningKey, error)
+	Desk() *Desk
 }
 
 var (
@@ -743,11 +744,11 @@ func testCancelTicket(t *testing.T, p *recordsBackend) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.exec(t, `UPDATE tickets SET status = 'closed' WHERE id = $1`, res2.TicketID)
+	p.exec(t, `UPDATE tickets SET status = 'resolved' WHERE id = $1`, res2.TicketID)
 	if err := p.CancelTicket(ctx, res2.TicketID, t0); err != nil {
 		t.Fatal(err)
 	}
-	if tk, _ := p.Ticket(ctx, res2.TicketID); tk.Status != TicketClosed {
+	if tk, _ := p.Ticket(ctx, res2.TicketID); tk.Status != TicketResolved {
 		t.Errorf("closed ticket became %s", tk.Status)
 	}
 

@@ -323,3 +323,58 @@ func (r *Redis) eachLease(ctx context.Context, what string, keys []bot.ConvKey, 
 	}
 	return nil
 }
+
+// appendLua appends to an outbox once per marker: {-1} when the marker was
+// set before, else {lease} as commitLua reports it.
+// KEYS: marker, outbox, lease. ARGV: dedupe TTL ms, outbox TTL ms, owner,
+// lease TTL ms, outbound JSON...
+const appendLua = `
+if redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) == false then return {-1} end
+local before = redis.call('LLEN', KEYS[2])
+for i = 5, #ARGV do redis.call('RPUSH', KEYS[2], ARGV[i]) end
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+local holder = redis.call('GET', KEYS[3])
+if not holder or holder == ARGV[3] then
+  redis.call('SET', KEYS[3], ARGV[3], 'PX', ARGV[4])
+  if not holder and before > 0 then return {2} end
+  return {1}
+end
+return {0}
+`
+
+// Append adds out to key's outbox without touching its conversation state,
+// once per marker: the same marker appended again (a re-run of the update
+// that relays a message, a timer firing on two replicas) returns
+// bot.ErrDuplicate and appends nothing. The lease is taken as Commit takes
+// it; the channel's outbox index is updated in the same round trip. Every
+// message must have key as its Key.
+func (r *Redis) Append(ctx context.Context, key bot.ConvKey, marker string, out []bot.Outbound) (bot.Committed, error) {
+	if len(out) == 0 || marker == "" {
+		return bot.Committed{}, fmt.Errorf("store: append to %s: no messages or no marker", key)
+	}
+	args := make([]any, 0, 4+len(out))
+	args = append(args, r.opts.DedupeTTL.Milliseconds(), (4 * r.opts.DedupeTTL).Milliseconds(),
+		r.opts.Owner, r.opts.LeaseTTL.Milliseconds())
+	for _, o := range out {
+		if o.Key != key {
+			return bot.Committed{}, fmt.Errorf("store: append to %s: message %s is for %s", key, o.ID, o.Key)
+		}
+		b, err := json.Marshal(o)
+		if err != nil {
+			return bot.Committed{}, fmt.Errorf("store: append to %s: encode outbound %s: %w", key, o.ID, err)
+		}
+		args = append(args, b)
+	}
+	keys := []string{r.base(key) + "a:" + marker, r.outboxKey(key), r.leaseKey(key)}
+	res, err := r.runIndexed(ctx, key, r.append, keys, args)
+	if err != nil {
+		return bot.Committed{}, fmt.Errorf("store: append to %s: %w", key, err)
+	}
+	switch {
+	case len(res) != 1:
+		return bot.Committed{}, fmt.Errorf("store: append to %s: unexpected reply of %d items", key, len(res))
+	case res[0] == -1:
+		return bot.Committed{}, fmt.Errorf("store: append %s to %s: %w", marker, key, bot.ErrDuplicate)
+	}
+	return bot.Committed{Leased: res[0] > 0, Backlog: res[0] == 2}, nil
+}

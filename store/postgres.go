@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -29,6 +30,7 @@ const recordAttempts = 3
 // flow events. It implements bot.Records. It is safe for concurrent use.
 type Postgres struct {
 	pool *pgxpool.Pool
+	db   *sql.DB // the pool through database/sql, for the Desk's shared SQL
 	log  *slog.Logger
 }
 
@@ -48,7 +50,7 @@ func OpenPostgres(ctx context.Context, url string, log *slog.Logger) (*Postgres,
 	if err != nil {
 		return nil, fmt.Errorf("store: open database: %w", err)
 	}
-	p := &Postgres{pool: pool, log: log}
+	p := &Postgres{pool: pool, db: stdlib.OpenDBFromPool(pool), log: log}
 	if err := p.Ping(ctx); err != nil {
 		pool.Close()
 		return nil, err
@@ -65,7 +67,13 @@ func (p *Postgres) Ping(ctx context.Context) error {
 }
 
 // Close closes the pool, waiting for acquired connections to be released.
-func (p *Postgres) Close() { p.pool.Close() }
+func (p *Postgres) Close() {
+	_ = p.db.Close()
+	p.pool.Close()
+}
+
+// Desk returns the volunteers and tickets kept in this database.
+func (p *Postgres) Desk() *Desk { return &Desk{r: p.db, w: p.db, forUpdate: " FOR UPDATE"} }
 
 // Migrate applies the embedded migrations that are not applied yet. It holds
 // a PostgreSQL session advisory lock meanwhile, so replicas starting together

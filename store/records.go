@@ -57,8 +57,9 @@ var ErrNotFound = errors.New("store: not found")
 // Ticket statuses, as stored in tickets.status.
 const (
 	TicketWaiting   = "waiting"
-	TicketOpen      = "open"
-	TicketClosed    = "closed"
+	TicketAssigned  = "assigned"
+	TicketResolved  = "resolved"
+	TicketAbandoned = "abandoned"
 	TicketCancelled = "cancelled"
 )
 
@@ -80,7 +81,7 @@ type Ticket struct {
 	ID           int64
 	ResidentID   int64
 	Key          bot.ConvKey
-	Status       string // TicketWaiting, TicketOpen, TicketClosed or TicketCancelled
+	Status       string // TicketWaiting, TicketAssigned, TicketResolved, TicketCancelled or TicketAbandoned
 	Flow         string
 	Step         string
 	Reason       string
@@ -175,7 +176,7 @@ WHERE channel = $1 AND external_id = $2 AND source_update = $3 AND status = 'wai
 // cancelTicketSQL cancels ticket $1 at $2 if it is still waiting or open.
 const cancelTicketSQL = `
 UPDATE tickets SET status = 'cancelled', updated_at = $2
-WHERE id = $1 AND status IN ('waiting', 'open')`
+WHERE id = $1 AND status IN ('waiting', 'assigned')`
 
 // ticketExistsSQL reports whether ticket $1 exists.
 const ticketExistsSQL = `SELECT EXISTS (SELECT 1 FROM tickets WHERE id = $1)`

@@ -74,6 +74,7 @@ type Redis struct {
 	renew  *redis.Script
 	unlock *redis.Script
 	forget *redis.Script
+	append *redis.Script
 }
 
 var (
@@ -154,8 +155,9 @@ func NewRedis(ctx context.Context, client redis.UniversalClient, opts RedisOptio
 		renew:  redis.NewScript(renewLua),
 		unlock: redis.NewScript(unlockLua),
 		forget: redis.NewScript(forgetLua),
+		append: redis.NewScript(appendLua),
 	}
-	for _, s := range []*redis.Script{r.load, r.commit, r.done, r.claim, r.renew, r.unlock, r.forget} {
+	for _, s := range []*redis.Script{r.load, r.commit, r.done, r.claim, r.renew, r.unlock, r.forget, r.append} {
 		if err := s.Load(ctx, client).Err(); err != nil {
 			return nil, fmt.Errorf("store: redis script load: %w", err)
 		}
@@ -287,6 +289,12 @@ func (r *Redis) Commit(ctx context.Context, c bot.Conversation, updateID string,
 // their own nodes). The index entry may be written although the commit then
 // fails: Stale lists it, Claim finds the outbox empty and Forget drops it.
 func (r *Redis) commitIndexed(ctx context.Context, key bot.ConvKey, keys []string, args []any) ([]int64, error) {
+	return r.runIndexed(ctx, key, r.commit, keys, args)
+}
+
+// runIndexed runs script with the outbox index update for key in one
+// pipeline, sending the script's source if the server lost it.
+func (r *Redis) runIndexed(ctx context.Context, key bot.ConvKey, script *redis.Script, keys []string, args []any) ([]int64, error) {
 	run := func(eval func(redis.Pipeliner) *redis.Cmd) ([]int64, error) {
 		pipe := r.client.Pipeline()
 		pipe.ZAdd(ctx, r.indexKey(key), redis.Z{Score: float64(time.Now().UnixMilli()), Member: key.ChatID})
@@ -294,10 +302,10 @@ func (r *Redis) commitIndexed(ctx context.Context, key bot.ConvKey, keys []strin
 		_, _ = pipe.Exec(ctx) // errors are read from each command
 		return cmd.Int64Slice()
 	}
-	res, err := run(func(p redis.Pipeliner) *redis.Cmd { return r.commit.EvalSha(ctx, p, keys, args...) })
+	res, err := run(func(p redis.Pipeliner) *redis.Cmd { return script.EvalSha(ctx, p, keys, args...) })
 	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
 		// the server lost its scripts (restarted or flushed): send the source
-		res, err = run(func(p redis.Pipeliner) *redis.Cmd { return r.commit.Eval(ctx, p, keys, args...) })
+		res, err = run(func(p redis.Pipeliner) *redis.Cmd { return script.Eval(ctx, p, keys, args...) })
 	}
 	if err != nil {
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -107,6 +108,7 @@ func TestRedisContract(t *testing.T) {
 		{"OutboxLeaseExpires", testRedisOutboxLeaseExpires},
 		{"OutboxIndex", testRedisOutboxIndex},
 		{"OutboxTakeStale", testRedisOutboxTakeStale},
+		{"Append", testRedisAppend},
 		{"RoundTrips", testRedisRoundTrips},
 		{"Unicode", testRedisUnicode},
 		{"StateExpires", testRedisStateExpires},
@@ -534,6 +536,56 @@ func testRedisOutboxLease(t *testing.T, url string) {
 	// Done of an unknown id changes nothing
 	if n, err := a.Done(ctx, key, "nope"); err != nil || n != 2 {
 		t.Fatalf("Done unknown = %d, %v", n, err)
+	}
+}
+
+// Append adds to another conversation's outbox once per marker, behind what
+// its own commits queued, taking the lease as Commit does and indexing it.
+func testRedisAppend(t *testing.T, url string) {
+	ctx := context.Background()
+	a, b := twoOwners(t, url, time.Minute)
+	key := tgKey("relay")
+	msg := func(id string) bot.Outbound { return bot.Outbound{ID: id, Key: key, Text: "x"} }
+
+	commitOut(t, a, key, "1", 1)
+	if res, err := b.Append(ctx, key, "web:v1:u7", []bot.Outbound{msg("r:u7/0"), msg("r:u7/1")}); err != nil || res.Leased {
+		t.Fatalf("append while a holds the lease = %+v, %v; want appended, not leased", res, err)
+	}
+	if _, err := a.Append(ctx, key, "web:v1:u7", []bot.Outbound{msg("r:u7/0")}); !errors.Is(err, bot.ErrDuplicate) {
+		t.Fatalf("the same marker again: %v, want ErrDuplicate", err)
+	}
+	if msgs, held, _ := a.Claim(ctx, key); held || ids(msgs) != "1/0 r:u7/0 r:u7/1" {
+		t.Fatalf("outbox = %s held=%v, want the commit's message, then the relay once", ids(msgs), held)
+	}
+	for _, id := range []string{"1/0", "r:u7/0", "r:u7/1"} {
+		if _, err := a.Done(ctx, key, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// on an empty outbox the appender takes the lease; after a release the
+	// next appender finds a backlog
+	if res, err := b.Append(ctx, key, "m2", []bot.Outbound{msg("r:2/0")}); err != nil || !res.Leased || res.Backlog {
+		t.Fatalf("append to an empty outbox = %+v, %v; want leased", res, err)
+	}
+	if err := b.Release(ctx, []bot.ConvKey{key}); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := a.Append(ctx, key, "m3", []bot.Outbound{msg("r:3/0")}); err != nil || !res.Leased || !res.Backlog {
+		t.Fatalf("append after a release = %+v, %v; want leased with a backlog", res, err)
+	}
+	// indexed for the sweep, like a commit
+	stale, err := a.Stale(ctx, key.Channel, time.Now().Add(time.Minute), 100)
+	if err != nil || !slices.ContainsFunc(stale, func(s StaleOutbox) bool { return s.Key == key }) {
+		t.Fatalf("Stale = %+v, %v; want the appended conversation", stale, err)
+	}
+	// refused: nothing to append, no marker, a message for another chat
+	for _, bad := range []struct {
+		marker string
+		out    []bot.Outbound
+	}{{"m4", nil}, {"", []bot.Outbound{msg("x")}}, {"m5", []bot.Outbound{{ID: "y", Key: tgKey("other"), Text: "x"}}}} {
+		if _, err := a.Append(ctx, key, bad.marker, bad.out); err == nil {
+			t.Errorf("Append(%q, %d messages) accepted", bad.marker, len(bad.out))
+		}
 	}
 }
 

@@ -114,6 +114,9 @@ func OpenSQLite(ctx context.Context, path string, log *slog.Logger) (*SQLite, er
 	return s, nil
 }
 
+// Desk returns the volunteers and tickets kept in this database.
+func (s *SQLite) Desk() *Desk { return &Desk{r: s.r, w: s.w, sqlite: true} }
+
 // Path returns the database file's path.
 func (s *SQLite) Path() string { return s.path }
 

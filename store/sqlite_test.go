@@ -2,11 +2,14 @@ package store
 
 import (
 	"context"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pressly/goose/v3"
 
 	"github.com/gocua/gocua/bot"
 	"github.com/gocua/gocua/flows"
@@ -139,5 +142,62 @@ func TestSQLitePersists(t *testing.T) {
 	next, err := s.Record(ctx, bot.UpdateRecord{Key: key, UpdateID: "u2", At: t0.Add(time.Hour), Handoff: &bot.TicketRequest{Flow: "f"}})
 	if err != nil || next.TicketID <= res.TicketID {
 		t.Errorf("next ticket = %+v, %v; want an id after %d", next, err, res.TicketID)
+	}
+}
+
+// Migration 0003 rebuilds SQLite's tickets table (to change its CHECK):
+// every ticket, its transcript and its joined updates survive, old states
+// get their new names, and foreign keys are enforced again afterwards.
+func TestSQLiteHandoffMigrationKeepsTickets(t *testing.T) {
+	ctx := context.Background()
+	s, err := OpenSQLite(ctx, t.TempDir()+"/old.db", discardLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	fsys, err := fs.Sub(migrationFiles, "migrations/sqlite")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prov, err := goose.NewProvider(goose.DialectSQLite3, s.w, fsys, goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := prov.UpTo(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	at := sqliteTime(time.Date(2026, 11, 1, 8, 0, 0, 0, time.UTC))
+	for _, q := range []string{
+		`INSERT INTO residents (id, channel, external_id, first_seen, last_seen) VALUES (1, 'telegram', '7', '` + at + `', '` + at + `')`,
+		`INSERT INTO tickets (id, resident_id, channel, external_id, status, source_update) VALUES (5, 1, 'telegram', '7', 'open', 'u1')`,
+		`INSERT INTO tickets (id, resident_id, channel, external_id, status, source_update) VALUES (6, 1, 'telegram', '7', 'closed', 'u2')`,
+		`INSERT INTO ticket_messages (ticket_id, sender, body, created_at, source_update, seq) VALUES (5, 'resident', 'giữ lại', '` + at + `', 'u1', 0)`,
+		`INSERT INTO ticket_handoffs (ticket_id, update_id) VALUES (5, 'u3')`,
+	} {
+		if _, err := s.w.ExecContext(ctx, q); err != nil {
+			t.Fatal(q, err)
+		}
+	}
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for id, want := range map[int64]string{5: TicketAssigned, 6: TicketResolved} {
+		if tk, err := s.Ticket(ctx, id); err != nil || tk.Status != want {
+			t.Fatalf("ticket %d = %q, %v; want %q", id, tk.Status, err, want)
+		}
+	}
+	if msgs, err := s.TicketMessages(ctx, 5); err != nil || len(msgs) != 1 || msgs[0].Text != "giữ lại" {
+		t.Fatalf("transcript after the rebuild = %+v, %v", msgs, err)
+	}
+	var joined int
+	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM ticket_handoffs WHERE ticket_id = 5`).Scan(&joined); err != nil || joined != 1 {
+		t.Fatalf("joined updates = %d, %v", joined, err)
+	}
+	if _, err := s.w.ExecContext(ctx, `INSERT INTO ticket_messages (ticket_id, sender, body, created_at, source_update, seq)
+VALUES (999, 'bot', 'x', '`+at+`', 'u', 0)`); err == nil {
+		t.Fatal("foreign keys are off after the migration")
+	}
+	if _, err := s.Desk().Ticket(ctx, 5); err != nil {
+		t.Fatal(err)
 	}
 }

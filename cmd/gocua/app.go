@@ -147,15 +147,21 @@ func (m *Main) openStores(ctx context.Context) error {
 	if m.Redis, err = store.OpenRedis(ctx, redisURL, ropts); err != nil {
 		return fmt.Errorf("GOCUA_REDIS_URL: %w", err)
 	}
+	// assigned only on success: a nil *Postgres in the interface would
+	// make Close call it
 	if url := cfg.DatabaseURL.Reveal(); url != "" {
-		if m.DB, err = store.OpenPostgres(ctx, url, m.Log.With("component", "postgres")); err != nil {
+		pg, err := store.OpenPostgres(ctx, url, m.Log.With("component", "postgres"))
+		if err != nil {
 			return fmt.Errorf("GOCUA_DATABASE_URL: %w", err)
 		}
+		m.DB = pg
 	} else {
 		m.Embedded.Database = true
-		if m.DB, err = store.OpenSQLite(ctx, m.sqlitePath(), m.Log.With("component", "sqlite")); err != nil {
+		lite, err := store.OpenSQLite(ctx, m.sqlitePath(), m.Log.With("component", "sqlite"))
+		if err != nil {
 			return fmt.Errorf("GOCUA_DATA_DIR: %w", err)
 		}
+		m.DB = lite
 	}
 	if err := m.DB.Migrate(ctx); err != nil {
 		return fmt.Errorf("migrate: %w", err)

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -15,7 +17,9 @@ import (
 	"time"
 
 	"github.com/gocua/gocua/bot/telegram/telegramtest"
+	"github.com/gocua/gocua/config"
 	"github.com/gocua/gocua/store"
+	"github.com/gocua/gocua/store/storetest"
 )
 
 func TestHealthReadyAndMetrics(t *testing.T) {
@@ -484,5 +488,35 @@ func TestStopTurnsRemindersOff(t *testing.T) {
 	h.send(textUpdate(nextUpdateID(), chat, "/start"))
 	if r, _ := h.main.DB.Resident(context.Background(), key(chat)); !r.BroadcastOptIn {
 		t.Fatal("/start did not turn reminders back on")
+	}
+}
+
+// A database that does not answer at start is an error naming the
+// variable, and closing what was started does not crash.
+func TestRunFailsCleanlyWhenTheDatabaseIsDown(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens here now
+	cfg, err := config.Load(func(k string) string {
+		return map[string]string{
+			"GOCUA_HTTP_ADDR":    "127.0.0.1:0",
+			"GOCUA_REDIS_URL":    storetest.RedisURL(redisDB),
+			"GOCUA_DATABASE_URL": "postgres://postgres@" + addr + "/test?connect_timeout=2",
+		}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := NewMain(cfg, slog.New(slog.DiscardHandler))
+	m.RedisPrefix = testPrefix(t)
+	err = m.Run(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "GOCUA_DATABASE_URL") {
+		t.Fatalf("Run = %v, want an error naming GOCUA_DATABASE_URL", err)
+	}
+	if err := m.Close(); err != nil {
+		t.Fatalf("Close after a failed Run: %v", err)
 	}
 }

@@ -29,11 +29,11 @@ func TestSecretsNeverLogged(t *testing.T) {
 	)
 	// PostgreSQL trusts 127.0.0.1, so the password is accepted whatever it is;
 	// the database goes through a proxy so it can be cut.
-	dbProxy := newTCPProxy(t, "127.0.0.1:5432")
 	u, err := url.Parse(testDB.url)
 	if err != nil {
 		t.Fatal(err)
 	}
+	dbProxy := newTCPProxy(t, u.Host)
 	u.User = url.UserPassword(u.User.Username(), dbPassword)
 	u.Host = dbProxy.Addr()
 	api := telegramtest.New(t)

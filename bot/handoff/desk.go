@@ -1,0 +1,248 @@
+package handoff
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gocua/gocua/bot"
+)
+
+// Config configures the desk.
+type Config struct {
+	// Group is the volunteers' group chat, where ticket cards are posted and
+	// claimed (zero: none; volunteers then claim with /next).
+	Group bot.ConvKey
+	// Admins are organizers from the start (GOCUA_ADMINS), by platform
+	// identity (channel and user id).
+	Admins []bot.ConvKey
+	// Recent is how many of the resident's last messages the context a
+	// volunteer receives shows (default 5).
+	Recent int
+	// StaffRefresh is how often the list of staff identities is re-read,
+	// so a volunteer approved on another replica is recognised (default 10 s).
+	StaffRefresh time.Duration
+}
+
+// Skills a volunteer can offer, and the categories a ticket is resolved
+// with. Values are stored; their names are locale texts desk_category_<x>.
+var categories = []string{"vneid", "dvc", "scam", "other"}
+
+// Desk is the volunteer desk: it implements bot.Desk.
+type Desk struct {
+	cfg Config
+	st  Store
+	log *slog.Logger
+
+	mu      sync.Mutex
+	staff   map[bot.ConvKey]bool // platform identities with a volunteers row
+	staffAt time.Time
+	admins  map[bot.ConvKey]bool
+}
+
+var _ bot.Desk = (*Desk)(nil)
+
+// New builds the desk.
+func New(cfg Config, st Store, log *slog.Logger) *Desk {
+	if cfg.Recent <= 0 {
+		cfg.Recent = 5
+	}
+	if cfg.StaffRefresh <= 0 {
+		cfg.StaffRefresh = 10 * time.Second
+	}
+	d := &Desk{cfg: cfg, st: st, log: log, admins: map[bot.ConvKey]bool{}}
+	for _, a := range cfg.Admins {
+		d.admins[a] = true
+	}
+	return d
+}
+
+// Button data the desk handles. Every payload is short: "dk:" and a verb.
+const (
+	dataPrefix = "dk:"
+	dataClaim  = "dk:claim:" // + ticket id (group cards)
+	dataDone   = "dk:done:"  // + ticket id + ":" + category
+	dataRate   = "dk:rate:"  // + ticket id + ":" + stars
+	dataLeave  = "dk:leave:" // + "yes" | "no"
+	dataSkill  = "dk:sk:"    // + skill (application)
+	dataSend   = "dk:send"   // send the application
+	dataOK     = "dk:ok:"    // + volunteer id (approve)
+	dataNo     = "dk:no:"    // + volunteer id (reject)
+)
+
+// staffCommands are the commands that only make sense for staff.
+var staffCommands = []string{"volunteer", "next", "mine", "switch", "note", "release", "done", "transcript",
+	"volunteers", "approve", "reject", "suspend", "promote"}
+
+// turn is one update being planned.
+type turn struct {
+	d    *Desk
+	ctx  context.Context
+	t    bot.DeskTurn
+	plan bot.DeskPlan
+}
+
+func (u *turn) lang() string { return u.plan.Conv.Flow.Lang }
+
+func (u *turn) text(key string, vars map[string]string) string {
+	return u.t.Set.Text(u.lang(), key, vars)
+}
+
+// reply adds a message to the update's own chat.
+func (u *turn) reply(text string, buttons ...[]bot.Button) {
+	u.plan.Out = append(u.plan.Out, bot.Outbound{Text: text, Buttons: buttons})
+}
+
+// send adds a message to another chat.
+func (u *turn) send(to bot.ConvKey, text string, media *bot.Media, buttons ...[]bot.Button) {
+	u.plan.Relays = append(u.plan.Relays, bot.Outbound{ID: bot.RelayID(u.t.In, len(u.plan.Relays)), Key: to,
+		Text: text, Media: media, Buttons: buttons})
+}
+
+func vars(kv ...string) map[string]string {
+	m := make(map[string]string, len(kv)/2)
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	return m
+}
+
+func id(n int64) string { return strconv.FormatInt(n, 10) }
+
+// Route implements bot.Desk.
+func (d *Desk) Route(ctx context.Context, t bot.DeskTurn) (bot.DeskPlan, error) {
+	u := &turn{d: d, ctx: ctx, t: t, plan: bot.DeskPlan{Conv: t.Conv}}
+	in := t.In
+	user := bot.ConvKey{Channel: in.Key.Channel, ChatID: in.UserID}
+	var err error
+	switch {
+	case d.cfg.Group != (bot.ConvKey{}) && in.Key == d.cfg.Group:
+		u.plan.Handled = true
+		if in.Kind == bot.InButton {
+			err = u.groupTap(user)
+		}
+	case in.Kind == bot.InButton && (strings.HasPrefix(in.Data, dataRate) || strings.HasPrefix(in.Data, dataLeave)):
+		err = u.residentTap()
+	case d.isStaff(ctx, t, user):
+		err = u.staff(user)
+	case t.Conv.Ticket != 0:
+		err = u.resident()
+	case strings.HasPrefix(t.Conv.Desk.Await, "comment:") && in.Kind == bot.InText:
+		err = u.comment()
+	}
+	if err != nil {
+		return bot.DeskPlan{}, err
+	}
+	return u.plan, nil
+}
+
+// isStaff reports whether a private chat's update is for the desk: the
+// chat is known as a staff member's, the user is an admin or has a
+// volunteers row, or the update is a staff command.
+func (d *Desk) isStaff(ctx context.Context, t bot.DeskTurn, user bot.ConvKey) bool {
+	if user.ChatID == "" {
+		return false
+	}
+	if t.Conv.Desk.Staff || d.admins[user] {
+		return true
+	}
+	if t.In.Kind == bot.InCommand && slices.Contains(staffCommands, t.In.Command) {
+		return true
+	}
+	if t.In.Kind == bot.InButton && strings.HasPrefix(t.In.Data, dataPrefix) {
+		return true
+	}
+	return d.knownStaff(ctx, user)
+}
+
+// knownStaff looks user up in the staff list, re-read every StaffRefresh.
+func (d *Desk) knownStaff(ctx context.Context, user bot.ConvKey) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.staff == nil || time.Since(d.staffAt) > d.cfg.StaffRefresh {
+		vs, err := d.st.Volunteers(ctx)
+		if err != nil {
+			d.log.Warn("desk: staff list not read", "err", err)
+			return d.staff[user]
+		}
+		d.staff = make(map[bot.ConvKey]bool, len(vs))
+		for _, v := range vs {
+			if v.Status == Approved || v.Status == Suspended || v.Status == Applied {
+				d.staff[v.User] = true
+			}
+		}
+		d.staffAt = time.Now()
+	}
+	return d.staff[user]
+}
+
+// forgetStaff makes the next knownStaff re-read the list.
+func (d *Desk) forgetStaff() {
+	d.mu.Lock()
+	d.staff = nil
+	d.mu.Unlock()
+}
+
+// ticketRef finds "#12" in a text (a relayed message a volunteer replies to).
+var ticketRef = regexp.MustCompile(`#(\d{1,18})\b`)
+
+func refIn(s string) int64 {
+	if m := ticketRef.FindStringSubmatch(s); m != nil {
+		n, _ := strconv.ParseInt(m[1], 10, 64)
+		return n
+	}
+	return 0
+}
+
+func parseID(s string) (int64, bool) {
+	n, err := strconv.ParseInt(strings.TrimPrefix(strings.TrimSpace(s), "#"), 10, 64)
+	return n, err == nil && n > 0
+}
+
+// where names a ticket's place in the flows for volunteers.
+func where(t Ticket) string {
+	if t.Flow == "" {
+		return "—"
+	}
+	if t.Step == "" {
+		return t.Flow
+	}
+	return t.Flow + " › " + t.Step
+}
+
+func minutes(d time.Duration) string { return strconv.Itoa(int(max(d, 0) / time.Minute)) }
+
+// errNotMine: the volunteer named a ticket they do not hold.
+var errNotMine = errors.New("handoff: not one of the volunteer's tickets")
+
+// loadTicket reads a ticket, mapping "not found" to ok false.
+func (u *turn) loadTicket(n int64) (Ticket, bool, error) {
+	t, err := u.d.st.Ticket(u.ctx, n)
+	if errors.Is(err, ErrNotFound) {
+		return t, false, nil
+	}
+	return t, err == nil, err
+}
+
+// volunteerName is what a resident is told a volunteer is called.
+func volunteerName(v Volunteer) string {
+	if v.Name != "" {
+		return v.Name
+	}
+	return "#" + id(v.ID)
+}
+
+func asMove(err error) bool { return errors.Is(err, ErrStale) || errors.Is(err, ErrNotFound) }
+
+func actor(v Volunteer) string { return "volunteer:" + id(v.ID) }
+
+func fmtErr(what string, err error) error { return fmt.Errorf("handoff: %s: %w", what, err) }
+
+var timeZero time.Time

@@ -1,0 +1,345 @@
+package handoff
+
+import (
+	"errors"
+	"slices"
+	"strings"
+
+	"github.com/gocua/gocua/bot"
+)
+
+// resident handles a resident whose conversation holds a ticket. A
+// waiting ticket is left to the loop's own handling (the message is kept
+// and acknowledged); an assigned one is relayed to its volunteer and the
+// bot stays silent; a closed one is forgotten and the flows answer.
+func (u *turn) resident() error {
+	in := u.t.In
+	t, found, err := u.loadTicket(u.plan.Conv.Ticket)
+	if err != nil {
+		return fmtErr("resident", err)
+	}
+	if !found || !t.Status.Open() {
+		u.plan.Conv.Ticket, u.plan.Conv.Noticed = 0, timeZero
+		return nil
+	}
+	if t.Status == Waiting {
+		return nil
+	}
+	v, err := u.d.st.VolunteerByID(u.ctx, t.Volunteer)
+	if err != nil {
+		return fmtErr("resident", err)
+	}
+	u.plan.Handled = true
+	switch in.Kind {
+	case bot.InCommand:
+		switch in.Command {
+		case "huy", "cancel":
+			return u.leave(t, v)
+		case "menu", "start":
+			u.reply(u.text("desk_leave_ask", nil), []bot.Button{
+				{Text: u.text("desk_leave_yes", nil), Data: dataLeave + "yes"},
+				{Text: u.text("desk_leave_no", nil), Data: dataLeave + "no"}})
+			return nil
+		}
+		// any other command is text for the volunteer
+		return u.toVolunteer(t, v, "/"+in.Command+" "+in.Args)
+	case bot.InButton:
+		if in.Data == "nav:cancel" {
+			return u.leave(t, v)
+		}
+		if in.Data == "nav:menu" {
+			u.reply(u.text("desk_leave_ask", nil), []bot.Button{
+				{Text: u.text("desk_leave_yes", nil), Data: dataLeave + "yes"},
+				{Text: u.text("desk_leave_no", nil), Data: dataLeave + "no"}})
+			return nil
+		}
+		// an old flow button: the resident is talking to a person now
+		u.plan.Ack = bot.Ack{Text: u.text("desk_stay", nil)}
+		return nil
+	case bot.InEdited:
+		u.reply(u.text("desk_edited", nil))
+		return nil
+	case bot.InMedia:
+		if in.Media == nil || !in.Media.Kind.Relayable() {
+			u.reply(u.text("desk_not_relayed", nil))
+			return nil
+		}
+	}
+	return u.toVolunteer(t, v, in.Text)
+}
+
+// toVolunteer relays the resident's message (masked) to the volunteer.
+func (u *turn) toVolunteer(t Ticket, v Volunteer, text string) error {
+	in := u.t.In
+	pii := bot.ScanPII(text)
+	masked := bot.MaskPII(strings.TrimSpace(text))
+	if err := u.d.st.Said(u.ctx, t.ID, false, u.t.Now); err != nil {
+		return fmtErr("relay", err)
+	}
+	line := masked
+	if in.Media != nil {
+		line = "📎 " + string(in.Media.Kind) + " " + masked
+	}
+	u.plan.Transcript = append(u.plan.Transcript, bot.TranscriptLine{From: "resident", Text: line, At: u.t.Now})
+	u.send(v.Chat, u.text("desk_from_resident", vars("id", id(t.ID), "name", residentLabel(t), "text", masked)), in.Media)
+	if pii.Warn() {
+		u.reply(u.text("pii_warning", nil))
+	}
+	return nil
+}
+
+// leave ends the resident's chat with the volunteer (cancelled).
+func (u *turn) leave(t Ticket, v Volunteer) error {
+	_, err := u.d.st.Move(u.ctx, Move{Ticket: t.ID, From: []Status{Waiting, Assigned}, To: Cancelled,
+		Actor: "resident", Note: "left", At: u.t.Now})
+	if err != nil && !asMove(err) {
+		return fmtErr("leave", err)
+	}
+	u.plan.Conv.Ticket, u.plan.Conv.Noticed = 0, timeZero
+	if err == nil && v.ID != 0 {
+		u.send(v.Chat, u.text("desk_resident_left", vars("id", id(t.ID))), nil)
+	}
+	u.reply(u.text("handoff_cancelled", nil))
+	return nil
+}
+
+// residentTap handles the rating and "leave the volunteer chat" buttons.
+func (u *turn) residentTap() error {
+	in := u.t.In
+	u.plan.Handled = true
+	if rest, ok := strings.CutPrefix(in.Data, dataLeave); ok {
+		t, found, err := u.loadTicket(u.plan.Conv.Ticket)
+		if err != nil {
+			return fmtErr("leave", err)
+		}
+		if !found || !t.Status.Open() || rest != "yes" {
+			if found && t.Status.Open() {
+				u.reply(u.text("desk_stay", nil))
+				return nil
+			}
+			// nothing to leave any more: show the menu
+			u.plan.Conv.Ticket = 0
+			u.plan.Handled = false
+			u.plan.Conv.Desk.Await = ""
+			return nil
+		}
+		var v Volunteer
+		if t.Volunteer != 0 {
+			if v, err = u.d.st.VolunteerByID(u.ctx, t.Volunteer); err != nil && !errors.Is(err, ErrNotFound) {
+				return fmtErr("leave", err)
+			}
+		}
+		return u.leave(t, v)
+	}
+	rest := strings.TrimPrefix(in.Data, dataRate)
+	ticket, stars, _ := strings.Cut(rest, ":")
+	n, ok1 := parseID(ticket)
+	s, ok2 := parseID(stars)
+	if !ok1 || !ok2 || s > 5 {
+		u.plan.Ack = bot.Ack{Text: u.text("stale_button", nil)}
+		return nil
+	}
+	ok, err := u.d.st.Rate(u.ctx, n, in.Key, int(s), "", u.t.Now)
+	if err != nil {
+		return fmtErr("rate", err)
+	}
+	if !ok {
+		u.reply(u.text("desk_rate_done", nil), u.menuRow())
+		return nil
+	}
+	if u.plan.Conv.Ticket == n {
+		u.plan.Conv.Ticket, u.plan.Conv.Noticed = 0, timeZero
+	}
+	u.plan.Conv.Desk.Await = "comment:" + id(n)
+	u.reply(u.text("desk_rated", nil), u.menuRow())
+	return nil
+}
+
+func (u *turn) menuRow() []bot.Button {
+	return []bot.Button{{Text: u.text("nav_menu", nil), Data: "nav:menu"}}
+}
+
+// comment stores the text a resident writes after rating.
+func (u *turn) comment() error {
+	n, ok := parseID(strings.TrimPrefix(u.plan.Conv.Desk.Await, "comment:"))
+	u.plan.Conv.Desk.Await = ""
+	text := strings.TrimSpace(u.t.In.Text)
+	if !ok || text == "" || strings.HasPrefix(text, "/") {
+		return nil
+	}
+	u.plan.Handled = true
+	if _, err := u.d.st.Rate(u.ctx, n, u.t.In.Key, 5, bot.MaskPII(text), u.t.Now); err != nil {
+		return fmtErr("comment", err)
+	}
+	u.reply(u.text("desk_commented", nil), u.menuRow())
+	return nil
+}
+
+// apply starts (or restarts) a volunteer application: skills as buttons.
+func (u *turn) apply(v Volunteer) error {
+	if v.Active() {
+		u.reply(u.text("desk_help", nil))
+		return nil
+	}
+	u.plan.Conv.Desk.Apply = nil
+	u.reply(u.text("desk_apply_skills", nil), u.skillRows()...)
+	return nil
+}
+
+func (u *turn) skillRows() [][]bot.Button {
+	var row []bot.Button
+	for _, c := range categories[:3] {
+		label := u.text("desk_category_"+c, nil)
+		if slices.Contains(u.plan.Conv.Desk.Apply, c) {
+			label = "✅ " + label
+		}
+		row = append(row, bot.Button{Text: label, Data: dataSkill + c})
+	}
+	return [][]bot.Button{row, {{Text: u.text("desk_apply_send", nil), Data: dataSend}}}
+}
+
+// applyTap toggles a skill or sends the application to the organizers.
+func (u *turn) applyTap(v Volunteer) error {
+	in := u.t.In
+	if skill, ok := strings.CutPrefix(in.Data, dataSkill); ok {
+		if !slices.Contains(categories, skill) {
+			u.plan.Ack = bot.Ack{Text: u.text("stale_button", nil)}
+			return nil
+		}
+		a := u.plan.Conv.Desk.Apply
+		if i := slices.Index(a, skill); i >= 0 {
+			a = slices.Delete(slices.Clone(a), i, i+1)
+		} else {
+			a = append(slices.Clone(a), skill)
+		}
+		u.plan.Conv.Desk.Apply = a
+		u.reply(u.text("desk_apply_skills", nil), u.skillRows()...)
+		return nil
+	}
+	user := bot.ConvKey{Channel: in.Key.Channel, ChatID: in.UserID}
+	nv, err := u.d.st.Apply(u.ctx, Volunteer{User: user, Chat: in.Key, Name: in.Name, Skills: u.plan.Conv.Desk.Apply,
+		Areas: v.Areas, Capacity: v.Capacity}, u.t.Now)
+	if err != nil {
+		return fmtErr("apply", err)
+	}
+	u.d.forgetStaff()
+	u.plan.Conv.Desk.Staff, u.plan.Conv.Desk.Apply = true, nil
+	if nv.Active() {
+		u.reply(u.text("desk_help", nil))
+		return nil
+	}
+	u.reply(u.text("desk_apply_sent", nil))
+	return u.tellOrganizers(nv)
+}
+
+// tellOrganizers sends a new application to every organizer, with buttons.
+func (u *turn) tellOrganizers(nv Volunteer) error {
+	all, err := u.d.st.Volunteers(u.ctx)
+	if err != nil {
+		return fmtErr("organizers", err)
+	}
+	var skills []string
+	for _, s := range nv.Skills {
+		skills = append(skills, u.text("desk_category_"+s, nil))
+	}
+	text := u.text("desk_apply_new", vars("name", nv.Name, "vid", id(nv.ID), "skills", strings.Join(skills, ", ")))
+	row := []bot.Button{{Text: u.text("desk_approve", nil), Data: dataOK + id(nv.ID)}, {Text: u.text("desk_reject", nil), Data: dataNo + id(nv.ID)}}
+	for _, o := range all {
+		if o.Organizer() && o.ID != nv.ID {
+			u.send(o.Chat, text, nil, row)
+		}
+	}
+	return nil
+}
+
+// decide handles an organizer's approve/reject button.
+func (u *turn) decide(v Volunteer) error {
+	if !v.Organizer() {
+		u.plan.Ack = bot.Ack{Text: u.text("desk_not_organizer", nil), Alert: true}
+		return nil
+	}
+	approve := strings.HasPrefix(u.t.In.Data, dataOK)
+	n, ok := parseID(strings.TrimPrefix(strings.TrimPrefix(u.t.In.Data, dataOK), dataNo))
+	if !ok {
+		u.plan.Ack = bot.Ack{Text: u.text("stale_button", nil)}
+		return nil
+	}
+	status := Rejected
+	if approve {
+		status = Approved
+	}
+	return u.setStaff(v, n, status, "")
+}
+
+// setStaff changes volunteer n and tells them.
+func (u *turn) setStaff(org Volunteer, n int64, status StaffStatus, role Role) error {
+	target, err := u.d.st.VolunteerByID(u.ctx, n)
+	if errors.Is(err, ErrNotFound) {
+		u.reply(u.text("desk_no_such_volunteer", vars("vid", id(n))))
+		return nil
+	}
+	if err != nil {
+		return fmtErr("staff", err)
+	}
+	if role == "" {
+		role = target.Role
+	}
+	if target.ID == org.ID && (status != Approved || role != RoleOrganizer) {
+		// an organizer cannot lock themselves out
+		u.reply(u.text("desk_not_organizer", nil))
+		return nil
+	}
+	nv, err := u.d.st.SetStaff(u.ctx, n, status, role, u.t.Now)
+	if err != nil {
+		return fmtErr("staff", err)
+	}
+	u.d.forgetStaff()
+	u.reply(u.text("desk_staff_set", vars("name", nv.Name, "vid", id(nv.ID), "status", string(nv.Status)+"/"+string(nv.Role))))
+	if nv.Status != target.Status {
+		switch nv.Status {
+		case Approved:
+			u.send(nv.Chat, u.text("desk_approved", nil), nil)
+		case Rejected:
+			u.send(nv.Chat, u.text("desk_rejected", nil), nil)
+		case Suspended:
+			u.send(nv.Chat, u.text("desk_suspended", nil), nil)
+		}
+	}
+	return nil
+}
+
+// manage handles the organizers' commands.
+func (u *turn) manage(v Volunteer) error {
+	if !v.Organizer() {
+		u.reply(u.text("desk_not_organizer", nil))
+		return nil
+	}
+	in := u.t.In
+	if in.Command == "volunteers" {
+		all, err := u.d.st.Volunteers(u.ctx)
+		if err != nil {
+			return fmtErr("volunteers", err)
+		}
+		var lines []string
+		for _, x := range all {
+			lines = append(lines, id(x.ID)+". "+x.Name+" — "+string(x.Status)+"/"+string(x.Role)+" ("+strings.Join(x.Skills, ", ")+")")
+		}
+		u.reply(u.text("desk_volunteers", vars("lines", strings.Join(lines, "\n"))))
+		return nil
+	}
+	n, ok := parseID(in.Args)
+	if !ok {
+		u.reply(u.text("desk_help", nil))
+		return nil
+	}
+	switch in.Command {
+	case "approve":
+		return u.setStaff(v, n, Approved, "")
+	case "reject":
+		return u.setStaff(v, n, Rejected, "")
+	case "suspend":
+		return u.setStaff(v, n, Suspended, "")
+	default: // promote
+		return u.setStaff(v, n, Approved, RoleOrganizer)
+	}
+}
