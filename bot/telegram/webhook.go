@@ -62,7 +62,7 @@ func (a *Adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// First, so the button's spinner stops even if the core is slow.
 		a.answerCallback(r.Context(), log, q.ID)
 	}
-	in, ok := convert(u, a.now())
+	in, ok := convert(u, a.now(), a.parse)
 	if !ok {
 		log.Debug("telegram update acknowledged and ignored")
 		w.WriteHeader(http.StatusOK)
