@@ -186,6 +186,8 @@ func TestWebhookConvert(t *testing.T) {
 			}
 			calls := f.api.CallsTo("answerCallbackQuery")
 			if want.Kind == bot.InButton {
+				// The recorder is not a Tapper: its taps are answered
+				// first, without text (see tap_test.go for a Tapper's).
 				if !f.rec.answeredFirst[0] {
 					t.Fatal("callback query not answered before Handle")
 				}
