@@ -55,6 +55,7 @@ const DefaultAPIURL = "https://api.telegram.org"
 // Telegram's limits for one message.
 const (
 	MaxText         = 4096 // UTF-16 code units after entity parsing
+	MaxCaption      = 1024 // a media message's caption, counted like MaxText
 	MaxCallbackData = 64   // bytes
 )
 
@@ -68,6 +69,7 @@ type Adapter struct {
 	httpc  *http.Client // for file downloads, which are not Bot API methods
 	now    func() time.Time
 	parse  parseConfig
+	media  MediaSource // nil: only files kept by Telegram can be sent
 }
 
 // Option tunes an Adapter.
@@ -76,6 +78,7 @@ type Option func(*options)
 type options struct {
 	httpc *http.Client
 	now   func() time.Time
+	media MediaSource
 }
 
 // WithHTTPClient replaces the client used for Bot API calls.
@@ -126,7 +129,7 @@ func New(cfg Config, h Handler, log *slog.Logger, opts ...Option) (*Adapter, err
 		return nil, fmt.Errorf("telegram: %w", err)
 	}
 	return &Adapter{
-		cfg: cfg, h: h, log: log, client: client, httpc: o.httpc, now: o.now,
+		cfg: cfg, h: h, log: log, client: client, httpc: o.httpc, now: o.now, media: o.media,
 		parse: parseConfig{volunteerChat: cfg.VolunteerChatID, botID: botID(cfg.Token)},
 	}, nil
 }
