@@ -31,39 +31,64 @@ type inlineButton struct {
 // help. It wraps bot.ErrRejected, so the sender drops it at once.
 var ErrInvalidMessage = fmt.Errorf("telegram: message breaks Telegram's limits: %w", bot.ErrRejected)
 
-// Deliver sends one message with sendMessage. It implements bot.Deliverer: a
-// 429 becomes a *bot.RetryAfterError, a 403 (blocked, deactivated, never
-// started) or 400 "chat not found" wraps bot.ErrUnreachable, any other 400
-// (Telegram refuses the message as it is) and a message this adapter cannot
-// send wrap bot.ErrRejected, anything else is a plain error worth retrying.
-// Splitting and pacing are the core sender's job: a message over Telegram's
-// limits is refused here, never cut.
+// Deliver sends one message: with sendMessage, or, when it carries Media,
+// with sendPhoto, sendDocument, sendVoice, sendAudio or sendVideo and its
+// text as the caption. It implements bot.Deliverer: a 429 becomes a
+// *bot.RetryAfterError, a 403 (blocked, deactivated, never started) or 400
+// "chat not found" wraps bot.ErrUnreachable, any other 400 (Telegram refuses
+// the message as it is) and a message this adapter cannot send wrap
+// bot.ErrRejected, anything else is a plain error worth retrying. Splitting
+// and pacing are the core sender's job: a message over Telegram's limits is
+// refused here, never cut.
 func (a *Adapter) Deliver(ctx context.Context, out bot.Outbound) error {
 	if out.Key.Channel != bot.ChannelTelegram {
 		return fmt.Errorf("telegram: message %s is for channel %q: %w", out.ID, out.Key.Channel, bot.ErrRejected)
 	}
-	text, units := render(out.Text)
+	if out.Media != nil {
+		return a.deliverMedia(ctx, out)
+	}
+	params, err := textParams(out.Key.ChatID, out.Text, out.Buttons)
+	if err != nil {
+		return fmt.Errorf("%w: message %s: %w", ErrInvalidMessage, out.ID, err)
+	}
+	_, err = a.client.SendMessage(ctx, params)
+	return mapError("sendMessage", err)
+}
+
+// textParams checks and renders a text message: not empty, at most MaxText
+// UTF-16 units, valid buttons.
+func textParams(chatID, text string, buttons [][]bot.Button) (*tgbot.SendMessageParams, error) {
+	html, units := render(text)
 	switch {
-	case strings.TrimSpace(out.Text) == "":
-		return fmt.Errorf("%w: message %s has no text", ErrInvalidMessage, out.ID)
+	case strings.TrimSpace(text) == "":
+		return nil, errors.New("no text")
 	case units > MaxText:
-		return fmt.Errorf("%w: message %s is %d UTF-16 units, over %d", ErrInvalidMessage, out.ID, units, MaxText)
+		return nil, fmt.Errorf("text is %d UTF-16 units, over %d", units, MaxText)
 	}
 	params := &tgbot.SendMessageParams{
-		ChatID:             out.Key.ChatID,
-		Text:               text,
+		ChatID:             chatID,
+		Text:               html,
 		ParseMode:          models.ParseModeHTML,
 		LinkPreviewOptions: &models.LinkPreviewOptions{IsDisabled: tgbot.True()},
 	}
-	if len(out.Buttons) > 0 {
-		kb, err := keyboard(out.Buttons)
-		if err != nil {
-			return fmt.Errorf("%w: message %s: %w", ErrInvalidMessage, out.ID, err)
-		}
-		params.ReplyMarkup = kb
+	markup, err := replyMarkup(buttons)
+	if err != nil {
+		return nil, err
 	}
-	_, err := a.client.SendMessage(ctx, params)
-	return mapError(err)
+	params.ReplyMarkup = markup
+	return params, nil
+}
+
+// replyMarkup is the inline keyboard for buttons, or nil for none.
+func replyMarkup(buttons [][]bot.Button) (models.ReplyMarkup, error) {
+	if len(buttons) == 0 {
+		return nil, nil
+	}
+	kb, err := keyboard(buttons)
+	if err != nil {
+		return nil, err
+	}
+	return kb, nil
 }
 
 // keyboard builds the inline keyboard: URL buttons open the link, the others
@@ -94,8 +119,9 @@ func keyboard(rows [][]bot.Button) (inlineKeyboard, error) {
 	return kb, nil
 }
 
-// mapError turns the library's errors into the core's vocabulary.
-func mapError(err error) error {
+// mapError turns the library's errors for a Bot API method into the core's
+// vocabulary.
+func mapError(method string, err error) error {
 	if err == nil {
 		return nil
 	}
@@ -110,7 +136,7 @@ func mapError(err error) error {
 	case errors.Is(err, tgbot.ErrorBadRequest):
 		// bad entities, an invalid button URL, too long…: the same request
 		// would be refused again
-		return fmt.Errorf("telegram: sendMessage: %w: %w", bot.ErrRejected, err)
+		return fmt.Errorf("telegram: %s: %w: %w", method, bot.ErrRejected, err)
 	}
-	return fmt.Errorf("telegram: sendMessage: %w", err)
+	return fmt.Errorf("telegram: %s: %w", method, err)
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -40,8 +41,17 @@ var updateSeeds = []string{
 	`{"update_id":15,"message":{"chat":{"id":1.5,"type":"private"},"text":"x"}}`,
 	`{"update_id":16,"message":{"chat":{"id":1,"type":"private"},"text":"\ud800 \udfff \uffff"}}`,
 	`{"update_id":17}`, `{"update_id":1e3}`, `{"update_id":"1"}`, `{"update_id":null}`, `{}`, `[]`, `null`, `{`, ``,
+	`{"update_id":22,"message":{"message_id":1,"date":1,"chat":{"id":42,"type":"private"},"document":{"file_id":"BQAC-_1","file_name":"đơn\u202e.pdf","mime_type":"application/pdf","file_size":12}}}`,
+	`{"update_id":23,"message":{"message_id":1,"date":1,"chat":{"id":42,"type":"private"},"photo":{"file_id":"x"},"caption":"x"}}`,
+	`{"update_id":24,"message":{"message_id":1,"date":1,"chat":{"id":42,"type":"private"},"voice":{"file_id":"a b"},"reply_to_message":{"message_id":2,"date":1,"chat":{"id":42,"type":"private"},"from":{"id":123456789,"is_bot":true,"first_name":"b"},"text":"#12 · hỏi\u0000"}}}`,
+	`{"update_id":25,"message":{"message_id":1,"date":1,"chat":{"id":42,"type":"private"},"location":{"latitude":10.8,"longitude":106.6}}}`,
+	`{"update_id":26,"callback_query":{"id":"q4","from":{"id":7,"is_bot":false,"first_name":"V"},"chat_instance":"c","data":"t:1:claim","message":{"message_id":5,"date":1,"chat":{"id":-100,"type":"group"}}}}`,
 	`{"update_id":18} trailing`, `{"update_id":19,"update_id":20}`, "{\"update_id\":21,\"message\":{\"text\":\"\xff\xfe\"}}",
 }
+
+// fuzzParse is the bot the fuzzers convert for: the test token's bot, with
+// a volunteers' group.
+var fuzzParse = parseConfig{volunteerChat: -100, botID: 123456789}
 
 // checkInbound asserts what convert promises about an Inbound it accepts.
 func checkInbound(t *testing.T, u *update, in bot.Inbound) {
@@ -58,7 +68,26 @@ func checkInbound(t *testing.T, u *update, in bot.Inbound) {
 	if in.Kind < bot.InText || in.Kind > bot.InMedia {
 		t.Fatalf("kind %d", in.Kind)
 	}
-	for what, s := range map[string]string{"text": in.Text, "data": in.Data, "command": in.Command, "args": in.Args, "name": in.Name, "lang": in.LangHint} {
+	if in.Key.ChatID != strconv.FormatInt(atoi64(in.Key.ChatID), 10) || (atoi64(in.Key.ChatID) < 0 &&
+		(in.Kind != bot.InButton || atoi64(in.Key.ChatID) != fuzzParse.volunteerChat)) {
+		t.Fatalf("%v from chat %s reaches the core", in.Kind, in.Key.ChatID)
+	}
+	strs := map[string]string{"text": in.Text, "data": in.Data, "command": in.Command, "args": in.Args, "name": in.Name, "lang": in.LangHint, "reply": in.ReplyTo}
+	if m := in.Media; m != nil {
+		strs["file name"], strs["mime"] = m.Name, m.MIME
+		if m.Ref != "" && (!strings.HasPrefix(m.Ref, refPrefix) || !validFileID(strings.TrimPrefix(m.Ref, refPrefix))) {
+			t.Fatalf("media ref %+q", m.Ref)
+		}
+		if m.Kind.Relayable() && m.Ref == "" {
+			t.Fatalf("relayable %s without a ref", m.Kind)
+		}
+		if m.Size < 0 || strings.ContainsAny(m.Name, "\n\t") {
+			t.Fatalf("media %+v", m)
+		}
+	} else if in.Kind == bot.InMedia {
+		t.Fatal("InMedia without Media")
+	}
+	for what, s := range strs {
 		if bot.CleanText(s) != s {
 			t.Fatalf("%s %+q reaches the core uncleaned", what, s)
 		}
@@ -100,12 +129,12 @@ func FuzzDecodeUpdate(f *testing.F) {
 			t.Fatal("decoded an update without update_id")
 		}
 		_ = u.kindName()
-		in, ok := convert(u, now)
+		in, ok := convert(u, now, fuzzParse)
 		if !ok {
 			return
 		}
 		checkInbound(t, u, in)
-		if again, _ := convert(u, now); again != in {
+		if again, _ := convert(u, now, fuzzParse); !reflect.DeepEqual(again, in) {
 			t.Fatalf("convert is not deterministic: %+v then %+v", in, again)
 		}
 	})
@@ -162,7 +191,7 @@ func FuzzWebhook(f *testing.F) {
 	const maxBody = 4096
 	logs := &safeBuffer{}
 	core := &fuzzCore{}
-	a, err := New(Config{Token: "123456789:AAEhBOweik6ad9r_QXMENQjcrGbqCr4K-ra", WebhookSecret: secret, MaxBody: maxBody, HandleTimeout: time.Second},
+	a, err := New(Config{Token: "123456789:AAEhBOweik6ad9r_QXMENQjcrGbqCr4K-ra", WebhookSecret: secret, MaxBody: maxBody, HandleTimeout: time.Second, VolunteerChatID: fuzzParse.volunteerChat},
 		core, slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		WithHTTPClient(&http.Client{Transport: fakeBotAPI{}}), WithClock(func() time.Time { return time.Unix(1700000500, 0) }))
 	if err != nil {
@@ -195,7 +224,7 @@ func FuzzWebhook(f *testing.F) {
 		var in bot.Inbound
 		converts := false
 		if decodeErr == nil {
-			in, converts = convert(u, time.Unix(1700000500, 0))
+			in, converts = convert(u, time.Unix(1700000500, 0), a.parse)
 		}
 		want := http.StatusOK
 		switch {
@@ -215,7 +244,7 @@ func FuzzWebhook(f *testing.F) {
 		}
 		switch {
 		case want == http.StatusOK && converts, want == http.StatusServiceUnavailable:
-			if len(handled) != 1 || handled[0] != in {
+			if len(handled) != 1 || !reflect.DeepEqual(handled[0], in) {
 				t.Fatalf("core got %+v, want exactly %+v", handled, in)
 			}
 			checkInbound(t, u, handled[0])

@@ -87,14 +87,30 @@ type fixture struct {
 // the private strings.
 func newFixture(t *testing.T, private ...string) *fixture {
 	t.Helper()
+	return newFixtureWith(t, nil, nil, private)
+}
+
+// newFixtureWith is newFixture with the adapter's Config changed by cfg and
+// its Handler chosen by handler (given the recorder; nil: the recorder
+// itself), plus extra options.
+func newFixtureWith(t *testing.T, cfg func(*Config), handler func(*recorder) Handler, private []string, opts ...Option) *fixture {
+	t.Helper()
 	api := telegramtest.New(t)
 	rec := &recorder{api: api}
 	logs := &safeBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	a, err := New(Config{
+	c := Config{
 		Token: api.Token(), WebhookSecret: secret, APIURL: api.URL(),
 		PublicURL: "https://bot.example.gov.vn", HandleTimeout: 3 * time.Second,
-	}, rec, log, WithClock(func() time.Time { return time.Unix(1700000500, 0) }))
+	}
+	if cfg != nil {
+		cfg(&c)
+	}
+	var h Handler = rec
+	if handler != nil {
+		h = handler(rec)
+	}
+	a, err := New(c, h, log, append([]Option{WithClock(func() time.Time { return time.Unix(1700000500, 0) })}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

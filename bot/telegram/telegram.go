@@ -20,6 +20,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	tgbot "github.com/go-telegram/bot"
@@ -41,6 +43,10 @@ type Config struct {
 	PublicURL     string        // https base URL Telegram calls (for SetWebhook)
 	MaxBody       int64         // largest webhook body accepted (default 1 MiB)
 	HandleTimeout time.Duration // budget for the core per update (default 25 s; Telegram waits 60 s)
+	// VolunteerChatID is the volunteers' group (0 = none). Button taps on
+	// the bot's messages there reach the core, keyed by the group; its
+	// other updates are ignored like every non-private chat's.
+	VolunteerChatID int64
 }
 
 // DefaultAPIURL is the public Bot API.
@@ -49,6 +55,7 @@ const DefaultAPIURL = "https://api.telegram.org"
 // Telegram's limits for one message.
 const (
 	MaxText         = 4096 // UTF-16 code units after entity parsing
+	MaxCaption      = 1024 // a media message's caption, counted like MaxText
 	MaxCallbackData = 64   // bytes
 )
 
@@ -59,7 +66,10 @@ type Adapter struct {
 	h      Handler
 	log    *slog.Logger
 	client *tgbot.Bot
+	httpc  *http.Client // for file downloads, which are not Bot API methods
 	now    func() time.Time
+	parse  parseConfig
+	media  MediaSource // nil: only files kept by Telegram can be sent
 }
 
 // Option tunes an Adapter.
@@ -68,6 +78,7 @@ type Option func(*options)
 type options struct {
 	httpc *http.Client
 	now   func() time.Time
+	media MediaSource
 }
 
 // WithHTTPClient replaces the client used for Bot API calls.
@@ -117,7 +128,21 @@ func New(cfg Config, h Handler, log *slog.Logger, opts ...Option) (*Adapter, err
 	if err != nil {
 		return nil, fmt.Errorf("telegram: %w", err)
 	}
-	return &Adapter{cfg: cfg, h: h, log: log, client: client, now: o.now}, nil
+	return &Adapter{
+		cfg: cfg, h: h, log: log, client: client, httpc: o.httpc, now: o.now, media: o.media,
+		parse: parseConfig{volunteerChat: cfg.VolunteerChatID, botID: botID(cfg.Token)},
+	}, nil
+}
+
+// botID is the user id a token belongs to (the number before its colon), or
+// 0 when the token does not say.
+func botID(token string) int64 {
+	id, _, _ := strings.Cut(token, ":")
+	n, err := strconv.ParseInt(id, 10, 64)
+	if err != nil || n <= 0 {
+		return 0
+	}
+	return n
 }
 
 // newHTTPClient bounds every stage of a Bot API call; callers add their own

@@ -1,6 +1,7 @@
 package telegram
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"strconv"
@@ -45,6 +46,31 @@ type message struct {
 	From    *user  `json:"from"`
 	Text    string `json:"text"`
 	Caption string `json:"caption"`
+	// What a message carries besides text is decoded only when converted,
+	// leniently: an attachment Telegram describes in a shape this adapter
+	// does not expect becomes MediaOther instead of refusing the update.
+	Photo     json.RawMessage `json:"photo"`
+	Document  json.RawMessage `json:"document"`
+	Animation json.RawMessage `json:"animation"`
+	Voice     json.RawMessage `json:"voice"`
+	Audio     json.RawMessage `json:"audio"`
+	Video     json.RawMessage `json:"video"`
+	VideoNote json.RawMessage `json:"video_note"`
+	Sticker   json.RawMessage `json:"sticker"`
+	Location  json.RawMessage `json:"location"`
+	Contact   json.RawMessage `json:"contact"`
+	ReplyTo   json.RawMessage `json:"reply_to_message"`
+}
+
+// file is the part of a Document, Voice, Audio, Video, VideoNote, Sticker or
+// PhotoSize the adapter reads.
+type file struct {
+	FileID   string `json:"file_id"`
+	FileName string `json:"file_name"`
+	MIMEType string `json:"mime_type"`
+	FileSize int64  `json:"file_size"`
+	Width    int64  `json:"width"`
+	Height   int64  `json:"height"`
 }
 
 // callbackQuery.Message is a MaybeInaccessibleMessage: an inaccessible one
@@ -95,12 +121,24 @@ func (u *update) kindName() string {
 	return "other"
 }
 
+// parseConfig is what convert needs to know about this bot.
+type parseConfig struct {
+	// volunteerChat is the volunteers' group (0 = none): button taps there
+	// reach the core.
+	volunteerChat int64
+	// botID is the bot's own user id: only a reply to one of its messages
+	// sets Inbound.ReplyTo.
+	botID int64
+}
+
 // convert turns an update into the core's Inbound, every text a resident
 // wrote passed through bot.CleanText. ok is false for updates
-// the core does not handle: anything outside a private chat (the volunteers'
-// group, channels), kinds gocua did not ask for, button taps without data.
-// now stamps button taps, which carry no date of their own.
-func convert(u *update, now time.Time) (in bot.Inbound, ok bool) {
+// the core does not handle: anything outside a private chat (channels, other
+// groups, messages in the volunteers' group), kinds gocua did not ask for,
+// button taps without data. Button taps in the volunteers' group are
+// handled, keyed by the group. now stamps button taps, which carry no date of
+// their own.
+func convert(u *update, now time.Time, pc parseConfig) (in bot.Inbound, ok bool) {
 	in = bot.Inbound{UpdateID: strconv.FormatInt(*u.ID, 10), Seq: *u.ID}
 	switch {
 	case u.Message != nil:
@@ -109,6 +147,8 @@ func convert(u *update, now time.Time) (in bot.Inbound, ok bool) {
 			return in, false
 		}
 		fromMessage(&in, m)
+		in.Media = parseMedia(m)
+		in.ReplyTo = replyText(m.ReplyTo, pc.botID)
 		// A text that cleaning empties (only control characters) is
 		// answered like a message without text.
 		text := bot.CleanText(m.Text)
@@ -117,7 +157,12 @@ func convert(u *update, now time.Time) (in bot.Inbound, ok bool) {
 		} else if text != "" {
 			in.Kind, in.Text = bot.InText, text
 		} else {
+			// InMedia always carries Media: what is not recognised (a
+			// poll, a dice, a game, a text with nothing left) is MediaOther.
 			in.Kind, in.Text = bot.InMedia, bot.CleanText(m.Caption)
+			if in.Media == nil {
+				in.Media = &bot.Media{Kind: bot.MediaOther}
+			}
 		}
 	case u.EditedMessage != nil:
 		m := u.EditedMessage
@@ -135,7 +180,7 @@ func convert(u *update, now time.Time) (in bot.Inbound, ok bool) {
 			c = q.Message.Chat
 		}
 		data := bot.CleanText(q.Data)
-		if c.Type != models.ChatTypePrivate || data == "" {
+		if data == "" || (c.Type != models.ChatTypePrivate && !isVolunteerChat(c, pc.volunteerChat)) {
 			return in, false
 		}
 		in.Key = key(c.ID)
@@ -168,6 +213,12 @@ func convert(u *update, now time.Time) (in bot.Inbound, ok bool) {
 	return in, true
 }
 
+// isVolunteerChat reports whether c is the configured volunteers' group.
+func isVolunteerChat(c chat, volunteerChat int64) bool {
+	return volunteerChat != 0 && c.ID == volunteerChat &&
+		(c.Type == models.ChatTypeGroup || c.Type == models.ChatTypeSupergroup)
+}
+
 func key(chatID int64) bot.ConvKey {
 	return bot.ConvKey{Channel: bot.ChannelTelegram, ChatID: strconv.FormatInt(chatID, 10)}
 }
@@ -183,7 +234,7 @@ func fromMessage(in *bot.Inbound, m *message) {
 func setUser(in *bot.Inbound, u *user) {
 	in.UserID = strconv.FormatInt(u.ID, 10)
 	// one line: a name is shown inside other texts ("Chào {name}")
-	in.Name = strings.Join(strings.Fields(bot.CleanText(u.FirstName+" "+u.LastName)), " ")
+	in.Name = oneLine(bot.CleanText(u.FirstName + " " + u.LastName))
 	in.LangHint = bot.CleanText(u.LanguageCode)
 }
 
@@ -204,4 +255,134 @@ func parseCommand(text string) (name, args string, ok bool) {
 		return "", "", false
 	}
 	return strings.ToLower(name), strings.TrimSpace(rest[end:]), true
+}
+
+// maxFileID bounds a file_id taken into a Ref; Telegram's are under 200
+// characters.
+const maxFileID = 256
+
+// parseMedia reads what a message carries besides text, or nil for none.
+// An attachment without a usable file_id, or in a shape this adapter does not
+// expect, is MediaOther without a Ref, so a relayable kind always has one.
+// An animation (a GIF) is MediaOther too: Telegram also describes it as a
+// document, but a file_id of an animation cannot be sent as one.
+func parseMedia(m *message) *bot.Media {
+	switch {
+	case present(m.Animation):
+		return &bot.Media{Kind: bot.MediaOther}
+	case present(m.Photo):
+		var sizes []file
+		if json.Unmarshal(m.Photo, &sizes) != nil {
+			return &bot.Media{Kind: bot.MediaOther}
+		}
+		var best *file
+		for i := range sizes {
+			p := &sizes[i]
+			if best == nil || p.Width*p.Height > best.Width*best.Height ||
+				(p.Width*p.Height == best.Width*best.Height && p.FileSize > best.FileSize) {
+				best = p
+			}
+		}
+		if best == nil {
+			return &bot.Media{Kind: bot.MediaOther}
+		}
+		return fileMedia(bot.MediaPhoto, best)
+	case present(m.Document):
+		return decodeFile(bot.MediaDocument, m.Document)
+	case present(m.Voice):
+		return decodeFile(bot.MediaVoice, m.Voice)
+	case present(m.Audio):
+		return decodeFile(bot.MediaAudio, m.Audio)
+	case present(m.Video):
+		return decodeFile(bot.MediaVideo, m.Video)
+	case present(m.VideoNote):
+		return decodeFile(bot.MediaVideo, m.VideoNote)
+	case present(m.Sticker):
+		md := decodeFile(bot.MediaSticker, m.Sticker)
+		md.Kind = bot.MediaSticker // a sticker needs no Ref to be answered
+		return md
+	case present(m.Location):
+		return &bot.Media{Kind: bot.MediaLocation}
+	case present(m.Contact):
+		return &bot.Media{Kind: bot.MediaContact}
+	}
+	return nil
+}
+
+// present reports whether a field was sent with a value.
+func present(raw json.RawMessage) bool {
+	return len(raw) > 0 && string(raw) != "null"
+}
+
+func decodeFile(kind bot.MediaKind, raw json.RawMessage) *bot.Media {
+	var f file
+	if json.Unmarshal(raw, &f) != nil {
+		return &bot.Media{Kind: bot.MediaOther}
+	}
+	return fileMedia(kind, &f)
+}
+
+func fileMedia(kind bot.MediaKind, f *file) *bot.Media {
+	if !validFileID(f.FileID) {
+		return &bot.Media{Kind: bot.MediaOther}
+	}
+	return &bot.Media{
+		Kind: kind,
+		Ref:  refPrefix + f.FileID,
+		Name: oneLine(bot.CleanText(f.FileName)),
+		MIME: cleanMIME(f.MIMEType),
+		Size: max(f.FileSize, 0),
+	}
+}
+
+// refPrefix starts the Ref of a file kept by Telegram.
+const refPrefix = "telegram:"
+
+// validFileID reports whether id looks like a Telegram file_id (URL-safe
+// base64), so a Ref never carries anything else into a later request.
+func validFileID(id string) bool {
+	if id == "" || len(id) > maxFileID {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// cleanMIME keeps a MIME type that looks like one ("image/jpeg"), lower
+// case, and drops anything else.
+func cleanMIME(s string) string {
+	s = strings.ToLower(strings.TrimSpace(bot.CleanText(s)))
+	typ, sub, ok := strings.Cut(s, "/")
+	if !ok || typ == "" || sub == "" || len(s) > 127 || strings.ContainsFunc(s, unicode.IsSpace) {
+		return ""
+	}
+	return s
+}
+
+// oneLine joins the words of s with single spaces: names are shown inside
+// other texts.
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// replyText is the text, else the caption, of the message replied to,
+// cleaned, when that message is the bot's own; "" otherwise. A resident's
+// or volunteer's own message quoted back is never taken for one of the
+// bot's ("#12 · …" typed by anyone).
+func replyText(raw json.RawMessage, botID int64) string {
+	if !present(raw) || botID == 0 {
+		return ""
+	}
+	var r struct {
+		From    *user  `json:"from"`
+		Text    string `json:"text"`
+		Caption string `json:"caption"`
+	}
+	if json.Unmarshal(raw, &r) != nil || r.From == nil || r.From.ID != botID {
+		return ""
+	}
+	return cmp.Or(bot.CleanText(r.Text), bot.CleanText(r.Caption))
 }

@@ -9,12 +9,28 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"time"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	tgbot "github.com/go-telegram/bot"
 
 	"github.com/gocua/gocua/bot"
 )
+
+// Tapper is a Handler that answers button taps (bot.Service implements it).
+// When the adapter's Handler is one, a tap is handled with HandleTap and then
+// answered with its Ack; otherwise the tap is answered at once, without
+// text, and handed to Handle.
+type Tapper interface {
+	HandleTap(ctx context.Context, in bot.Inbound) (bot.Ack, error)
+}
+
+// MaxAnswerText is Telegram's limit for a tap's notice (answerCallbackQuery
+// text), in characters; the adapter counts UTF-16 code units, which is never
+// more lenient.
+const MaxAnswerText = 200
 
 // SecretHeader carries the webhook secret Telegram was given in setWebhook.
 const SecretHeader = "X-Telegram-Bot-Api-Secret-Token"
@@ -28,6 +44,10 @@ const WebhookPath = "/webhook/telegram"
 // update_id, 200 to updates the core does not handle, and for the rest 200
 // once the core took the update or 503 so Telegram sends it again. The body
 // is never logged: it holds personal data.
+//
+// Every button tap is answered (answerCallbackQuery), so its spinner stops:
+// with the core's Ack after HandleTap when the Handler is a Tapper (without
+// text when it failed), otherwise at once, before Handle.
 func (a *Adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
@@ -58,11 +78,17 @@ func (a *Adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	log := a.log.With("update_id", *u.ID, "kind", u.kindName())
-	if q := u.CallbackQuery; q != nil && q.ID != "" {
-		// First, so the button's spinner stops even if the core is slow.
-		a.answerCallback(r.Context(), log, q.ID)
+	in, ok := convert(u, a.now(), a.parse)
+	tapper, _ := a.h.(Tapper)
+	queryID := ""
+	if q := u.CallbackQuery; q != nil {
+		queryID = q.ID
 	}
-	in, ok := convert(u, a.now())
+	tapping := ok && in.Kind == bot.InButton && tapper != nil
+	if queryID != "" && !tapping {
+		// First, so the button's spinner stops even if the core is slow.
+		a.answerCallback(r.Context(), log, queryID, bot.Ack{})
+	}
 	if !ok {
 		log.Debug("telegram update acknowledged and ignored")
 		w.WriteHeader(http.StatusOK)
@@ -74,7 +100,24 @@ func (a *Adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "temporarily unavailable", http.StatusServiceUnavailable)
 		return
 	}
-	if err := a.handle(r.Context(), log, in); err != nil && !errors.Is(err, bot.ErrDuplicate) {
+	if tapping {
+		// The core's answer is the tap's notice, so it is sent after the
+		// core ran, failed or not (then without text).
+		var ack bot.Ack
+		err = a.handle(r.Context(), log, func(ctx context.Context) (err error) {
+			ack, err = tapper.HandleTap(ctx, in)
+			return err
+		})
+		if err != nil {
+			ack = bot.Ack{}
+		}
+		if queryID != "" {
+			a.answerCallback(r.Context(), log, queryID, ack)
+		}
+	} else {
+		err = a.handle(r.Context(), log, func(ctx context.Context) error { return a.h.Handle(ctx, in) })
+	}
+	if err != nil && !errors.Is(err, bot.ErrDuplicate) {
 		log.Error("telegram update not handled; Telegram will retry", "err", err)
 		http.Error(w, "temporarily unavailable", http.StatusServiceUnavailable)
 		return
@@ -93,7 +136,7 @@ func (a *Adapter) authorized(got string) bool {
 // cancel (a commit must not stop half way), bounded by HandleTimeout. A panic
 // in the core becomes an error, so the update is retried and logged through
 // slog rather than net/http's logger.
-func (a *Adapter) handle(rctx context.Context, log *slog.Logger, in bot.Inbound) (err error) {
+func (a *Adapter) handle(rctx context.Context, log *slog.Logger, run func(context.Context) error) (err error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(rctx), a.cfg.HandleTimeout)
 	defer cancel()
 	defer func() {
@@ -102,15 +145,37 @@ func (a *Adapter) handle(rctx context.Context, log *slog.Logger, in bot.Inbound)
 			err = errors.New("telegram: handler panicked")
 		}
 	}()
-	return a.h.Handle(ctx, in)
+	return run(ctx)
 }
 
-// answerCallback stops the button's spinner. Failures (for example "query is
-// too old" on a re-delivery) are harmless and only logged.
-func (a *Adapter) answerCallback(ctx context.Context, log *slog.Logger, id string) {
+// answerCallback stops the button's spinner, showing ack's text as a notice
+// (or an alert to dismiss). Failures (for example "query is too old" on a
+// re-delivery) are harmless and only logged.
+func (a *Adapter) answerCallback(ctx context.Context, log *slog.Logger, id string, ack bot.Ack) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	if _, err := a.client.AnswerCallbackQuery(ctx, &tgbot.AnswerCallbackQueryParams{CallbackQueryID: id}); err != nil {
+	text := truncateUnits(strings.ToValidUTF8(ack.Text, "\uFFFD"), MaxAnswerText)
+	params := &tgbot.AnswerCallbackQueryParams{CallbackQueryID: id, Text: text, ShowAlert: ack.Alert && text != ""}
+	if _, err := a.client.AnswerCallbackQuery(ctx, params); err != nil {
 		log.Warn("telegram answerCallbackQuery failed", "err", err)
 	}
+}
+
+// truncateUnits cuts s to at most limit UTF-16 code units on a rune
+// boundary, ending a cut text with "…".
+func truncateUnits(s string, limit int) string {
+	units := 0
+	for i, r := range s {
+		if units+utf16.RuneLen(r) > limit {
+			// s[:i] fits; the ellipsis (one unit) takes the last rune's place
+			cut := s[:i]
+			if units > limit-1 {
+				_, size := utf8.DecodeLastRuneInString(cut)
+				cut = cut[:len(cut)-size]
+			}
+			return cut + "…"
+		}
+		units += utf16.RuneLen(r)
+	}
+	return s
 }

@@ -1,10 +1,16 @@
 // Package telegramtest is a fake Telegram Bot API server for tests. It
 // speaks the wire format go-telegram/bot uses (every method as
-// multipart/form-data; JSON and url-encoded bodies work too), records every
-// call, checks messages the way Telegram does (HTML entities, 4096 UTF-16
-// units, 64-byte callback data), and fails like Telegram on demand: 429 with
+// multipart/form-data, uploads included; JSON and url-encoded bodies work
+// too), records every call, checks messages the way Telegram does (HTML
+// entities, 4096 UTF-16 units, 1024 for captions, 64-byte callback data, 200
+// characters for a tap's answer), and fails like Telegram on demand: 429 with
 // retry_after, 403 "blocked", 500, slow answers, and rate limits per chat,
 // per group and overall.
+//
+// Besides sendMessage it serves sendPhoto, sendDocument, sendVoice,
+// sendAudio and sendVideo (recorded in Sent with their Method and File),
+// editMessageText (Edits), answerCallbackQuery (Answers), and getFile with
+// the file download path for files a test registers with AddFile.
 package telegramtest
 
 import (
@@ -23,6 +29,7 @@ import (
 	"testing"
 	"time"
 	"unicode/utf16"
+	"unicode/utf8"
 )
 
 // Token is the bot token the fake server accepts.
@@ -46,15 +53,47 @@ type Btn struct {
 	URL          string `json:"url,omitempty"`
 }
 
-// SentMessage is one successful sendMessage.
+// SentMessage is one successful send: a sendMessage, or a media message
+// (sendPhoto, sendDocument…) whose Text is its caption and File its file.
 type SentMessage struct {
+	Method    string // "sendMessage", "sendPhoto", …
 	ChatID    string
-	Text      string // as sent (HTML when ParseMode is HTML)
+	Text      string // as sent (HTML when ParseMode is HTML); a media message's caption
 	Plain     string // after entity parsing: what the resident reads
 	ParseMode string
 	Keyboard  [][]Btn
-	MessageID int
+	MessageID int // increasing per chat, from 1, as Telegram's
+	File      *SentFile
 	At        time.Time
+}
+
+// SentFile is the file of a media message: a file_id that was sent, or an
+// upload (Name, Size and Data of the bytes received).
+type SentFile struct {
+	FileID   string // the file_id sent, or the one given to an upload
+	Uploaded bool
+	Name     string // an upload's file name
+	Size     int
+	Data     []byte
+}
+
+// Edit is one successful editMessageText.
+type Edit struct {
+	ChatID    string
+	MessageID int
+	Text      string
+	Plain     string
+	ParseMode string
+	Keyboard  [][]Btn
+	At        time.Time
+}
+
+// Answer is one successful answerCallbackQuery.
+type Answer struct {
+	CallbackQueryID string
+	Text            string
+	ShowAlert       bool
+	At              time.Time
 }
 
 // Failure is a programmed answer for one call.
@@ -95,7 +134,8 @@ func PerSecond(n int) Rate { return Rate{N: n, Per: time.Second} }
 // PerMinute is n messages a minute.
 func PerMinute(n int) Rate { return Rate{N: n, Per: time.Minute} }
 
-// Violation is one sendMessage refused with 429 because it broke a rate limit.
+// Violation is one send or edit refused with 429 because it broke a rate
+// limit.
 type Violation struct {
 	ChatID     string
 	Limit      string // "chat", "group" or "global"
@@ -129,7 +169,8 @@ func WithRates(perChat, global Rate) Option {
 }
 
 // WithGroupRateLimit limits each group chat (negative chat id) on top of the
-// per-chat limit, like Telegram's 20 messages a minute per group.
+// per-chat limit, like Telegram's 20 messages a minute per group. Every send
+// and every edit to the group counts, as it does for Telegram.
 func WithGroupRateLimit(perGroup Rate) Option {
 	return func(s *Server) { s.perGroup = perGroup }
 }
@@ -144,15 +185,27 @@ type Server struct {
 	mu         sync.Mutex
 	calls      []Call
 	sent       []SentMessage
+	edits      []Edit
+	answers    []Answer
 	fail       []pendingFailure
 	violations []Violation
 	byChat     map[string][]time.Time
 	byGroup    map[string][]time.Time
 	recent     []time.Time
-	nextID     int
+	lastID     map[string]int                // last message id per chat
+	messages   map[string]map[int]*storedMsg // what each chat's messages hold now
+	files      map[string][]byte             // by file_id
+	paths      map[string]string             // file_path → file_id
+	uploads    int
 	webhook    WebhookInfo
 	onSend     func(SentMessage)
 	changed    chan struct{} // closed and replaced on every successful send
+}
+
+// storedMsg is a sent message as it is now, to edit it.
+type storedMsg struct {
+	text   string // "" for a media message: it has no text to edit
+	markup string // canonical keyboard JSON
 }
 
 type pendingFailure struct {
@@ -163,10 +216,14 @@ type pendingFailure struct {
 // New starts a fake server that is closed when the test ends.
 func New(t testing.TB, opts ...Option) *Server {
 	s := &Server{
-		done:    make(chan struct{}),
-		byChat:  make(map[string][]time.Time),
-		byGroup: make(map[string][]time.Time),
-		changed: make(chan struct{}),
+		done:     make(chan struct{}),
+		byChat:   make(map[string][]time.Time),
+		byGroup:  make(map[string][]time.Time),
+		lastID:   make(map[string]int),
+		messages: make(map[string]map[int]*storedMsg),
+		files:    make(map[string][]byte),
+		paths:    make(map[string]string),
+		changed:  make(chan struct{}),
 	}
 	for _, o := range opts {
 		o(s)
@@ -226,6 +283,45 @@ func (s *Server) Sent() []SentMessage {
 	return slices.Clone(s.sent)
 }
 
+// Edits returns the successful editMessageText calls, in order.
+func (s *Server) Edits() []Edit {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.edits)
+}
+
+// Answers returns the successful answerCallbackQuery calls, in order.
+func (s *Server) Answers() []Answer {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.answers)
+}
+
+// MediaSent returns the media messages successfully sent (Sent without the
+// sendMessage ones).
+func (s *Server) MediaSent() []SentMessage {
+	var out []SentMessage
+	for _, m := range s.Sent() {
+		if m.File != nil {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// AddFile registers a file Telegram keeps, for getFile and its download
+// (and as a file_id a media message may send).
+func (s *Server) AddFile(fileID string, data []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.addFileLocked(fileID, data)
+}
+
+func (s *Server) addFileLocked(fileID string, data []byte) {
+	s.files[fileID] = slices.Clone(data)
+	s.paths["files/"+fileID] = fileID
+}
+
 // Violations counts the sends refused for breaking a rate limit.
 func (s *Server) Violations() int {
 	s.mu.Lock()
@@ -272,13 +368,17 @@ func (s *Server) WaitSent(ctx context.Context, n int) ([]SentMessage, error) {
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	if rest, ok := strings.CutPrefix(r.URL.Path, "/file/bot"); ok {
+		s.download(w, rest)
+		return
+	}
 	rest, ok := strings.CutPrefix(r.URL.Path, "/bot")
 	token, method, _ := strings.Cut(rest, "/")
 	if !ok || token != Token || method == "" {
 		writeErr(w, Failure{Status: http.StatusUnauthorized, Description: "Unauthorized"})
 		return
 	}
-	params, err := readParams(r)
+	params, files, err := readParams(r)
 	if err != nil {
 		writeErr(w, Failure{Status: http.StatusBadRequest, Description: "Bad Request: " + err.Error()})
 		return
@@ -309,6 +409,14 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	switch method {
 	case "sendMessage":
 		s.sendMessage(w, params, now)
+	case "sendPhoto", "sendDocument", "sendVoice", "sendAudio", "sendVideo":
+		s.sendMedia(w, method, params, files, now)
+	case "editMessageText":
+		s.editMessageText(w, params, now)
+	case "answerCallbackQuery":
+		s.answerCallbackQuery(w, params, now)
+	case "getFile":
+		s.getFile(w, params)
 	case "getMe":
 		writeOK(w, map[string]any{"id": BotID, "is_bot": true, "first_name": "gocua", "username": "gocua_test_bot"})
 	case "setWebhook":
@@ -343,12 +451,24 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		id, _ := strconv.Atoi(params["message_id"])
+		chat := params["chat_id"]
+		s.mu.Lock()
+		if v, limited := s.limitLocked(chat, now, true); limited {
+			s.violations = append(s.violations, v)
+			s.mu.Unlock()
+			writeErr(w, TooManyRequests(v.RetryAfter))
+			return
+		}
+		if m := s.messages[chat][id]; m != nil {
+			m.markup = canonicalMarkup(kb)
+		}
+		s.mu.Unlock()
 		writeOK(w, map[string]any{
 			"message_id": id, "date": now.Unix(),
 			"chat":         map[string]any{"id": atoi(params["chat_id"]), "type": chatType(params["chat_id"])},
 			"reply_markup": map[string]any{"inline_keyboard": kb},
 		})
-	default: // answerCallbackQuery and anything else: recorded, ok
+	default: // anything else: recorded, ok
 		writeOK(w, true)
 	}
 }
@@ -414,15 +534,34 @@ func (s *Server) sendMessage(w http.ResponseWriter, p map[string]string, now tim
 		return
 	}
 
+	msg := SentMessage{Method: "sendMessage", ChatID: chat, Text: text, Plain: plain, ParseMode: p["parse_mode"], Keyboard: kb, At: now}
+	msg, ok := s.recordSend(w, msg, &storedMsg{text: text, markup: canonicalMarkup(kb)})
+	if !ok {
+		return
+	}
+	writeOK(w, map[string]any{
+		"message_id": msg.MessageID, "date": now.Unix(), "text": plain,
+		"chat": map[string]any{"id": atoi(chat), "type": chatType(chat)},
+	})
+}
+
+// recordSend applies the rate limits to a send and, when it is allowed,
+// gives it the chat's next message id and records it. It has answered 429
+// when ok is false.
+func (s *Server) recordSend(w http.ResponseWriter, msg SentMessage, stored *storedMsg) (SentMessage, bool) {
 	s.mu.Lock()
-	if v, limited := s.limitLocked(chat, now); limited {
+	if v, limited := s.limitLocked(msg.ChatID, msg.At, false); limited {
 		s.violations = append(s.violations, v)
 		s.mu.Unlock()
 		writeErr(w, TooManyRequests(v.RetryAfter))
-		return
+		return msg, false
 	}
-	s.nextID++
-	msg := SentMessage{ChatID: chat, Text: text, Plain: plain, ParseMode: p["parse_mode"], Keyboard: kb, MessageID: s.nextID, At: now}
+	s.lastID[msg.ChatID]++
+	msg.MessageID = s.lastID[msg.ChatID]
+	if s.messages[msg.ChatID] == nil {
+		s.messages[msg.ChatID] = make(map[int]*storedMsg)
+	}
+	s.messages[msg.ChatID][msg.MessageID] = stored
 	s.sent = append(s.sent, msg)
 	onSend := s.onSend
 	close(s.changed)
@@ -431,15 +570,241 @@ func (s *Server) sendMessage(w http.ResponseWriter, p map[string]string, now tim
 	if onSend != nil {
 		onSend(msg)
 	}
+	return msg, true
+}
+
+// mediaField is the parameter that carries each media method's file.
+var mediaField = map[string]string{
+	"sendPhoto": "photo", "sendDocument": "document", "sendVoice": "voice",
+	"sendAudio": "audio", "sendVideo": "video",
+}
+
+// sendMedia is sendPhoto, sendDocument, sendVoice, sendAudio and sendVideo:
+// a file_id or an uploaded file, with an optional caption of at most 1024
+// UTF-16 units after entity parsing.
+func (s *Server) sendMedia(w http.ResponseWriter, method string, p map[string]string, files map[string]upload, now time.Time) {
+	chat, caption, field := p["chat_id"], p["caption"], mediaField[method]
+	if chat == "" {
+		writeErr(w, Failure{Status: http.StatusBadRequest, Description: "Bad Request: chat_id is empty"})
+		return
+	}
+	plain := caption
+	if strings.EqualFold(p["parse_mode"], "HTML") {
+		var err error
+		if plain, err = parseHTML(caption); err != nil {
+			writeErr(w, Failure{Status: http.StatusBadRequest, Description: "Bad Request: can't parse entities: " + err.Error()})
+			return
+		}
+	}
+	if len(utf16.Encode([]rune(plain))) > 1024 {
+		writeErr(w, Failure{Status: http.StatusBadRequest, Description: "Bad Request: message caption is too long"})
+		return
+	}
+	kb, err := parseKeyboard(p["reply_markup"])
+	if err != nil {
+		writeErr(w, Failure{Status: http.StatusBadRequest, Description: "Bad Request: " + err.Error()})
+		return
+	}
+	var f SentFile
+	if up, ok := files[field]; ok {
+		if len(up.data) == 0 {
+			writeErr(w, Failure{Status: http.StatusBadRequest, Description: "Bad Request: file must be non-empty"})
+			return
+		}
+		f = SentFile{Uploaded: true, Name: up.name, Size: len(up.data), Data: up.data}
+	} else {
+		id := p[field]
+		switch {
+		case id == "":
+			writeErr(w, Failure{Status: http.StatusBadRequest, Description: "Bad Request: there is no " + field + " in the request"})
+			return
+		case !validFileID(id):
+			writeErr(w, Failure{Status: http.StatusBadRequest, Description: "Bad Request: wrong file identifier/HTTP URL specified"})
+			return
+		}
+		s.mu.Lock()
+		data := s.files[id]
+		s.mu.Unlock()
+		f = SentFile{FileID: id, Size: len(data), Data: slices.Clone(data)}
+	}
+	if f.Uploaded {
+		s.mu.Lock()
+		s.uploads++
+		f.FileID = "upload-" + strconv.Itoa(s.uploads)
+		s.addFileLocked(f.FileID, f.Data)
+		s.mu.Unlock()
+	}
+	msg := SentMessage{Method: method, ChatID: chat, Text: caption, Plain: plain, ParseMode: p["parse_mode"], Keyboard: kb, File: &f, At: now}
+	msg, ok := s.recordSend(w, msg, &storedMsg{markup: canonicalMarkup(kb)})
+	if !ok {
+		return
+	}
+	desc := map[string]any{"file_id": f.FileID, "file_unique_id": "u" + f.FileID, "file_size": f.Size}
+	var media any = desc
+	switch field {
+	case "photo":
+		desc["width"], desc["height"] = 1, 1
+		media = []any{desc}
+	case "video":
+		desc["width"], desc["height"], desc["duration"] = 1, 1, 1
+	case "voice", "audio":
+		desc["duration"] = 1
+	}
+	res := map[string]any{
+		"message_id": msg.MessageID, "date": now.Unix(), field: media,
+		"chat": map[string]any{"id": atoi(chat), "type": chatType(chat)},
+	}
+	if plain != "" {
+		res["caption"] = plain
+	}
+	writeOK(w, res)
+}
+
+// editMessageText replaces a sent message's text and keyboard, refusing like
+// Telegram an unknown message, a media message and an edit that changes
+// nothing.
+func (s *Server) editMessageText(w http.ResponseWriter, p map[string]string, now time.Time) {
+	chat, text := p["chat_id"], p["text"]
+	id, err := strconv.Atoi(p["message_id"])
+	if chat == "" || err != nil {
+		writeErr(w, Failure{Status: http.StatusBadRequest, Description: "Bad Request: message identifier is not specified"})
+		return
+	}
+	plain := text
+	if strings.EqualFold(p["parse_mode"], "HTML") {
+		if plain, err = parseHTML(text); err != nil {
+			writeErr(w, Failure{Status: http.StatusBadRequest, Description: "Bad Request: can't parse entities: " + err.Error()})
+			return
+		}
+	}
+	switch n := len(utf16.Encode([]rune(plain))); {
+	case strings.TrimSpace(plain) == "":
+		writeErr(w, Failure{Status: http.StatusBadRequest, Description: "Bad Request: message text is empty"})
+		return
+	case n > 4096:
+		writeErr(w, Failure{Status: http.StatusBadRequest, Description: "Bad Request: MESSAGE_TOO_LONG"})
+		return
+	}
+	kb, err := parseKeyboard(p["reply_markup"])
+	if err != nil {
+		writeErr(w, Failure{Status: http.StatusBadRequest, Description: "Bad Request: " + err.Error()})
+		return
+	}
+	markup := canonicalMarkup(kb)
+	s.mu.Lock()
+	m := s.messages[chat][id]
+	var refuse string
+	switch {
+	case m == nil:
+		refuse = "Bad Request: message to edit not found"
+	case m.text == "":
+		refuse = "Bad Request: there is no text in the message to edit"
+	case m.text == text && m.markup == markup:
+		refuse = "Bad Request: message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message"
+	}
+	if refuse != "" {
+		s.mu.Unlock()
+		writeErr(w, Failure{Status: http.StatusBadRequest, Description: refuse})
+		return
+	}
+	if v, limited := s.limitLocked(chat, now, true); limited {
+		s.violations = append(s.violations, v)
+		s.mu.Unlock()
+		writeErr(w, TooManyRequests(v.RetryAfter))
+		return
+	}
+	m.text, m.markup = text, markup
+	s.edits = append(s.edits, Edit{ChatID: chat, MessageID: id, Text: text, Plain: plain, ParseMode: p["parse_mode"], Keyboard: kb, At: now})
+	s.mu.Unlock()
 	writeOK(w, map[string]any{
-		"message_id": msg.MessageID, "date": now.Unix(), "text": plain,
+		"message_id": id, "date": now.Unix(), "edit_date": now.Unix(), "text": plain,
 		"chat": map[string]any{"id": atoi(chat), "type": chatType(chat)},
 	})
 }
 
-// limitLocked applies the rate limits to one send at now. It records the send
-// when it is allowed, and describes the violation when not.
-func (s *Server) limitLocked(chat string, now time.Time) (Violation, bool) {
+// answerCallbackQuery records a tap's answer; its text is at most 200
+// characters (counted here in UTF-16 units).
+func (s *Server) answerCallbackQuery(w http.ResponseWriter, p map[string]string, now time.Time) {
+	a := Answer{CallbackQueryID: p["callback_query_id"], Text: p["text"], ShowAlert: p["show_alert"] == "true", At: now}
+	switch {
+	case a.CallbackQueryID == "":
+		writeErr(w, Failure{Status: http.StatusBadRequest, Description: "Bad Request: query is too old and response timeout expired or query ID is invalid"})
+		return
+	case len(utf16.Encode([]rune(a.Text))) > 200 || !utf8.ValidString(a.Text):
+		writeErr(w, Failure{Status: http.StatusBadRequest, Description: "Bad Request: MESSAGE_TOO_LONG"})
+		return
+	}
+	s.mu.Lock()
+	s.answers = append(s.answers, a)
+	s.mu.Unlock()
+	writeOK(w, true)
+}
+
+// maxDownload is the largest file the Bot API lets a bot download.
+const maxDownload = 20 << 20
+
+// getFile describes a file registered with AddFile (or uploaded).
+func (s *Server) getFile(w http.ResponseWriter, p map[string]string) {
+	id := p["file_id"]
+	s.mu.Lock()
+	data, ok := s.files[id]
+	s.mu.Unlock()
+	switch {
+	case !ok:
+		writeErr(w, Failure{Status: http.StatusBadRequest, Description: "Bad Request: invalid file_id"})
+		return
+	case len(data) > maxDownload:
+		writeErr(w, Failure{Status: http.StatusBadRequest, Description: "Bad Request: file is too big"})
+		return
+	}
+	writeOK(w, map[string]any{"file_id": id, "file_unique_id": "u" + id, "file_size": len(data), "file_path": "files/" + id})
+}
+
+// download serves GET /file/bot<token>/<file_path>.
+func (s *Server) download(w http.ResponseWriter, rest string) {
+	token, path, _ := strings.Cut(rest, "/")
+	if token != Token {
+		http.Error(w, `{"ok":false,"error_code":401,"description":"Unauthorized"}`, http.StatusUnauthorized)
+		return
+	}
+	s.mu.Lock()
+	id, ok := s.paths[path]
+	data := s.files[id]
+	s.mu.Unlock()
+	if !ok {
+		http.Error(w, `{"ok":false,"error_code":404,"description":"Not Found"}`, http.StatusNotFound)
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Length", strconv.Itoa(len(data)))
+	_, _ = w.Write(data)
+}
+
+// validFileID reports whether id could be a Telegram file_id (URL-safe
+// base64): a "telegram:" prefix or a path is refused like a wrong id.
+func validFileID(id string) bool {
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return id != ""
+}
+
+// canonicalMarkup is a keyboard as comparable JSON ("" for none).
+func canonicalMarkup(kb [][]Btn) string {
+	if len(kb) == 0 {
+		return ""
+	}
+	b, _ := json.Marshal(kb)
+	return string(b)
+}
+
+// limitLocked applies the rate limits to one send (or, when edit is true,
+// one edit, which counts only against the group limit) at now. It records
+// the call when it is allowed, and describes the violation when not.
+func (s *Server) limitLocked(chat string, now time.Time, edit bool) (Violation, bool) {
 	isGroup := strings.HasPrefix(chat, "-")
 	windows := []struct {
 		name string
@@ -447,9 +812,9 @@ func (s *Server) limitLocked(chat string, now time.Time) (Violation, bool) {
 		on   bool
 		sent []time.Time
 	}{
-		{"chat", s.perChat, s.perChat.N > 0, s.byChat[chat]},
+		{"chat", s.perChat, s.perChat.N > 0 && !edit, s.byChat[chat]},
 		{"group", s.perGroup, s.perGroup.N > 0 && isGroup, s.byGroup[chat]},
-		{"global", s.global, s.global.N > 0, s.recent},
+		{"global", s.global, s.global.N > 0 && !edit, s.recent},
 	}
 	var v Violation
 	limited := false
@@ -518,10 +883,17 @@ func chatType(chat string) string {
 	return "private"
 }
 
+// upload is a file part of a multipart call.
+type upload struct {
+	name string
+	data []byte
+}
+
 // readParams reads a Bot API call's parameters from a multipart, JSON or
-// url-encoded body, plus the query string.
-func readParams(r *http.Request) (map[string]string, error) {
+// url-encoded body, plus the query string, and a multipart body's files.
+func readParams(r *http.Request) (map[string]string, map[string]upload, error) {
 	out := map[string]string{}
+	files := map[string]upload{}
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	switch ct {
 	case "multipart/form-data":
@@ -529,22 +901,34 @@ func readParams(r *http.Request) (map[string]string, error) {
 		// closing boundary: no parameters, not an error.
 		err := r.ParseMultipartForm(10 << 20)
 		if err != nil && !errors.Is(err, io.EOF) {
-			return nil, err
+			return nil, nil, err
 		}
 		if r.MultipartForm != nil {
 			for k, v := range r.MultipartForm.Value {
 				out[k] = v[0]
 			}
+			for k, v := range r.MultipartForm.File {
+				f, err := v[0].Open()
+				if err != nil {
+					return nil, nil, err
+				}
+				data, err := io.ReadAll(f)
+				f.Close()
+				if err != nil {
+					return nil, nil, err
+				}
+				files[k] = upload{name: v[0].Filename, data: data}
+			}
 		}
 	case "application/json":
 		body, err := io.ReadAll(io.LimitReader(r.Body, 10<<20))
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		var m map[string]json.RawMessage
 		if len(body) > 0 {
 			if err := json.Unmarshal(body, &m); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 		}
 		for k, raw := range m {
@@ -557,7 +941,7 @@ func readParams(r *http.Request) (map[string]string, error) {
 		}
 	default:
 		if err := r.ParseForm(); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for k, v := range r.PostForm {
 			out[k] = v[0]
@@ -568,7 +952,7 @@ func readParams(r *http.Request) (map[string]string, error) {
 			out[k] = v[0]
 		}
 	}
-	return out, nil
+	return out, files, nil
 }
 
 func writeOK(w http.ResponseWriter, result any) {

@@ -279,7 +279,12 @@ func TestWithRateLimitShorthand(t *testing.T) {
 func TestWaitSentAndConcurrency(t *testing.T) {
 	s := New(t)
 	var seen sync.Map
-	s.OnSend(func(m SentMessage) { seen.Store(m.MessageID, m.ChatID) })
+	// message ids are per chat, as Telegram's: a message is its chat and id
+	type msgKey struct {
+		chat string
+		id   int
+	}
+	s.OnSend(func(m SentMessage) { seen.Store(msgKey{m.ChatID, m.MessageID}, true) })
 	b := client(t, s)
 	const n = 20
 	var wg sync.WaitGroup
@@ -297,10 +302,10 @@ func TestWaitSentAndConcurrency(t *testing.T) {
 		t.Fatal(err)
 	}
 	wg.Wait()
-	ids := map[int]bool{}
+	ids := map[msgKey]bool{}
 	for _, m := range got {
-		ids[m.MessageID] = true
-		if _, ok := seen.Load(m.MessageID); !ok {
+		ids[msgKey{m.ChatID, m.MessageID}] = true
+		if _, ok := seen.Load(msgKey{m.ChatID, m.MessageID}); !ok {
 			t.Errorf("OnSend missed message %d", m.MessageID)
 		}
 	}
