@@ -143,10 +143,10 @@ const maxQuery = 200
 // start of a word, then anywhere (texts of three or more letters), then the
 // same four for aliases. Within a rank, an area whose kind is the one the
 // text names comes first, then file order. Text that folds to nothing
-// matches nothing.
+// matches nothing, and so does a kind word alone.
 func (s *Set) Match(text string, limit int) []Area {
 	q, qkind := fold(text)
-	if q == "" || len(q) > maxQuery {
+	if q == "" || len(q) > maxQuery || isKindWord(q) {
 		return nil
 	}
 	// the text with its kind word too, for names that start with one
@@ -227,6 +227,15 @@ var kindWords = []struct {
 	{"xa", KindCommune}, {"x", KindCommune},
 	{"dac khu", KindSpecialZone}, {"dk", KindSpecialZone},
 	{"thi tran", ""}, {"tt", ""}, // before 2025: alias names only
+}
+
+func isKindWord(k string) bool {
+	for _, w := range kindWords {
+		if k == w.word {
+			return true
+		}
+	}
+	return false
 }
 
 // fold is the match key of s without its leading kind word (only one:

@@ -148,6 +148,12 @@ func (c *checker) decode(data []byte) (*file, bool) {
 		return nil, false
 	}
 	walkLines(root.Content[0], "", c.lines)
+	// yaml.v3 drops a null item of a list of mappings, which would shift
+	// every later line: refuse it before anything else
+	if line := nullItem(root.Content[0]); line > 0 {
+		c.add(line, "", IssueSyntax, "an empty list item (a lone -): remove it or fill it in")
+		return nil, false
+	}
 	f := &file{}
 	strict := yaml.NewDecoder(bytes.NewReader(data))
 	strict.KnownFields(true)
@@ -227,6 +233,20 @@ func walkLines(n *yaml.Node, path string, lines map[string]int) {
 			walkLines(item, p, lines)
 		}
 	}
+}
+
+// nullItem is the line of the first null item of a list under n, or 0.
+// Aliases are not followed.
+func nullItem(n *yaml.Node) int {
+	for _, item := range n.Content {
+		if n.Kind == yaml.SequenceNode && item.Kind == yaml.ScalarNode && item.Tag == "!!null" {
+			return item.Line
+		}
+		if l := nullItem(item); l > 0 {
+			return l
+		}
+	}
+	return 0
 }
 
 func joinPath(parts []any) string {
