@@ -280,7 +280,7 @@ func (c *checker) file(f *file, today time.Time) {
 		c.add(1, "", IssueMissing, "no province: write province: {code: …, name: \"Tỉnh …\"}")
 	default:
 		c.code([]any{"province", "code"}, "", "province code", p.Code)
-		c.name_([]any{"province", "name"}, "", "province name", p.Name)
+		c.oneLine([]any{"province", "name"}, "", "province name", p.Name)
 	}
 	if c.has("verified") {
 		d, err := time.Parse(time.DateOnly, strings.TrimSpace(f.Verified))
@@ -322,8 +322,8 @@ func (c *checker) code(path []any, area, what, code string) bool {
 	return false
 }
 
-// name_ checks a one-line name.
-func (c *checker) name_(path []any, area, what, s string) bool {
+// oneLine checks a name or an alias: one line, with a letter or digit.
+func (c *checker) oneLine(path []any, area, what, s string) bool {
 	switch {
 	case s == "":
 		c.at(path, area, IssueMissing, "%s is missing", what)
@@ -369,7 +369,7 @@ func (c *checker) area(a *Area, i int, codes, names, fulls map[string]int) {
 			codes[a.Code] = c.lineOf(p("code")...)
 		}
 	}
-	if !c.name_(p("name"), id, "name", a.Name) {
+	if !c.oneLine(p("name"), id, "name", a.Name) {
 		return
 	}
 	key, said := fold(a.Name)
@@ -402,7 +402,7 @@ func (c *checker) area(a *Area, i int, codes, names, fulls map[string]int) {
 	for j, al := range a.Aliases {
 		al = strings.TrimSpace(al)
 		a.Aliases[j] = al
-		if !c.name_(p("aliases", j), id, "alias", al) {
+		if !c.oneLine(p("aliases", j), id, "alias", al) {
 			continue
 		}
 		if k := sameText(al); own[k] {
@@ -431,7 +431,7 @@ func (c *checker) office(o *Office, id string, path []any) {
 	default:
 		c.at(p("kind"), id, IssueBadKind, "office kind %q is not police or public_service", clip(string(o.Kind)))
 	}
-	c.name_(p("name"), id, "office name", o.Name)
+	c.oneLine(p("name"), id, "office name", o.Name)
 	c.text(p("address"), id, "address", o.Address)
 	c.text(p("hours"), id, "hours", o.Hours)
 	if o.Phone != "" {
