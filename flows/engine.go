@@ -190,7 +190,7 @@ func (m *machine) button(data string) {
 // have had their turn.
 func (m *machine) typed(raw string, away bool) {
 	text := clip(raw, maxInput)
-	key := matchKey(text)
+	key := MatchKey(text)
 	if sg, ok := m.s.signal(key); ok {
 		if sg.flow != m.st.Flow {
 			m.signalled(sg)
@@ -416,13 +416,13 @@ func choiceScore(ch Choice, key string) int {
 	if key == "" {
 		return 0
 	}
-	cands := []string{matchKey(strings.ReplaceAll(ch.Value, "_", " "))}
+	cands := []string{MatchKey(strings.ReplaceAll(ch.Value, "_", " "))}
 	for _, l := range sortedKeys(ch.Label) {
-		cands = append(cands, matchKey(ch.Label[l]))
+		cands = append(cands, MatchKey(ch.Label[l]))
 	}
 	for _, l := range sortedKeys(ch.Keywords) {
 		for _, kw := range ch.Keywords[l] {
-			cands = append(cands, matchKey(kw))
+			cands = append(cands, MatchKey(kw))
 		}
 	}
 	best := 0
@@ -807,7 +807,7 @@ func (s *Set) subst(v, lang string, vars map[string]string) string {
 // anyKey reports whether key equals the match key of t in any language.
 func anyKey(t Text, key string) bool {
 	for _, l := range sortedKeys(t) {
-		if matchKey(t[l]) == key {
+		if MatchKey(t[l]) == key {
 			return true
 		}
 	}

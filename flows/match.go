@@ -38,9 +38,11 @@ func Normalize(s string) string {
 	return b.String()
 }
 
-// matchKey is Normalize with everything but letters and digits turned into
-// spaces: "Android (Samsung, Oppo…)" → "android samsung oppo".
-func matchKey(s string) string {
+// MatchKey is Normalize with everything but letters and digits turned into
+// spaces: "Android (Samsung, Oppo…)" → "android samsung oppo",
+// "P. Bến Thành" → "p ben thanh". Flows match keywords, choices and
+// buttons on it; other packages (bot/areas) match names the same way.
+func MatchKey(s string) string {
 	n := Normalize(s)
 	var b strings.Builder
 	b.Grow(len(n))

@@ -35,10 +35,12 @@ func TestMatchKey(t *testing.T) {
 		{"⬅️ Quay lại", "quay lai"},
 		{"!!!", ""},
 		{"số 2.", "so 2"},
+		{"P. Bến Thành", "p ben thanh"},
+		{"phuong_ben_thanh", "phuong ben thanh"},
 	}
 	for _, tc := range tests {
-		if got := matchKey(tc.in); got != tc.want {
-			t.Errorf("matchKey(%q) = %q, want %q", tc.in, got, tc.want)
+		if got := MatchKey(tc.in); got != tc.want {
+			t.Errorf("MatchKey(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
 }
@@ -70,7 +72,7 @@ func TestYesNo(t *testing.T) {
 		{"hôm qua tôi đi chợ không mua gì", ""}, {"xin chào", ""}, {"", ""},
 	}
 	for _, tc := range tests {
-		got, ok := yesNo(matchKey(tc.in))
+		got, ok := yesNo(MatchKey(tc.in))
 		if got != tc.want || ok != (tc.want != "") {
 			t.Errorf("yesNo(%q) = %q, %v; want %q", tc.in, got, ok, tc.want)
 		}

@@ -129,7 +129,7 @@ func build(c *content) *Set {
 	}
 	for _, nav := range []struct{ key, act string }{{"nav_menu", actMenu}, {"nav_back", actBack}, {"nav_human", actHuman}} {
 		for _, l := range sortedKeys(c.texts[nav.key]) {
-			if k := matchKey(c.texts[nav.key][l]); k != "" {
+			if k := MatchKey(c.texts[nav.key][l]); k != "" {
 				s.globals = append(s.globals, keyword{key: k, flow: nav.act})
 			}
 		}
@@ -167,7 +167,7 @@ func appendKeywords(list []keyword, f *Flow, flowKw Keywords, stepKw func(*Step)
 	add := func(kws Keywords, step string) {
 		for _, lang := range sortedKeys(kws) {
 			for _, kw := range kws[lang] {
-				if k := matchKey(kw); k != "" {
+				if k := MatchKey(kw); k != "" {
 					list = append(list, keyword{key: k, flow: f.ID, step: step})
 				}
 			}

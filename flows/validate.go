@@ -504,7 +504,7 @@ func (v *validator) keywords() {
 	mine := map[*Flow]map[string]bool{}
 	written := map[string]string{} // a signal's match key → the phrase as written
 	for _, p := range all {
-		k := matchKey(p.kw)
+		k := MatchKey(p.kw)
 		if _, ok := written[k]; !ok && p.what == "signal" {
 			written[k] = p.kw
 		}
@@ -551,7 +551,7 @@ func (v *validator) keywords() {
 		return flow + "#" + step
 	}
 	for _, p := range all {
-		k := matchKey(p.kw)
+		k := MatchKey(p.kw)
 		if p.what != "keyword" || k == "" {
 			continue
 		}

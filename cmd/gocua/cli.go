@@ -10,6 +10,7 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/gocua/gocua/bot/areas"
 	"github.com/gocua/gocua/bot/telegram"
 	"github.com/gocua/gocua/config"
 	"github.com/gocua/gocua/flows"
@@ -24,7 +25,8 @@ const usage = `usage: gocua [command]
 commands:
   serve                 run the bot (the default)
   migrate               apply database migrations and exit
-  flows check [DIR]     validate the bundled flows overlaid with DIR (default GOCUA_FLOWS_DIR)
+  flows check [DIR]     validate the bundled flows overlaid with DIR (default GOCUA_FLOWS_DIR),
+                        and the areas file (GOCUA_AREAS_FILE, else the bundled sample)
   chat [--flow ID] [--lang vi|en] [--dir DIR] [--name NAME] [--debug]
                         talk to the flows in this terminal (throwaway embedded stores)
   webhook set           register the Telegram webhook and command menu
@@ -66,7 +68,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		if len(args) == 2 {
 			dir = args[1]
 		}
-		return checkFlows(dir, time.Now(), stdout, stderr)
+		return checkContent(dir, cfg.AreasFile, time.Now(), stdout, stderr)
 	case cmd == "webhook" && len(args) == 1 && args[0] == "set":
 		return setWebhook(ctx, cfg, log, stdout, stderr)
 	}
@@ -158,6 +160,40 @@ func migrate(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io
 		return 1
 	}
 	log.Info("migrations applied")
+	return 0
+}
+
+// checkContent runs checkFlows and checkAreas; the worst exit code wins.
+func checkContent(dir, areasFile string, today time.Time, stdout, stderr io.Writer) int {
+	return max(checkFlows(dir, today, stdout, stderr), checkAreas(areasFile, today, stdout, stderr))
+}
+
+// checkAreas validates the areas file (the bundled sample when file is "")
+// as of today and prints every problem as file:line: area: message.
+func checkAreas(file string, today time.Time, stdout, stderr io.Writer) int {
+	name, data := areas.SampleName, areas.SampleData()
+	if file != "" {
+		var err error
+		if data, err = os.ReadFile(file); err != nil {
+			fmt.Fprintf(stderr, "gocua flows check: GOCUA_AREAS_FILE: %v\n", err)
+			return 2
+		}
+		name = file
+	}
+	issues := areas.Check(today, name, data)
+	for _, is := range issues {
+		fmt.Fprintln(stderr, is.String())
+	}
+	if len(issues) > 0 {
+		fmt.Fprintf(stderr, "%d problem(s) in %s\n", len(issues), name)
+		return 1
+	}
+	s, err := areas.Parse(name, data)
+	if err != nil { // Check found nothing, so Parse cannot fail
+		fmt.Fprintf(stderr, "gocua flows check: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "areas ok: %d communes and wards of %s (%s)\n", s.Len(), s.Province().Name, name)
 	return 0
 }
 

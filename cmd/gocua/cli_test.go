@@ -74,6 +74,68 @@ func TestFlowsCheckVerifiedInTheFuture(t *testing.T) {
 	}
 }
 
+// TestFlowsCheckAreas: flows check also checks GOCUA_AREAS_FILE, or the
+// bundled sample without it, and fails on its problems like on a flow's.
+func TestFlowsCheckAreas(t *testing.T) {
+	code, out, errs := runCLI(t, nil, "flows", "check")
+	if code != 0 || !strings.Contains(out, "areas ok: 40 communes and wards of Thành phố Huế (sample/hue.yaml)") {
+		t.Fatalf("the bundled sample: exit %d\n%s%s", code, out, errs)
+	}
+
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yaml")
+	if err := os.WriteFile(good, []byte("province: {code: x, name: Tỉnh X}\nareas: [{code: a, name: Phường A}]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs = runCLI(t, map[string]string{"GOCUA_AREAS_FILE": good}, "flows", "check")
+	if code != 0 || !strings.Contains(out, "areas ok: 1 communes and wards of Tỉnh X") {
+		t.Fatalf("a good file: exit %d\n%s%s", code, out, errs)
+	}
+
+	bad := filepath.Join(dir, "bad.yaml")
+	data := "province: {code: x, name: Tỉnh X}\nareas:\n  - code: Phuong-A\n    name: Phường A\n  - code: b\n    name: Phường B\n    wards: 2\n" +
+		"    offices: [{kind: police, name: C, phone: \"12\"}]\n"
+	if err := os.WriteFile(bad, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs = runCLI(t, map[string]string{"GOCUA_AREAS_FILE": bad}, "flows", "check")
+	if code != 1 {
+		t.Fatalf("a bad file: exit %d\n%s%s", code, out, errs)
+	}
+	for _, want := range []string{
+		bad + `:3: area code "Phuong-A" must use only a-z, 0-9 and _`,
+		bad + `:7: unknown key "wards" (allowed here: code, name, kind, aliases, offices)`,
+		bad + `:8: b: phone "12" must start with 0, +84, 1800 or 1900`,
+		"3 problem(s) in " + bad,
+	} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("missing %q in\n%s", want, errs)
+		}
+	}
+	if !strings.Contains(out, "flows ok") {
+		t.Errorf("the flows are still checked: %q", out)
+	}
+
+	if code, _, errs := runCLI(t, map[string]string{"GOCUA_AREAS_FILE": filepath.Join(dir, "nope.yaml")}, "flows", "check"); code != 2 ||
+		!strings.Contains(errs, "GOCUA_AREAS_FILE") {
+		t.Fatalf("a missing file: exit %d\n%s", code, errs)
+	}
+
+	// verified dates are judged by the day the command runs on
+	future := filepath.Join(dir, "future.yaml")
+	if err := os.WriteFile(future, []byte("province: {code: x, name: y}\nverified: 2026-12-02\nareas: [{code: a, name: Phường A}]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var o, e bytes.Buffer
+	if code := checkAreas(future, time.Date(2026, 12, 1, 23, 0, 0, 0, time.UTC), &o, &e); code != 1 ||
+		!strings.Contains(e.String(), future+":2: verified 2026-12-02 is after today (2026-12-01)") {
+		t.Fatalf("on 2026-12-01: exit %d\n%s", code, e.String())
+	}
+	if code := checkAreas(future, time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC), &o, &e); code != 0 {
+		t.Fatalf("on 2026-12-02: exit %d", code)
+	}
+}
+
 func TestFlowsCheckMissingDir(t *testing.T) {
 	if code, _, _ := runCLI(t, nil, "flows", "check", filepath.Join(t.TempDir(), "nope")); code == 0 {
 		t.Fatal("exit 0 for a missing directory")
