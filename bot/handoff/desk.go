@@ -64,6 +64,19 @@ func New(cfg Config, st Store, log *slog.Logger) *Desk {
 	return d
 }
 
+// Start makes the organizers named in the configuration approved
+// organizers (their private chat is their user id, as on Telegram), so they
+// receive applications before they first write to the bot.
+func (d *Desk) Start(ctx context.Context, now time.Time) error {
+	for _, a := range d.cfg.Admins {
+		if _, err := d.st.EnsureOrganizer(ctx, a, a, "", now); err != nil {
+			return fmtErr("organizers", err)
+		}
+	}
+	d.forgetStaff()
+	return nil
+}
+
 // Button data the desk handles. Every payload is short: "dk:" and a verb.
 const (
 	dataPrefix = "dk:"

@@ -12,11 +12,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/gocua/gocua/bot"
+	"github.com/gocua/gocua/bot/handoff"
 	"github.com/gocua/gocua/bot/metrics"
 	"github.com/gocua/gocua/bot/telegram"
 	"github.com/gocua/gocua/bot/webchat"
@@ -62,6 +64,7 @@ type Main struct {
 	Flows    *flows.Set
 	Redis    *store.Redis
 	DB       Durable // PostgreSQL, or the embedded SQLite file
+	Desk     *handoff.Desk
 	Embedded struct {
 		Redis    bool // conversation state lives in an in-process Redis (lost on restart)
 		Database bool // durable data lives in an SQLite file under GOCUA_DATA_DIR
@@ -111,6 +114,7 @@ type Durable interface {
 	CountEvents(ctx context.Context, kind, flow string) (int64, error)
 	WaitingTickets(ctx context.Context) (int64, error)
 	SigningKeys(ctx context.Context, p store.KeyPolicy, now time.Time) ([]bot.SigningKey, error)
+	Desk() *store.Desk
 }
 
 // visitorKeys signs web chat visitor cookies: a new key every 30 days,
@@ -219,11 +223,17 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	enqueuers := make(map[bot.Channel]bot.Enqueuer)
 	m.Metrics = metrics.New()
 	m.Metrics.WaitingTickets(m.DB.WaitingTickets)
+	m.Desk = handoff.New(deskConfig(cfg), m.DB.Desk(), m.Log.With("component", "desk"))
+	if err := m.Desk.Start(ctx, time.Now()); err != nil {
+		return err
+	}
 	m.Service = bot.NewService(bot.Config{
 		DefaultLang:   cfg.DefaultLang,
 		ReorderWindow: m.ReorderWindow,
 		Preferences:   m.DB,
 		Metrics:       m.Metrics,
+		Desk:          m.Desk,
+		Mailboxes:     m.Redis,
 	}, m.Flows, m.Redis, m.DB, enqueuers, m.Log.With("component", "core"))
 
 	mux := http.NewServeMux()
@@ -238,8 +248,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		m.Telegram, err = telegram.New(telegram.Config{
 			Token:         cfg.Telegram.Token.Reveal(),
 			WebhookSecret: cfg.Telegram.WebhookSecret.Reveal(),
-			APIURL:        cfg.Telegram.APIURL,
-			PublicURL:     cfg.PublicURL,
+			APIURL:          cfg.Telegram.APIURL,
+			PublicURL:       cfg.PublicURL,
+			VolunteerChatID: cfg.Telegram.VolunteerChatID,
 		}, m.Service, m.Log.With("channel", "telegram"))
 		if err != nil {
 			return fmt.Errorf("telegram: %w", err)
@@ -411,4 +422,19 @@ func (m *Main) Close() error {
 		m.embRedis.Close()
 	}
 	return errors.Join(errs...)
+}
+
+// deskConfig is the volunteer desk's part of the configuration: the
+// volunteers' group and the organizers named in GOCUA_ADMINS.
+func deskConfig(cfg config.Config) handoff.Config {
+	var dc handoff.Config
+	if id := cfg.Telegram.VolunteerChatID; id != 0 {
+		dc.Group = bot.ConvKey{Channel: bot.ChannelTelegram, ChatID: strconv.FormatInt(id, 10)}
+	}
+	for _, a := range cfg.Admins {
+		if a.Channel == "telegram" {
+			dc.Admins = append(dc.Admins, bot.ConvKey{Channel: bot.ChannelTelegram, ChatID: a.ID})
+		}
+	}
+	return dc
 }
