@@ -246,8 +246,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 
 	if cfg.Telegram.Enabled() {
 		m.Telegram, err = telegram.New(telegram.Config{
-			Token:         cfg.Telegram.Token.Reveal(),
-			WebhookSecret: cfg.Telegram.WebhookSecret.Reveal(),
+			Token:           cfg.Telegram.Token.Reveal(),
+			WebhookSecret:   cfg.Telegram.WebhookSecret.Reveal(),
 			APIURL:          cfg.Telegram.APIURL,
 			PublicURL:       cfg.PublicURL,
 			VolunteerChatID: cfg.Telegram.VolunteerChatID,
