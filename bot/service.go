@@ -252,7 +252,7 @@ func (s *Service) commitDesk(ctx context.Context, conv Conversation, in Inbound,
 			return fmt.Errorf("record update: %w", err)
 		}
 	}
-	if err := s.relay(ctx, in.Key.String()+":"+in.UpdateID, plan.Relays); err != nil {
+	if err := s.Relay(ctx, in.Key.String()+":"+in.UpdateID, plan.Relays); err != nil {
 		return err
 	}
 	for i := range plan.Out {
@@ -261,9 +261,9 @@ func (s *Service) commitDesk(ctx context.Context, conv Conversation, in Inbound,
 	return s.commitOut(ctx, conv, in, now, plan.Out)
 }
 
-// relay appends msgs to their conversations' outboxes, once per marker, and
+// Relay appends msgs to their conversations' outboxes, once per marker, and
 // hands them to their senders.
-func (s *Service) relay(ctx context.Context, marker string, msgs []Outbound) error {
+func (s *Service) Relay(ctx context.Context, marker string, msgs []Outbound) error {
 	if len(msgs) == 0 {
 		return nil
 	}

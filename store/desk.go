@@ -492,9 +492,18 @@ func (d *Desk) Transcript(ctx context.Context, id int64) ([]bot.TranscriptLine, 
 
 // Audit returns a ticket's state changes in order.
 func (d *Desk) Audit(ctx context.Context, id int64) ([]handoff.AuditEntry, error) {
-	rows, err := d.r.QueryContext(ctx, `SELECT from_status, to_status, actor, note, at FROM ticket_audit WHERE ticket_id = $1 ORDER BY id`, id)
+	out, err := scanAudit(d.r.QueryContext(ctx, `SELECT `+auditCols+` FROM ticket_audit WHERE ticket_id = $1 ORDER BY id`, id))
 	if err != nil {
 		return nil, fmt.Errorf("store: audit %d: %w", id, err)
+	}
+	return out, nil
+}
+
+const auditCols = `id, ticket_id, from_status, to_status, actor, note, at`
+
+func scanAudit(rows *sql.Rows, err error) ([]handoff.AuditEntry, error) {
+	if err != nil {
+		return nil, err
 	}
 	defer rows.Close()
 	var out []handoff.AuditEntry
@@ -502,13 +511,43 @@ func (d *Desk) Audit(ctx context.Context, id int64) ([]handoff.AuditEntry, error
 		var e handoff.AuditEntry
 		var from, to string
 		var at dbTime
-		if err := rows.Scan(&from, &to, &e.Actor, &e.Note, &at); err != nil {
-			return nil, fmt.Errorf("store: audit %d: %w", id, err)
+		if err := rows.Scan(&e.ID, &e.Ticket, &from, &to, &e.Actor, &e.Note, &at); err != nil {
+			return nil, err
 		}
 		e.From, e.To, e.At = handoff.Status(from), handoff.Status(to), at.t
 		out = append(out, e)
 	}
 	return out, rows.Err()
+}
+
+// SystemMoves lists the timers' state changes after afterID, since since.
+func (d *Desk) SystemMoves(ctx context.Context, afterID int64, since time.Time, limit int) ([]handoff.AuditEntry, error) {
+	out, err := scanAudit(d.r.QueryContext(ctx, `SELECT `+auditCols+` FROM ticket_audit
+WHERE actor = 'system' AND id > $1 AND at >= $2 ORDER BY id LIMIT $3`, afterID, d.at(since), limit))
+	if err != nil {
+		return nil, fmt.Errorf("store: system moves: %w", err)
+	}
+	return out, nil
+}
+
+// Cards lists carded tickets changed since since.
+func (d *Desk) Cards(ctx context.Context, since time.Time, limit int) ([]handoff.Ticket, error) {
+	ts, err := scanTickets(d.r.QueryContext(ctx, `SELECT `+ticketCols+` FROM tickets
+WHERE card_id <> '' AND updated_at >= $1 ORDER BY updated_at, id LIMIT $2`, d.at(since), limit))
+	if err != nil {
+		return nil, fmt.Errorf("store: cards: %w", err)
+	}
+	return ts, nil
+}
+
+// Reminded lists tickets reminded since since.
+func (d *Desk) Reminded(ctx context.Context, since time.Time, limit int) ([]handoff.Ticket, error) {
+	ts, err := scanTickets(d.r.QueryContext(ctx, `SELECT `+ticketCols+` FROM tickets
+WHERE reminded_at >= $1 ORDER BY reminded_at, id LIMIT $2`, d.at(since), limit))
+	if err != nil {
+		return nil, fmt.Errorf("store: reminded tickets: %w", err)
+	}
+	return ts, nil
 }
 
 // Due lists what the timers may act on.

@@ -29,6 +29,23 @@ type Config struct {
 	// StaffRefresh is how often the list of staff identities is re-read,
 	// so a volunteer approved on another replica is recognised (default 10 s).
 	StaffRefresh time.Duration
+
+	// Lang is the language of what the group and the timers say (the
+	// deployment's default language); Location the time zone of the times
+	// they show.
+	Lang     string
+	Location *time.Location
+	// AreaName names an area code for volunteers (nil: the code itself).
+	AreaName func(code string) string
+	Board    BoardConfig
+	SLA      SLA
+	// Tick is how often Run looks at the queue and the timers (default 2 s).
+	Tick time.Duration
+	// TranscriptDays is how long a closed ticket's transcript is kept
+	// (0: for ever).
+	TranscriptDays int
+	// Now is the clock of the timers (default time.Now).
+	Now func() time.Time
 }
 
 // Skills a volunteer can offer, and the categories a ticket is resolved
@@ -37,9 +54,13 @@ var categories = []string{"vneid", "dvc", "scam", "other"}
 
 // Desk is the volunteer desk: it implements bot.Desk.
 type Desk struct {
-	cfg Config
-	st  Store
-	log *slog.Logger
+	cfg    Config
+	st     Store
+	coord  Coordinator
+	log    *slog.Logger
+	poster Poster
+
+	lastAudit int64 // the last system move told (Run's goroutine only)
 
 	mu      sync.Mutex
 	staff   map[bot.ConvKey]bool // platform identities with a volunteers row
@@ -49,15 +70,28 @@ type Desk struct {
 
 var _ bot.Desk = (*Desk)(nil)
 
-// New builds the desk.
-func New(cfg Config, st Store, log *slog.Logger) *Desk {
+// New builds the desk. coord may be nil when Run is not used.
+func New(cfg Config, st Store, coord Coordinator, log *slog.Logger) *Desk {
 	if cfg.Recent <= 0 {
 		cfg.Recent = 5
 	}
+	if cfg.Lang == "" {
+		cfg.Lang = "vi"
+	}
+	if cfg.Location == nil {
+		cfg.Location = time.UTC
+	}
+	if cfg.Tick <= 0 {
+		cfg.Tick = 2 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	cfg.SLA = cfg.SLA.withDefaults()
 	if cfg.StaffRefresh <= 0 {
 		cfg.StaffRefresh = 10 * time.Second
 	}
-	d := &Desk{cfg: cfg, st: st, log: log, admins: map[bot.ConvKey]bool{}}
+	d := &Desk{cfg: cfg, st: st, coord: coord, log: log, admins: map[bot.ConvKey]bool{}}
 	for _, a := range cfg.Admins {
 		d.admins[a] = true
 	}

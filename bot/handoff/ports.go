@@ -76,6 +76,16 @@ type Store interface {
 	// PurgeTranscripts deletes the transcripts of tickets closed before
 	// before and returns how many lines went.
 	PurgeTranscripts(ctx context.Context, before time.Time) (int64, error)
+
+	// Cards lists tickets that have a group card and changed since since,
+	// at most limit (the board edits those whose card is out of date).
+	Cards(ctx context.Context, since time.Time, limit int) ([]Ticket, error)
+	// SystemMoves lists the state changes the timers made (actor
+	// "system") after audit entry afterID and at or after since, oldest
+	// first, at most limit: what they still have to tell people.
+	SystemMoves(ctx context.Context, afterID int64, since time.Time, limit int) ([]AuditEntry, error)
+	// Reminded lists tickets whose unclaimed reminder was marked since since.
+	Reminded(ctx context.Context, since time.Time, limit int) ([]Ticket, error)
 }
 
 // Move is one guarded state change of a ticket.
@@ -92,6 +102,8 @@ type Move struct {
 
 // AuditEntry is one state change.
 type AuditEntry struct {
+	ID       int64
+	Ticket   int64
 	From, To Status
 	Actor    string
 	Note     string

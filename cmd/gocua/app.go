@@ -60,11 +60,14 @@ type Main struct {
 	}
 
 	// Set by Run.
-	Addr     string // the address the HTTP server listens on
-	Flows    *flows.Set
-	Redis    *store.Redis
-	DB       Durable // PostgreSQL, or the embedded SQLite file
-	Desk     *handoff.Desk
+	Addr  string // the address the HTTP server listens on
+	Flows *flows.Set
+	Redis *store.Redis
+	DB    Durable // PostgreSQL, or the embedded SQLite file
+	Desk  *handoff.Desk
+	// DeskTune, when set, adjusts the desk's configuration before it is
+	// built (tests shorten its timers and clock).
+	DeskTune func(*handoff.Config)
 	Embedded struct {
 		Redis    bool // conversation state lives in an in-process Redis (lost on restart)
 		Database bool // durable data lives in an SQLite file under GOCUA_DATA_DIR
@@ -223,7 +226,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	enqueuers := make(map[bot.Channel]bot.Enqueuer)
 	m.Metrics = metrics.New()
 	m.Metrics.WaitingTickets(m.DB.WaitingTickets)
-	m.Desk = handoff.New(deskConfig(cfg), m.DB.Desk(), m.Log.With("component", "desk"))
+	dc := deskConfig(cfg)
+	if m.DeskTune != nil {
+		m.DeskTune(&dc)
+	}
+	m.Desk = handoff.New(dc, m.DB.Desk(), m.Redis, m.Log.With("component", "desk"))
 	if err := m.Desk.Start(ctx, time.Now()); err != nil {
 		return err
 	}
@@ -303,6 +310,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	for _, snd := range m.Senders {
 		m.wg.Go(func() { _ = snd.Run(runCtx) })
 	}
+	deps := handoff.Deps{Flows: m.Service.Flows, Relay: m.Service.Relay}
+	if m.Telegram != nil {
+		deps.Poster = m.Telegram
+	}
+	m.wg.Go(func() { m.Desk.Run(runCtx, deps) })
 
 	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
 	if err != nil {
@@ -427,7 +439,7 @@ func (m *Main) Close() error {
 // deskConfig is the volunteer desk's part of the configuration: the
 // volunteers' group and the organizers named in GOCUA_ADMINS.
 func deskConfig(cfg config.Config) handoff.Config {
-	var dc handoff.Config
+	dc := handoff.Config{Lang: cfg.DefaultLang, Location: cfg.Timezone, TranscriptDays: cfg.TranscriptDays}
 	if id := cfg.Telegram.VolunteerChatID; id != 0 {
 		dc.Group = bot.ConvKey{Channel: bot.ChannelTelegram, ChatID: strconv.FormatInt(id, 10)}
 	}

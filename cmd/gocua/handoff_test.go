@@ -13,6 +13,7 @@ import (
 	"github.com/gocua/gocua/bot"
 	"github.com/gocua/gocua/bot/handoff"
 	"github.com/gocua/gocua/bot/telegram/telegramtest"
+	"github.com/gocua/gocua/store/storetest"
 )
 
 const volunteerGroup = -1009001
@@ -24,11 +25,35 @@ type deskHarness struct {
 }
 
 func startDesk(t *testing.T) *deskHarness {
+	return startDeskWith(t, nil)
+}
+
+// startDeskWith starts gocua with a desk on a database of the test's own:
+// the queue, the board and the timers see only this test's tickets.
+func startDeskWith(t *testing.T, api *telegramtest.Server, opts ...option) *deskHarness {
 	org := newChatID()
-	h := start(t, nil,
+	opts = append([]option{
+		withEnv("GOCUA_DATABASE_URL", freshDatabase(t)),
 		withEnv("GOCUA_ADMINS", "telegram:"+strconv.FormatInt(org, 10)),
-		withEnv("GOCUA_TELEGRAM_VOLUNTEER_CHAT_ID", strconv.Itoa(volunteerGroup)))
-	return &deskHarness{harness: h, org: org}
+		withEnv("GOCUA_TELEGRAM_VOLUNTEER_CHAT_ID", strconv.Itoa(volunteerGroup)),
+	}, opts...)
+	return &deskHarness{harness: start(t, api, opts...), org: org}
+}
+
+// freshDatabase creates an empty database dropped after the test.
+func freshDatabase(t *testing.T) string {
+	t.Helper()
+	name := storetest.DatabaseName("gocua_desk")
+	u, err := storetest.CreateDatabase(context.Background(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := storetest.DropDatabase(context.Background(), name); err != nil {
+			t.Error(err)
+		}
+	})
+	return u
 }
 
 func (h *deskHarness) raw(body string) {
@@ -156,6 +181,9 @@ func TestHandoffClaimRelayResolveRate(t *testing.T) {
 	h.raw(telegramtest.PhotoMessage(nextUpdateID(), resident, resident, "AgACresidentphoto", "ảnh lỗi"))
 	h.raw(telegramtest.PhotoMessage(nextUpdateID(), vol, vol, "AgACvolunteerphoto", "làm như hình"))
 	h.settle()
+	// every message arrives (the waits bound how late), in the order sent
+	h.waitFor(vol, "dân 4")
+	h.waitFor(resident, "tnv 4")
 	order := func(chat int64, prefix string) {
 		t.Helper()
 		var got []string
