@@ -141,6 +141,9 @@ type Deliverer interface {
 type Limits struct {
 	MaxText         int // characters (Telegram counts UTF-16 units: 4096; Zalo 2000)
 	MaxCallbackData int // bytes (Telegram 64)
+	// MaxCaption is the longest text sent with a photo or a file
+	// (Telegram 1024); 0 means MaxText.
+	MaxCaption int
 }
 
 // Metrics observes the core. Implemented by the metrics package (Prometheus);

@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -218,18 +219,38 @@ func laneIndex(l Lane) int {
 }
 
 // split cuts an Outbound whose text is over the channel's limit into several,
-// keeping the buttons on the last piece.
+// keeping the buttons on the last piece. A photo or a file goes first with
+// as much of the text as its caption may hold; the rest follows as text.
 func (s *Sender) split(o Outbound) []Outbound {
-	pieces := SplitText(o.Text, s.cfg.Limits.MaxText)
-	parts := make([]Outbound, len(pieces))
-	for i, p := range pieces {
-		parts[i] = o
-		parts[i].Text = p
-		if len(pieces) > 1 {
-			parts[i].ID = o.ID + "#" + strconv.Itoa(i)
+	var parts []Outbound
+	rest := o.Text
+	if o.Media != nil {
+		limit := cmp.Or(s.cfg.Limits.MaxCaption, s.cfg.Limits.MaxText)
+		first := SplitText(rest, limit)
+		head := o
+		head.Text, head.Buttons = "", nil
+		if len(first) > 0 {
+			head.Text = first[0]
 		}
-		if i < len(pieces)-1 {
-			parts[i].Buttons = nil
+		rest = strings.Join(first[min(1, len(first)):], "\n")
+		if rest == "" {
+			head.Buttons = o.Buttons
+			return []Outbound{head}
+		}
+		parts = append(parts, head)
+		o.Media = nil
+	}
+	for _, p := range SplitText(rest, s.cfg.Limits.MaxText) {
+		part := o
+		part.Text, part.Buttons = p, nil
+		parts = append(parts, part)
+	}
+	if len(parts) > 0 {
+		parts[len(parts)-1].Buttons = o.Buttons
+	}
+	if len(parts) > 1 {
+		for i := range parts {
+			parts[i].ID = o.ID + "#" + strconv.Itoa(i)
 		}
 	}
 	return parts

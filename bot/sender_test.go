@@ -279,6 +279,37 @@ func TestSenderSplitsLongText(t *testing.T) {
 	waitFor(t, time.Second, func() bool { d := ob.doneIDs(); return len(d) == 1 && d[0] == "u/0" })
 }
 
+// A photo with a long caption goes first with what its caption may hold;
+// the rest follows as text, with the buttons on the last part.
+func TestSenderSplitsLongCaption(t *testing.T) {
+	d := &fakeDeliverer{}
+	s := startSender(t, SenderConfig{Rate: 100, PerChat: 100, Limits: Limits{MaxText: 2000, MaxCaption: 1024}}, d, nil, nil)
+	o := msg("a", "u/0", strings.Repeat("Làm như hình. ", 200)) // 2,800 characters
+	o.Media = &Media{Kind: MediaPhoto, Ref: "telegram:AgAC"}
+	o.Buttons = [][]Button{{{Text: "Menu", Data: "nav:menu"}}}
+	s.Enqueue(o)
+	short := msg("a", "u/1", "ảnh")
+	short.Media = &Media{Kind: MediaPhoto, Ref: "telegram:AgAD"}
+	s.Enqueue(short)
+	waitFor(t, 5*time.Second, func() bool { sent, _ := d.snapshot(); return len(sent) == 3 })
+	sent, _ := d.snapshot()
+	if sent[0].Media == nil || textLen(sent[0].Text) > 1024 || sent[0].Buttons != nil {
+		t.Fatalf("first part = media %v, %d characters, buttons %v", sent[0].Media, textLen(sent[0].Text), sent[0].Buttons)
+	}
+	if sent[1].Media != nil || sent[1].Buttons == nil || textLen(sent[1].Text) > 2000 {
+		t.Fatalf("second part = media %v, buttons %v", sent[1].Media, sent[1].Buttons)
+	}
+	if sent[0].ID == sent[1].ID || !strings.HasPrefix(sent[0].ID, "u/0#") {
+		t.Fatalf("part ids %q %q", sent[0].ID, sent[1].ID)
+	}
+	if got := textLen(sent[0].Text) + textLen(sent[1].Text); got < 2700 {
+		t.Fatalf("%d characters of 2,800 delivered", got)
+	}
+	if sent[2].ID != "u/1" || sent[2].Media == nil || sent[2].Text != "ảnh" {
+		t.Fatalf("a short caption was split: %+v", sent[2])
+	}
+}
+
 func TestSenderRepliesOvertakeBulk(t *testing.T) {
 	d := &fakeDeliverer{delay: 2 * time.Millisecond}
 	s := startSender(t, SenderConfig{Rate: 50, PerChat: 1000, Workers: 1}, d, nil, nil)

@@ -165,5 +165,5 @@ func newHTTPClient() *http.Client {
 
 // Limits returns Telegram's message limits for the core's sender.
 func (a *Adapter) Limits() bot.Limits {
-	return bot.Limits{MaxText: MaxText, MaxCallbackData: MaxCallbackData}
+	return bot.Limits{MaxText: MaxText, MaxCallbackData: MaxCallbackData, MaxCaption: MaxCaption}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -347,5 +348,96 @@ func TestHandoffRoles(t *testing.T) {
 	h.settle()
 	if tk := h.ticket(id); tk.Status != handoff.Waiting {
 		t.Fatalf("a suspended volunteer took the ticket: %s", tk.Status)
+	}
+}
+
+// messageUpdate is a private message from chat with extra fields (a
+// sticker, a location, a document, a reply).
+func messageUpdate(id, chat int64, fields map[string]any) map[string]any {
+	u := textUpdate(id, chat, "")
+	m := u["message"].(map[string]any)
+	delete(m, "text")
+	for k, v := range fields {
+		m[k] = v
+	}
+	return u
+}
+
+// What cannot be relayed gets a clear answer, what can is relayed whatever
+// its size (a Telegram file goes by reference), and a message to a closed
+// ticket is not lost in silence.
+func TestHandoffBadInput(t *testing.T) {
+	h := startDesk(t)
+	vol := h.volunteer()
+	resident := newChatID()
+	id := h.waitingTicket(resident)
+	ids := strconv.FormatInt(id, 10)
+	h.raw(telegramtest.Callback(nextUpdateID(), volunteerGroup, vol, 1, "dk:claim:"+ids))
+	h.settle()
+	h.waitFor(resident, "đã nhận yêu cầu")
+
+	notRelayed := h.text("desk_not_relayed")
+	h.send(messageUpdate(nextUpdateID(), resident, map[string]any{"sticker": map[string]any{
+		"file_id": "CAACAgIAAxkBsticker", "file_unique_id": "s1", "type": "regular", "width": 512, "height": 512}}))
+	h.settle()
+	h.waitFor(resident, notRelayed)
+	h.send(messageUpdate(nextUpdateID(), vol, map[string]any{"location": map[string]any{"latitude": 16.46, "longitude": 107.59}}))
+	h.settle()
+	h.waitFor(vol, notRelayed)
+
+	// a 20 MB document goes by its file_id
+	h.send(messageUpdate(nextUpdateID(), resident, map[string]any{"document": map[string]any{
+		"file_id": "BQACAgIAAxkBbigdoc", "file_unique_id": "d1", "file_name": "giay-to.pdf",
+		"mime_type": "application/pdf", "file_size": 20 << 20}, "caption": "giấy tờ của bác"}))
+	h.settle()
+	deadline := time.Now().Add(5 * time.Second)
+	for !slices.ContainsFunc(h.sentTo(vol), func(m telegramtest.SentMessage) bool {
+		return m.Method == "sendDocument" && m.File != nil && m.File.FileID == "BQACAgIAAxkBbigdoc"
+	}) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the document did not reach the volunteer: %v", texts(h.sentTo(vol)))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	// an edit is not re-sent, and the resident is told
+	edited := textUpdate(nextUpdateID(), resident, "sửa lại")
+	edited["edited_message"] = edited["message"]
+	delete(edited, "message")
+	h.send(edited)
+	h.settle()
+	h.waitFor(resident, h.text("desk_edited"))
+
+	// closed: the volunteer's next message and a reply to the resident's
+	// relayed message are answered, not relayed
+	h.send(textUpdate(nextUpdateID(), vol, "/done"))
+	h.send(buttonUpdate(nextUpdateID(), vol, "dk:done:"+ids+":other"))
+	h.settle()
+	before := len(h.sentTo(resident))
+	h.send(textUpdate(nextUpdateID(), vol, "Bác ơi còn gì không ạ"))
+	reply := textUpdate(nextUpdateID(), vol, "trả lời tin cũ")
+	reply["message"].(map[string]any)["reply_to_message"] = map[string]any{
+		"message_id": 3, "date": time.Now().Unix(), "chat": map[string]any{"id": vol, "type": "private"},
+		"from": map[string]any{"id": telegramtest.BotID, "is_bot": true, "first_name": "gocua"},
+		"text": "💬 #" + ids + " · Lan:\nEm bấm quét NFC mà không được"}
+	h.send(reply)
+	h.settle()
+	h.waitFor(vol, h.text("desk_idle"))
+	h.waitFor(vol, h.text("desk_unknown_ticket", "id", ids))
+	for _, m := range h.sentTo(resident)[before:] {
+		if strings.Contains(m.Plain, "còn gì không") || strings.Contains(m.Plain, "tin cũ") {
+			t.Fatalf("a message to a closed ticket reached the resident: %q", m.Plain)
+		}
+	}
+	// a stale claim button on a closed ticket
+	h.raw(telegramtest.Callback(nextUpdateID(), volunteerGroup, vol, 1, "dk:claim:"+ids))
+	h.raw(telegramtest.Callback(nextUpdateID(), volunteerGroup, vol, 1, "dk:claim:abc"))
+	h.raw(telegramtest.Callback(nextUpdateID(), volunteerGroup, vol, 1, "nav:menu"))
+	h.settle()
+	answers := h.api.Answers()
+	for _, a := range answers[len(answers)-3:] {
+		if a.Text == "" {
+			t.Fatalf("a stale tap got no answer: %+v", answers[len(answers)-3:])
+		}
 	}
 }
