@@ -45,6 +45,11 @@ type DeskPlan struct {
 	Transcript []TranscriptLine
 	// Ack answers a button tap.
 	Ack Ack
+	// Stateless says the chat keeps no conversation state (the volunteers'
+	// group, where every volunteer taps at once): the update is only
+	// marked as handled, so taps never contend for one state (Out must be
+	// empty; replies go out as Relays).
+	Stateless bool
 }
 
 // RelayID is the id of the n-th message an update sends to other

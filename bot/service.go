@@ -44,6 +44,15 @@ type Config struct {
 	// Mailboxes carries its messages to other conversations.
 	Desk      Desk
 	Mailboxes Mailboxes
+	// Marks records update ids of chats that keep no state (see
+	// DeskPlan.Stateless).
+	Marks Marks
+}
+
+// Marks records handled update ids without conversation state (store.Redis).
+type Marks interface {
+	// Mark is true the first time updateID of key is marked.
+	Mark(ctx context.Context, key ConvKey, updateID string) (bool, error)
 }
 
 // Mailboxes appends messages to another conversation's outbox once per
@@ -254,6 +263,19 @@ func (s *Service) commitDesk(ctx context.Context, conv Conversation, in Inbound,
 	}
 	if err := s.Relay(ctx, in.Key.String()+":"+in.UpdateID, plan.Relays); err != nil {
 		return err
+	}
+	if plan.Stateless {
+		if s.cfg.Marks == nil || len(plan.Out) > 0 {
+			return errors.New("bot: a stateless desk plan needs Marks and no replies")
+		}
+		fresh, err := s.cfg.Marks.Mark(ctx, in.Key, in.UpdateID)
+		if err != nil {
+			return fmt.Errorf("mark update: %w", err)
+		}
+		if !fresh {
+			return ErrDuplicate
+		}
+		return nil
 	}
 	for i := range plan.Out {
 		plan.Out[i].ID, plan.Out[i].Key = in.UpdateID+"/"+strconv.Itoa(i), in.Key

@@ -378,3 +378,14 @@ func (r *Redis) Append(ctx context.Context, key bot.ConvKey, marker string, out 
 	}
 	return bot.Committed{Leased: res[0] > 0, Backlog: res[0] == 2}, nil
 }
+
+// Mark records that updateID of key was handled, for a conversation that
+// keeps no state (the volunteers' group): true the first time, false when
+// it was marked or committed before. It shares Commit's dedupe markers.
+func (r *Redis) Mark(ctx context.Context, key bot.ConvKey, updateID string) (bool, error) {
+	ok, err := r.client.SetNX(ctx, r.markerKey(key, updateID), "1", r.opts.DedupeTTL).Result()
+	if err != nil {
+		return false, fmt.Errorf("store: mark %s update %s: %w", key, updateID, err)
+	}
+	return ok, nil
+}

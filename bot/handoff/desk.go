@@ -171,7 +171,7 @@ func (d *Desk) Route(ctx context.Context, t bot.DeskTurn) (bot.DeskPlan, error) 
 	var err error
 	switch {
 	case d.cfg.Group != (bot.ConvKey{}) && in.Key == d.cfg.Group:
-		u.plan.Handled = true
+		u.plan.Handled, u.plan.Stateless = true, true
 		if in.Kind == bot.InButton {
 			err = u.groupTap(user)
 		}

@@ -241,6 +241,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Metrics:       m.Metrics,
 		Desk:          m.Desk,
 		Mailboxes:     m.Redis,
+		Marks:         m.Redis,
 	}, m.Flows, m.Redis, m.DB, enqueuers, m.Log.With("component", "core"))
 
 	mux := http.NewServeMux()

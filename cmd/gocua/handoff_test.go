@@ -22,7 +22,13 @@ const volunteerGroup = -1009001
 // deskHarness is gocua with an organizer (GOCUA_ADMINS) and a volunteers' group.
 type deskHarness struct {
 	*harness
-	org int64
+	org  int64
+	opts []option // what started it: a second replica starts the same way
+}
+
+// replica starts a second gocua on the same stores, Bot API and desk.
+func (h *deskHarness) replica(t *testing.T) *harness {
+	return start(t, h.api, h.opts...)
 }
 
 func startDesk(t *testing.T) *deskHarness {
@@ -35,10 +41,11 @@ func startDeskWith(t *testing.T, api *telegramtest.Server, opts ...option) *desk
 	org := newChatID()
 	opts = append([]option{
 		withEnv("GOCUA_DATABASE_URL", freshDatabase(t)),
+		withEnv("GOCUA_HTTP_ADDR", "127.0.0.1:0"),
 		withEnv("GOCUA_ADMINS", "telegram:"+strconv.FormatInt(org, 10)),
 		withEnv("GOCUA_TELEGRAM_VOLUNTEER_CHAT_ID", strconv.Itoa(volunteerGroup)),
 	}, opts...)
-	return &deskHarness{harness: start(t, api, opts...), org: org}
+	return &deskHarness{harness: start(t, api, opts...), org: org, opts: opts}
 }
 
 // freshDatabase creates an empty database dropped after the test.
@@ -155,7 +162,18 @@ func (h *deskHarness) ticket(id int64) handoff.Ticket {
 // talk (five messages and a photo each way, in order), the volunteer
 // closes it and the resident's rating is stored.
 func TestHandoffClaimRelayResolveRate(t *testing.T) {
-	h := startDesk(t)
+	t.Run("postgres+redis", func(t *testing.T) { testClaimRelayResolveRate(t, startDesk(t)) })
+	t.Run("embedded", func(t *testing.T) {
+		h := startDeskWith(t, nil, withEnv("GOCUA_DATABASE_URL", ""), withEnv("GOCUA_REDIS_URL", ""),
+			withEnv("GOCUA_DATA_DIR", t.TempDir()))
+		if !h.main.Embedded.Database || !h.main.Embedded.Redis {
+			t.Fatalf("embedded = %+v", h.main.Embedded)
+		}
+		testClaimRelayResolveRate(t, h)
+	})
+}
+
+func testClaimRelayResolveRate(t *testing.T, h *deskHarness) {
 	vol := h.volunteer()
 	resident := newChatID()
 	id := h.waitingTicket(resident)
@@ -261,9 +279,11 @@ func TestHandoffClaimRelayResolveRate(t *testing.T) {
 	h.waitFor(resident, plain(h.main.Flows.Text("vi", "menu", nil)))
 }
 
-// 100 volunteers tap "claim" at once: one assignment, every tap answered.
+// 100 volunteers tap "claim" at once, their taps spread over two replicas
+// on the same stores: one assignment, every tap answered.
 func TestHandoffHundredConcurrentClaims(t *testing.T) {
 	h := startDesk(t)
+	second := h.replica(t)
 	id := h.waitingTicket(newChatID())
 	d := h.main.DB.Desk()
 	ctx := context.Background()
@@ -281,13 +301,21 @@ func TestHandoffHundredConcurrentClaims(t *testing.T) {
 	}
 	answered := len(h.api.Answers())
 	var wg sync.WaitGroup
-	for _, u := range users {
+	for i, u := range users {
 		wg.Go(func() {
-			h.raw(telegramtest.Callback(nextUpdateID(), volunteerGroup, u, 1, "dk:claim:"+strconv.FormatInt(id, 10)))
+			body := []byte(telegramtest.Callback(nextUpdateID(), volunteerGroup, u, 1, "dk:claim:"+strconv.FormatInt(id, 10)))
+			to := h.harness
+			if i%2 == 1 {
+				to = second
+			}
+			if code := to.post(body); code != http.StatusOK {
+				t.Errorf("tap answered %d", code)
+			}
 		})
 	}
 	wg.Wait()
 	h.settle()
+	second.settle()
 	if n := len(h.api.Answers()) - answered; n != 100 {
 		t.Fatalf("%d taps answered, want 100", n)
 	}
