@@ -98,7 +98,7 @@ type Config struct {
 	// MaxUpload is the largest photo kept, in bytes (default bot.MaxUpload,
 	// 5 MiB).
 	MaxUpload int64
-	Now  func() time.Time
+	Now       func() time.Time
 }
 
 // Adapter is the web chat channel. It is an http.Handler for /chat and
