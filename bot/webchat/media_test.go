@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"mime/multipart"
 	"net/http"
+	"net/http/httptest"
 	"net/textproto"
 	"strings"
 	"sync"
@@ -536,4 +538,74 @@ func TestDeliverMediaWithoutUploads(t *testing.T) {
 	if resp, _ := e.media(v, strings.Repeat("a", 32)); resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("media without a store: %d", resp.StatusCode)
 	}
+}
+
+// FuzzUpload posts any body, content type and query to /chat/api/upload as
+// a visitor the page issued: every answer is one the endpoint documents,
+// never 5xx (the fakes do not fail); a photo is kept and reaches the core
+// only when answered 200, and what is kept is a JPEG, PNG or WebP by its
+// bytes.
+func FuzzUpload(f *testing.F) {
+	mp := func(parts ...part) (string, []byte) { return multipartBody(&testing.T{}, parts...) }
+	ct, body := mp(field("id", "abcdefgh1"), field("seq", "1"), file("image/png", pngPhoto))
+	f.Add(ct, body, "")
+	ct, body = mp(field("id", "abcdefgh2"), field("seq", "1"), field("caption", "ảnh\u202e"), file("image/png", []byte("<svg/>")))
+	f.Add(ct, body, "")
+	f.Add("image/png", jpegPhoto, "id=abcdefgh3&seq=2&caption=%F0%9F%87%BB%F0%9F%87%B3")
+	f.Add("image/webp", webpPhoto, "id=abcdefgh4&seq=1&seq=2")
+	f.Add("multipart/form-data; boundary=", []byte("--\r\n"), "")
+	f.Add("multipart/form-data; boundary=x", []byte("--x\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\n\x89PNG\r\n\x1a\n\r\n--x--\r\n"), "")
+	f.Add("", []byte{}, "id=abcdefgh5&seq=9223372036854775807")
+	f.Add("text/plain", []byte("GIF89a"), "id=abcdefgh6&seq=1")
+
+	hist, uploads, core := &memHistory{}, newMemUploads(), &fakeCore{}
+	a, err := New(Config{Rate: 1e9, Burst: 1 << 30, Keepalive: time.Hour, NewVisitorRate: 1e9, NewVisitorBurst: 1 << 30,
+		AddrRate: 1e9, AddrBurst: 1 << 30, Keys: testKeys, Uploads: uploads, MaxUpload: 1 << 16},
+		core, hist, slog.New(slog.DiscardHandler))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(a.Close)
+	page := httptest.NewRecorder()
+	a.ServeHTTP(page, httptest.NewRequest(http.MethodGet, "/chat", nil))
+	cookie := page.Result().Cookies()[0]
+
+	f.Fuzz(func(t *testing.T, ctype string, body []byte, query string) {
+		before, calls := len(uploads.all()), len(core.inbounds())
+		req := httptest.NewRequest(http.MethodPost, "/chat/api/upload", bytes.NewReader(body))
+		req.URL.RawQuery = query
+		req.Header.Set("Origin", "http://example.com")
+		if ctype != "" {
+			req.Header.Set("Content-Type", ctype)
+		}
+		req.AddCookie(cookie)
+		rec := httptest.NewRecorder()
+		a.ServeHTTP(rec, req)
+		switch rec.Code {
+		case http.StatusOK, http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType:
+		default:
+			t.Fatalf("answered %d: %s", rec.Code, rec.Body)
+		}
+		var answer map[string]any
+		if err := json.Unmarshal(rec.Body.Bytes(), &answer); err != nil {
+			t.Fatalf("answer is not JSON: %q", rec.Body)
+		}
+		got := core.inbounds()[calls:]
+		if rec.Code != http.StatusOK {
+			if len(got) != 0 || len(uploads.all()) != before {
+				t.Fatalf("a refused upload (%d) was kept or handled", rec.Code)
+			}
+			return
+		}
+		if len(got) != 1 || got[0].Kind != bot.InMedia || got[0].Media == nil || !strings.HasPrefix(got[0].Media.Ref, "web:") {
+			t.Fatalf("an accepted upload reached the core as %+v", got)
+		}
+		up, err := uploads.Upload(context.Background(), strings.TrimPrefix(got[0].Media.Ref, "web:"))
+		if err != nil || sniffPhoto(up.Data) != up.MIME || up.MIME == "" || len(up.Data) > 1<<16 {
+			t.Fatalf("kept %s, %d bytes, %v", up.MIME, len(up.Data), err)
+		}
+		if got[0].Text != strings.TrimSpace(bot.CleanText(got[0].Text)) {
+			t.Fatalf("caption not cleaned: %q", got[0].Text)
+		}
+	})
 }
