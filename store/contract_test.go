@@ -30,6 +30,7 @@ type recordsStore interface {
 	WaitingTickets(ctx context.Context) (int64, error)
 	SigningKeys(ctx context.Context, p KeyPolicy, now time.Time) ([]bot.SigningKey, error)
 	Desk() *Desk
+	Uploads() *Uploads
 }
 
 var (
@@ -133,6 +134,9 @@ func TestRecordsContract(t *testing.T) {
 		{"SkipResident", testSkipResident},
 		{"NotFound", testNotFound},
 		{"OddText", testRecordsOddText},
+		{"Uploads", testUploads},
+		{"UploadsDelete", testUploadsDelete},
+		{"UploadsConcurrent", testUploadsConcurrent},
 	}
 	for _, b := range recordsBackends() {
 		t.Run(b.name, func(t *testing.T) {

@@ -18,7 +18,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/gocua/gocua/bot"
-	"github.com/gocua/gocua/store"
 )
 
 var sendSeeds = []string{
@@ -132,7 +131,7 @@ func FuzzParseSince(f *testing.F) {
 // memHistory is an in-memory History for fuzzing.
 type memHistory struct {
 	mu    sync.Mutex
-	items []store.HistoryItem
+	items []bot.HistoryItem
 }
 
 func (h *memHistory) AppendHistory(_ context.Context, _ bot.ConvKey, id string, msg []byte) (int64, bool, error) {
@@ -144,14 +143,14 @@ func (h *memHistory) AppendHistory(_ context.Context, _ bot.ConvKey, id string, 
 		}
 	}
 	seq := int64(len(h.items) + 1)
-	h.items = append(h.items, store.HistoryItem{Seq: seq, ID: id, Data: append([]byte(nil), msg...)})
+	h.items = append(h.items, bot.HistoryItem{Seq: seq, ID: id, Data: append([]byte(nil), msg...)})
 	return seq, true, nil
 }
 
-func (h *memHistory) History(_ context.Context, _ bot.ConvKey, since int64) ([]store.HistoryItem, error) {
+func (h *memHistory) History(_ context.Context, _ bot.ConvKey, since int64) ([]bot.HistoryItem, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	var out []store.HistoryItem
+	var out []bot.HistoryItem
 	for _, it := range h.items {
 		if it.Seq > since {
 			out = append(out, it)
@@ -160,7 +159,7 @@ func (h *memHistory) History(_ context.Context, _ bot.ConvKey, since int64) ([]s
 	return out, nil
 }
 
-func (h *memHistory) reset(items ...store.HistoryItem) {
+func (h *memHistory) reset(items ...bot.HistoryItem) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.items = append(h.items[:0], items...)
@@ -172,7 +171,7 @@ func (h *memHistory) len() int {
 	return len(h.items)
 }
 
-func (h *memHistory) last() store.HistoryItem {
+func (h *memHistory) last() bot.HistoryItem {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.items[len(h.items)-1]
@@ -225,7 +224,7 @@ func FuzzAPI(f *testing.F) {
 	}
 	botMsg, _ := json.Marshal(message{ID: "u1/0", From: fromBot, Text: "Chào Bác", Buttons: [][]bot.Button{{{Text: "Menu", Data: "nav:menu"}}}, At: now})
 	meMsg, _ := json.Marshal(message{ID: "abcdefgh0", From: fromResident, Text: "xin chào", At: now})
-	seeded := []store.HistoryItem{{Seq: 1, ID: "u1/0", Data: botMsg}, {Seq: 2, ID: "abcdefgh0", Data: meMsg}, {Seq: 3, ID: "bad", Data: []byte("{")}}
+	seeded := []bot.HistoryItem{{Seq: 1, ID: "u1/0", Data: botMsg}, {Seq: 2, ID: "abcdefgh0", Data: meMsg}, {Seq: 3, ID: "bad", Data: []byte("{")}}
 
 	f.Fuzz(func(t *testing.T, endpoint uint8, body []byte, origin, ctype, query, lastEventID string, noCookie bool) {
 		hist.reset(seeded...)

@@ -88,7 +88,17 @@ type Config struct {
 	AddrBurst int
 	// Keys sign the visitor cookies (required).
 	Keys Keys
-	Now  func() time.Time
+	// Uploads keeps photos: those residents upload and those volunteers
+	// send them (nil: no photos; the upload and media URLs answer 404 and
+	// a message with media shows its text and a notice).
+	Uploads Uploads
+	// Media fetches the files of other platforms that Deliver is handed
+	// ("telegram:<file_id>"; nil: such media cannot be shown).
+	Media MediaFetcher
+	// MaxUpload is the largest photo kept, in bytes (default bot.MaxUpload,
+	// 5 MiB).
+	MaxUpload int64
+	Now       func() time.Time
 }
 
 // Adapter is the web chat channel. It is an http.Handler for /chat and
@@ -136,6 +146,7 @@ func New(cfg Config, h Handler, hist History, log *slog.Logger) (*Adapter, error
 	cfg.NewVisitorBurst = cmp.Or(cfg.NewVisitorBurst, 60)
 	cfg.AddrRate = cmp.Or(cfg.AddrRate, 10)
 	cfg.AddrBurst = cmp.Or(cfg.AddrBurst, 30)
+	cfg.MaxUpload = cmp.Or(cfg.MaxUpload, bot.MaxUpload)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -243,6 +254,8 @@ func (a *Adapter) routes() {
 	m.HandleFunc("POST /chat/api/send", a.serveSend)
 	m.HandleFunc("GET /chat/api/events", a.serveEvents)
 	m.HandleFunc("GET /chat/api/history", a.serveHistory)
+	m.HandleFunc("POST /chat/api/upload", a.serveUpload)
+	m.HandleFunc("GET /chat/media/{id}", a.serveMedia)
 	a.mux = m
 }
 
@@ -253,7 +266,18 @@ type message struct {
 	From    string         `json:"from"` // "bot" or "me" (the resident)
 	Text    string         `json:"text"`
 	Buttons [][]bot.Button `json:"buttons,omitempty"`
-	At      time.Time      `json:"at"`
+	// Media is the photo the message carries, served at /chat/media/<id>.
+	Media *mediaRef `json:"media,omitempty"`
+	// Note names a notice the page shows in its own language (one of the
+	// note* constants): why a file sent with the message is not shown.
+	Note string    `json:"note,omitempty"`
+	At   time.Time `json:"at"`
+}
+
+// mediaRef is a message's photo.
+type mediaRef struct {
+	ID   string `json:"id"`   // the upload id
+	MIME string `json:"type"` // image/jpeg, image/png or image/webp
 }
 
 // Message senders.
@@ -285,7 +309,22 @@ func (a *Adapter) Deliver(ctx context.Context, out bot.Outbound) error {
 		}
 	}
 	id := strings.ReplaceAll(out.ID, "\n", " ")
-	msg, err := json.Marshal(message{ID: id, From: fromBot, Text: out.Text, Buttons: out.Buttons, At: a.cfg.Now().UTC()})
+	m := message{ID: id, From: fromBot, Text: out.Text, Buttons: out.Buttons, At: a.cfg.Now().UTC()}
+	// A file that cannot be shown is still a message: its text is delivered
+	// with a notice, and the error says the file was rejected.
+	var rejected error
+	if out.Media != nil {
+		ref, note, err := a.deliverMedia(ctx, out)
+		switch {
+		case errors.Is(err, bot.ErrRejected):
+			m.Note, rejected = note, err
+		case err != nil:
+			return err // a fetch or the store failed: the sender tries again
+		default:
+			m.Media = ref
+		}
+	}
+	msg, err := json.Marshal(m)
 	if err != nil {
 		return fmt.Errorf("webchat: message %s: %w", out.ID, err)
 	}
@@ -296,7 +335,7 @@ func (a *Adapter) Deliver(ctx context.Context, out bot.Outbound) error {
 	if added {
 		a.hub.notify(out.Key.ChatID)
 	}
-	return nil
+	return rejected
 }
 
 // safeURL reports whether a button link may be opened from the page.

@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,26 +20,10 @@ import (
 	"time"
 
 	"github.com/gocua/gocua/bot"
-	"github.com/gocua/gocua/store"
-	"github.com/gocua/gocua/store/storetest"
 )
 
-// The tests use the real Redis, DB redisDB, flushed at the start and the end.
-const redisDB = 13
-
-func TestMain(m *testing.M) {
-	os.Exit(runTests(m))
-}
-
-func runTests(m *testing.M) int {
-	ctx := context.Background()
-	if err := storetest.FlushRedis(ctx, redisDB); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer storetest.FlushRedis(context.Background(), redisDB)
-	return m.Run()
-}
+// The tests keep histories and uploads in memory (fakes.go); the store's
+// own tests cover the real ones. This package imports no store.
 
 // fakeCore records what the adapter hands the core.
 type fakeCore struct {
@@ -80,30 +63,28 @@ func (s *syncBuffer) String() string {
 }
 
 type env struct {
-	t    *testing.T
-	a    *Adapter
-	core *fakeCore
-	srv  *httptest.Server
-	logs *syncBuffer
+	t       *testing.T
+	a       *Adapter
+	core    *fakeCore
+	srv     *httptest.Server
+	logs    *syncBuffer
+	hist    *keyedHistory
+	uploads *memUploads
+	fetcher *fakeFetcher
 }
 
 const wardOrigin = "https://xa-abc.gov.vn"
 
 func newEnv(t *testing.T, tune ...func(*Config)) *env {
 	t.Helper()
-	ctx := context.Background()
-	r, err := store.OpenRedis(ctx, storetest.RedisURL(redisDB), store.RedisOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Close() })
-	cfg := Config{Origins: []string{wardOrigin + "/"}, Keepalive: time.Hour, Keys: testKeys}
+	hist, uploads, fetcher := newKeyedHistory(), newMemUploads(), newFakeFetcher()
+	cfg := Config{Origins: []string{wardOrigin + "/"}, Keepalive: time.Hour, Keys: testKeys, Uploads: uploads, Media: fetcher}
 	for _, f := range tune {
 		f(&cfg)
 	}
 	logs := &syncBuffer{}
 	core := &fakeCore{}
-	a, err := New(cfg, core, r, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	a, err := New(cfg, core, hist, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +96,7 @@ func newEnv(t *testing.T, tune ...func(*Config)) *env {
 			t.Logf("logs:\n%s", logs.String())
 		}
 	})
-	return &env{t: t, a: a, core: core, srv: srv, logs: logs}
+	return &env{t: t, a: a, core: core, srv: srv, logs: logs, hist: hist, uploads: uploads, fetcher: fetcher}
 }
 
 // visit opens /chat and returns the visitor id from the cookie it sets.

@@ -118,6 +118,7 @@ type Durable interface {
 	WaitingTickets(ctx context.Context) (int64, error)
 	SigningKeys(ctx context.Context, p store.KeyPolicy, now time.Time) ([]bot.SigningKey, error)
 	Desk() *store.Desk
+	Uploads() *store.Uploads
 }
 
 // visitorKeys signs web chat visitor cookies: a new key every 30 days,
@@ -259,7 +260,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			APIURL:          cfg.Telegram.APIURL,
 			PublicURL:       cfg.PublicURL,
 			VolunteerChatID: cfg.Telegram.VolunteerChatID,
-		}, m.Service, m.Log.With("channel", "telegram"))
+		}, m.Service, m.Log.With("channel", "telegram"), m.telegramOptions()...)
 		if err != nil {
 			return fmt.Errorf("telegram: %w", err)
 		}
@@ -286,7 +287,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		m.Log.Warn("the Zalo channels are not available in this version; GOCUA_ZALO_* settings are ignored")
 	}
 	// The web chat is always on: it needs no platform account.
-	if m.Web, err = webchat.New(webchat.Config{Origins: cfg.WebChat.Origins, Keys: keySource{m.DB}}, m.Service, m.Redis, m.Log.With("channel", "web")); err != nil {
+	if m.Web, err = webchat.New(m.webChatConfig(), m.Service, m.Redis, m.Log.With("channel", "web")); err != nil {
 		return fmt.Errorf("web chat: %w", err)
 	}
 	webSnd := bot.NewSender(bot.SenderConfig{

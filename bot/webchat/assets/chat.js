@@ -21,7 +21,9 @@
   function save(k, v) { if (storage) { try { storage.setItem(k, String(v)); } catch (e) { /* full */ } } }
 
   var $ = function (id) { return document.getElementById(id); };
-  var logEl, statusEl, typingEl, inputEl, sendEl;
+  var logEl, statusEl, typingEl, inputEl, sendEl, attachEl, fileEl;
+  var MAX_PHOTO = 5 * 1024 * 1024; // bytes; the server refuses more (413)
+  var mediaIDRE = /^[0-9a-f]{32}$/;
   var lang = 'vi';
   var rendered = {};   // message id -> element
   var lastSeq = 0;     // highest history sequence number shown
@@ -50,6 +52,8 @@
     inputEl.placeholder = t('placeholder');
     inputEl.setAttribute('aria-label', t('placeholder'));
     sendEl.textContent = t('send');
+    attachEl.setAttribute('aria-label', t('attach'));
+    attachEl.title = t('attach');
     $('typing-text').textContent = t('typing');
     logEl.setAttribute('aria-label', t('log_label'));
     if (statusEl.dataset.key) { statusEl.textContent = t(statusEl.dataset.key); }
@@ -143,6 +147,31 @@
     return box;
   }
 
+  // addPhoto puts a message's photo (served by /chat/media/<id>) at the top
+  // of its bubble, once; the id is checked, so nothing else becomes a URL.
+  function addPhoto(el, m) {
+    if (!m.media || !mediaIDRE.test(m.media.id) || el.querySelector('img.photo')) { return; }
+    var bubble = el.querySelector('.bubble');
+    var wait = bubble.querySelector('.sending');
+    if (wait) { bubble.removeChild(wait); }
+    var img = document.createElement('img');
+    img.className = 'photo';
+    img.src = '/chat/media/' + m.media.id;
+    img.alt = m.text ? m.text : t(m.from === 'me' ? 'photo_mine' : 'photo_theirs');
+    img.decoding = 'async';
+    img.addEventListener('load', function () { if (nearBottom()) { scrollDown(); } });
+    bubble.insertBefore(img, bubble.firstChild);
+  }
+
+  // addNote shows a notice the server names (why a file is not shown).
+  function addNote(el, key) {
+    if (!key || !t(key) || el.querySelector('.note')) { return; }
+    var n = document.createElement('div');
+    n.className = 'note';
+    n.textContent = t(key);
+    el.appendChild(n);
+  }
+
   function nearBottom() { return logEl.scrollHeight - logEl.scrollTop - logEl.clientHeight < 120; }
   function scrollDown() { logEl.scrollTop = logEl.scrollHeight; }
 
@@ -151,6 +180,7 @@
     var el = rendered[m.id];
     if (el) {
       if (m.seq) { el.classList.remove('pending'); }
+      addPhoto(el, m); // a photo being sent gets its picture once the server has it
       return;
     }
     var stick = nearBottom();
@@ -160,8 +190,19 @@
     var bubble = document.createElement('div');
     bubble.className = 'bubble';
     bubble.setAttribute('aria-label', m.from === 'me' ? t('me') : t('bot'));
-    renderText(bubble, m.text || '');
+    if (m.sending) {
+      var wait = document.createElement('span');
+      wait.className = 'sending';
+      wait.textContent = t('photo_sending');
+      bubble.appendChild(wait);
+    }
+    var caption = document.createElement('span');
+    caption.className = 'caption';
+    renderText(caption, m.text || '');
+    bubble.appendChild(caption);
     el.appendChild(bubble);
+    addPhoto(el, m);
+    addNote(el, m.note);
     if (m.buttons && m.buttons.length) { el.appendChild(renderButtons(m.buttons)); }
     logEl.appendChild(el);
     rendered[m.id] = el;
@@ -237,12 +278,22 @@
       pumping = false;
       setTimeout(pump, ms);
     };
-    fetch(API + 'send', {
-      method: 'POST',
-      credentials: 'same-origin',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify(item)
-    }).then(function (r) {
+    var req;
+    if (item.file) { // a photo: multipart, with the same id and seq rules
+      var form = new FormData();
+      form.append('id', item.id);
+      form.append('seq', String(item.seq));
+      form.append('file', item.file);
+      req = { method: 'POST', credentials: 'same-origin', body: form };
+    } else {
+      req = {
+        method: 'POST',
+        credentials: 'same-origin',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify(item)
+      };
+    }
+    fetch(API + (item.file ? 'upload' : 'send'), req).then(function (r) {
       if (r.ok) {
         outbox.shift();
         retryDelay = 1000;
@@ -261,7 +312,9 @@
         return;
       }
       outbox.shift();
-      failed(item.id, r.status === 413 ? 'too_long' : 'failed');
+      var why = r.status === 413 ? 'too_long' : 'failed';
+      if (item.file) { why = r.status === 413 ? 'photo_too_big' : r.status === 415 ? 'photo_bad_type' : 'failed'; }
+      failed(item.id, why);
       pumping = false;
       pump();
     }, function () {
@@ -310,6 +363,7 @@
   function start() {
     logEl = $('log'); statusEl = $('status'); typingEl = $('typing');
     inputEl = $('input'); sendEl = $('send');
+    attachEl = $('attach'); fileEl = $('file');
     var saved = load('gocua.lang');
     lang = saved === 'vi' || saved === 'en' ? saved : (document.documentElement.lang === 'en' ? 'en' : 'vi');
     applyLang();
@@ -334,6 +388,20 @@
     inputEl.addEventListener('input', function () {
       inputEl.style.height = '';
       inputEl.style.height = Math.min(inputEl.scrollHeight + 4, 160) + 'px';
+    });
+    attachEl.addEventListener('click', function () { fileEl.click(); });
+    fileEl.addEventListener('change', function () {
+      var f = fileEl.files && fileEl.files[0];
+      fileEl.value = '';
+      if (!f) { return; }
+      if (f.size > MAX_PHOTO) { setStatus('photo_too_big', true); return; }
+      if (f.size === 0 || (f.type && !/^image\//.test(f.type))) { setStatus('photo_bad_type', true); return; }
+      if (statusEl.dataset.key === 'photo_too_big' || statusEl.dataset.key === 'photo_bad_type') { setStatus(null); }
+      var body = { file: f, id: newID(), seq: nextSeq() };
+      show({ id: body.id, from: 'me', text: '', pending: true, sending: true });
+      outbox.push(body);
+      typing(true);
+      pump();
     });
     $('lang-switch').addEventListener('click', function () {
       var l = other();
