@@ -170,7 +170,7 @@ func TestDeliverRoundTrip(t *testing.T) {
 
 func TestLimits(t *testing.T) {
 	f := newFixture(t)
-	if l := f.a.Limits(); l != (bot.Limits{MaxText: 4096, MaxCallbackData: 64}) {
+	if l := f.a.Limits(); l != (bot.Limits{MaxText: 4096, MaxCallbackData: 64, MaxCaption: 1024}) {
 		t.Fatalf("limits %+v", l)
 	}
 }
