@@ -61,7 +61,7 @@ const (
 	dataHuman  = "nav:human"
 	dataCancel = "nav:cancel"
 	dataRetry  = "nav:retry" // the way back from an offer of a volunteer: the current step again
-	dataLang   = "lang:" // + code; "lang:" alone opens the language prompt
+	dataLang   = "lang:"     // + code; "lang:" alone opens the language prompt
 
 	// VolunteerFlow is the flow nav:human starts; its start must be a handoff step.
 	VolunteerFlow = "volunteer"
