@@ -250,3 +250,8 @@ func (s *Set) step(flow, step string) (*Flow, *Step, bool) {
 	st, ok := f.steps[step]
 	return f, st, ok
 }
+
+// WayOut reports whether typed text asks for a way out (main menu, back,
+// a volunteer) as a whole message, so a question asked outside the flows
+// (the core's) can step aside for it.
+func (s *Set) WayOut(text string) bool { return s.global(MatchKey(clip(text, maxInput)), true) != "" }
