@@ -269,11 +269,24 @@ func (t *turn) intakeText(text string) {
 		t.intakeNext()
 		return
 	}
+	for _, l := range t.set.Langs() {
+		if key != "" && key == flows.MatchKey(t.set.Text(l, "intake_skip", nil)) {
+			in.Skipped = true
+			t.intakeNext()
+			return
+		}
+	}
 	hits := t.areas().Match(text, areasPerPage)
-	switch len(hits) {
-	case 0:
+	switch {
+	case len(hits) == 0 && len(strings.Fields(key)) >= 4:
+		// a sentence, not a name: what the problem is, for the volunteer;
+		// the resident is not held up by the question
+		t.keepNote(text)
+		in.Skipped = true
+		t.intakeNext()
+	case len(hits) == 0:
 		t.askPage("intake_area_none", in.Page)
-	case 1:
+	case len(hits) == 1:
 		t.setArea(hits[0].Code)
 		t.intakeNext()
 	default:

@@ -95,9 +95,12 @@ func TestIntakeTopicThenArea(t *testing.T) {
 		t.Fatalf("last page: %v", data(lastOut(r)))
 	}
 	// typed: nothing found, then two found, then the pick
-	r = w.say("zzzz qqqq")
+	r = w.say("zzzz")
 	if !strings.Contains(lastOut(r).Text, "chưa tìm thấy") {
 		t.Fatalf("no match: %q", lastOut(r).Text)
+	}
+	if r := w.say("PHÚ XUÂN"); !has(lastOut(r), dataIntakeArea+"phuong_phu_xuan") {
+		t.Fatalf("with diacritics: %v", data(lastOut(r)))
 	}
 	r = w.say("phu xuan")
 	if !has(lastOut(r), dataIntakeArea+"phuong_phu_xuan") || r.handoff != nil {
@@ -146,7 +149,7 @@ func TestIntakeSkips(t *testing.T) {
 	if !has(lastOut(r), dataIntakeSkip) {
 		t.Fatalf("install_vneid has a topic: the area comes first: %v", data(lastOut(r)))
 	}
-	r = w.tap(dataIntakeSkip)
+	r = w.say("bo qua")
 	if r.handoff == nil || r.handoff.Topic != "vneid" || r.handoff.Area != "" || r.handoff.Step != "phone" || r.newArea != nil {
 		t.Fatalf("skip: %+v", r.handoff)
 	}
@@ -217,5 +220,17 @@ func TestStartAreaAndOffices(t *testing.T) {
 	p = w.last.place()
 	if p["office_public_service"] != "Trung tâm Phục vụ hành chính công phường Phú Xuân (394 Đinh Tiên Hoàng)" || p["office_police"] != "Công an Phường Phú Xuân" {
 		t.Fatalf("known: %v", p)
+	}
+}
+
+// A sentence typed at the ward question is the problem, not a name: it is
+// kept for the volunteer and the ticket opens.
+func TestIntakeSentenceAtAreaQuestion(t *testing.T) {
+	w := newIntakeWorld(t, true)
+	w.tap("nav:human")
+	w.tap(dataIntakeTop + "vneid")
+	r := w.say("máy tôi là Samsung A12")
+	if r.handoff == nil || r.handoff.Area != "" || len(r.transcript) != 1 || !strings.Contains(r.transcript[0].Text, "Samsung") {
+		t.Fatalf("sentence: %+v %+v", r.handoff, r.transcript)
 	}
 }

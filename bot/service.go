@@ -290,6 +290,14 @@ func (s *Service) commitDesk(ctx context.Context, conv Conversation, in Inbound,
 	return s.commitOut(ctx, conv, in, now, plan.Out)
 }
 
+// Notify appends messages to other conversations' outboxes, once per
+// marker and conversation, and hands them to their senders: what a timer
+// (the desk's queue notices) says outside any update. Each message needs
+// its Key and an ID unique in its conversation.
+func (s *Service) Notify(ctx context.Context, marker string, msgs []Outbound) error {
+	return s.relay(ctx, marker, msgs)
+}
+
 // relay appends msgs to their conversations' outboxes, once per marker, and
 // hands them to their senders.
 func (s *Service) relay(ctx context.Context, marker string, msgs []Outbound) error {
