@@ -158,7 +158,12 @@ type Conversation struct {
 	// language) was last written; see UpdateRecord.SkipResident.
 	Refreshed time.Time `json:"r,omitempty"`
 	// Desk is what the volunteer desk keeps for this chat.
-	Desk      DeskState `json:"d,omitzero"`
+	Desk DeskState `json:"d,omitzero"`
+	// Area is the resident's commune/ward code (also kept in the durable
+	// store, read back when a conversation starts afresh).
+	Area string `json:"ar,omitempty"`
+	// Intake is a request for a volunteer being asked about (see Intake).
+	Intake    *Intake   `json:"in,omitempty"`
 	UpdatedAt time.Time `json:"u"`
 }
 

@@ -115,6 +115,12 @@ type TicketRequest struct {
 	Reason  string
 	Summary string            // masked, human-readable context for the volunteer
 	Vars    map[string]string // answers collected so far (masked)
+	// Topic is what the problem is (a desk category: vneid, dvc, scam,
+	// other) and Area the resident's commune/ward code; "" when not known.
+	// They are written when the request opens a ticket (joining a waiting
+	// one changes neither).
+	Topic string
+	Area  string
 }
 
 // TranscriptLine is one message of a ticket's transcript (already masked).
@@ -127,6 +133,17 @@ type TranscriptLine struct {
 // RecordResult is what Record created.
 type RecordResult struct {
 	TicketID int64 // the new ticket's id, when Handoff was set
+}
+
+// Residents keeps what a resident told about themselves beyond a single
+// conversation. Implemented by the durable stores.
+type Residents interface {
+	// SetResidentArea records the resident's commune/ward (an area code;
+	// "" forgets it), the newest choice winning; an unknown resident is
+	// created.
+	SetResidentArea(ctx context.Context, key ConvKey, area string, at time.Time) error
+	// ResidentArea returns it, "" when not known.
+	ResidentArea(ctx context.Context, key ConvKey) (string, error)
 }
 
 // Deliverer sends one message on a platform. Implemented by each channel adapter.

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gocua/gocua/bot/areas"
 	"github.com/gocua/gocua/flows"
 )
 
@@ -47,6 +48,15 @@ type Config struct {
 	// Marks records update ids of chats that keep no state (see
 	// DeskPlan.Stateless).
 	Marks Marks
+	// Areas are the communes and wards served: residents pick theirs
+	// before a ticket opens, and flow texts show their offices. Nil: none.
+	Areas *areas.Set
+	// Residents keeps a resident's area across conversations (nil: only
+	// for the conversation).
+	Residents Residents
+	// Queue, when set, tells a resident whose ticket opens their place in
+	// the queue and the expected wait.
+	Queue Queue
 }
 
 // Marks records handled update ids without conversation state (store.Redis).
@@ -195,6 +205,12 @@ func (s *Service) handleOnce(ctx context.Context, in Inbound, rerun bool) (Ack, 
 		return Ack{}, s.commit(ctx, conv, in, now, nil)
 	}
 
+	if conv.Version == 0 && conv.Area == "" && s.cfg.Residents != nil {
+		// a new (or expired) conversation: the resident may have told us before
+		if conv.Area, err = s.cfg.Residents.ResidentArea(ctx, in.Key); err != nil {
+			return Ack{}, fmt.Errorf("load area: %w", err)
+		}
+	}
 	set := s.flows.Load()
 	if s.cfg.Desk != nil {
 		plan, err := s.cfg.Desk.Route(ctx, DeskTurn{In: in, Conv: conv, Set: set, Now: now})
@@ -223,6 +239,11 @@ func (s *Service) handleOnce(ctx context.Context, in Inbound, rerun bool) (Ack, 
 		}
 		t.conv.Ticket, t.conv.Noticed = 0, time.Time{}
 	}
+	if t.newArea != nil && s.cfg.Residents != nil {
+		if err := s.cfg.Residents.SetResidentArea(ctx, in.Key, *t.newArea, now); err != nil {
+			return Ack{}, fmt.Errorf("record area: %w", err)
+		}
+	}
 
 	rec := UpdateRecord{
 		Key: in.Key, UpdateID: in.UpdateID, At: now, Name: in.Name, Lang: t.conv.Flow.Lang, Rerun: rerun,
@@ -240,7 +261,15 @@ func (s *Service) handleOnce(ctx context.Context, in Inbound, rerun bool) (Ack, 
 		return Ack{}, fmt.Errorf("record update: %w", err)
 	}
 	if t.handoff != nil && res.TicketID != 0 {
+		opened := t.conv.Ticket != res.TicketID
 		t.conv.Ticket = res.TicketID
+		if opened && s.cfg.Queue != nil {
+			if q, err := s.cfg.Queue.Queued(ctx, res.TicketID, now); err != nil {
+				s.log.Warn("queue position not told", "ticket", res.TicketID, "err", err)
+			} else {
+				t.out = append(t.out, flows.Output{Text: QueueText(set, t.lang(), q)})
+			}
+		}
 	}
 	if err := s.commit(ctx, t.conv, in, now, t.out); err != nil {
 		return Ack{}, err
@@ -283,8 +312,10 @@ func (s *Service) commitDesk(ctx context.Context, conv Conversation, in Inbound,
 	return s.commitOut(ctx, conv, in, now, plan.Out)
 }
 
-// Relay appends msgs to their conversations' outboxes, once per marker, and
-// hands them to their senders.
+// Relay appends msgs to their conversations' outboxes, once per marker and
+// conversation, and hands them to their senders: a desk plan's messages to
+// other chats, and what a timer says outside any update. Each message needs
+// its Key and an ID unique in its conversation.
 func (s *Service) Relay(ctx context.Context, marker string, msgs []Outbound) error {
 	if len(msgs) == 0 {
 		return nil

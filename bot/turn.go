@@ -26,8 +26,9 @@ type turn struct {
 	events     []flows.Event
 	handoff    *TicketRequest
 	transcript []TranscriptLine
-	cancel     bool  // the resident cancelled their waiting ticket
-	optIn      *bool // /stop (false) or /start (true): reminders and broadcasts
+	cancel     bool    // the resident cancelled their waiting ticket
+	optIn      *bool   // /stop (false) or /start (true): reminders and broadcasts
+	newArea    *string // the resident chose their commune/ward
 }
 
 func (t *turn) lang() string { return t.conv.Flow.Lang }
@@ -63,24 +64,51 @@ func (t *turn) run() {
 			return
 		}
 		t.say("media")
+		if t.conv.Intake != nil {
+			t.intakeNext()
+		}
 	case InCommand:
 		switch in.Command {
 		case "huy", "cancel":
+			if t.conv.Intake != nil && !t.waiting() {
+				t.conv.Intake = nil
+				t.say("handoff_cancelled")
+				return
+			}
 			t.cancelTicket()
 		case "stop":
 			t.optIn = new(false)
 			t.say("stopped")
 		default:
+			t.conv.Intake = nil
+			args, area := in.Args, ""
 			if in.Command == "start" {
 				t.optIn = new(true)
+				if name, ok := t.startArea(args); ok {
+					args, area = "", name
+				}
 			}
-			t.advance(flows.Input{Kind: commandKind(in.Command), Command: in.Command, Args: in.Args, Name: in.Name})
+			t.advance(flows.Input{Kind: commandKind(in.Command), Command: in.Command, Args: args, Name: in.Name})
+			if area != "" && len(t.out) > 0 { // before the menu, which stays last
+				msg := flows.Output{Text: t.set.Text(t.lang(), "area_set", map[string]string{"area": area})}
+				t.out = slices.Insert(t.out, len(t.out)-1, msg)
+			}
 		}
 	case InButton:
 		if in.Data == dataCancelTicket {
+			if t.conv.Intake != nil && !t.waiting() {
+				t.conv.Intake = nil
+				t.say("handoff_cancelled")
+				return
+			}
 			t.cancelTicket()
 			return
 		}
+		if strings.HasPrefix(in.Data, dataIntake) {
+			t.intakeTap(in.Data)
+			return
+		}
+		t.conv.Intake = nil
 		t.advance(flows.Input{Kind: flows.InputButton, Data: in.Data, Name: in.Name})
 	default: // InText
 		pii := ScanPII(in.Text)
@@ -95,6 +123,13 @@ func (t *turn) run() {
 			t.noticeWaiting()
 			return
 		}
+		if t.conv.Intake != nil {
+			if !t.set.WayOut(in.Text) {
+				t.intakeText(in.Text)
+				return
+			}
+			t.conv.Intake = nil
+		}
 		t.advance(flows.Input{Kind: flows.InputText, Text: in.Text, Name: in.Name})
 	}
 }
@@ -107,15 +142,23 @@ func commandKind(cmd string) flows.InputKind {
 }
 
 func (t *turn) advance(in flows.Input) {
+	in.Place = t.place()
 	res := t.set.Advance(t.conv.Flow, in, t.now)
 	t.conv.Flow = res.State
 	t.out = append(t.out, res.Out...)
 	t.events = append(t.events, res.Events...)
-	if h := res.Handoff; h != nil {
+	h := res.Handoff
+	switch {
+	case h == nil:
+	case !t.waiting():
+		// a question or two first (see intake.go)
+		t.startIntake(h)
+	default: // joins the waiting ticket
 		t.handoff = &TicketRequest{
 			Flow: h.Flow, Step: h.Step, Reason: h.Reason,
 			Summary: summary(h, res.State.Vars),
 			Vars:    maskedVars(res.State.Vars),
+			Area:    t.conv.Area,
 		}
 	}
 }

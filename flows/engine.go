@@ -55,6 +55,13 @@ func (s *Set) Advance(st State, in Input, now time.Time) Result {
 		}
 	}
 	away := !st.Seen.IsZero() && now.Sub(st.Seen) >= awayAfter
+	var placed []string
+	for _, k := range sortedKeys(in.Place) {
+		if _, saved := m.st.Vars[k]; !saved && varPattern.MatchString(k) {
+			m.st.Vars[k] = in.Place[k]
+			placed = append(placed, k)
+		}
+	}
 
 	switch in.Kind {
 	case InputStart:
@@ -71,6 +78,9 @@ func (s *Set) Advance(st State, in Input, now time.Time) Result {
 		m.menu()
 	}
 	m.st.Seen = now
+	for _, k := range placed {
+		delete(m.st.Vars, k)
+	}
 	if len(m.st.Vars) == 0 {
 		m.st.Vars = nil
 	}
@@ -140,6 +150,14 @@ func (m *machine) button(data string) {
 	case data == dataCancel:
 		m.say("handoff_none")
 		m.menu()
+		return
+	case data == dataRetry:
+		if m.st.Flow == "" {
+			m.menu()
+			return
+		}
+		m.st.Attempts = 0
+		m.reshow()
 		return
 	case data == dataLang:
 		m.langPrompt()
@@ -259,6 +277,12 @@ func (m *machine) freeAction(key string) bool {
 	if m.signal != nil {
 		m.signalled(*m.signal)
 		return true
+	}
+	for _, kw := range m.s.offers {
+		if containsWords(key, kw.key) {
+			m.offer("escalate_offer")
+			return true
+		}
 	}
 	for _, kw := range m.s.keywords {
 		if containsWords(key, kw.key) {
@@ -467,14 +491,21 @@ func (m *machine) invalid(f *Flow, st *Step) {
 			m.enter(f.ID, a.OnFail, f.ID+"/"+st.ID)
 			return
 		}
-		m.out(Output{Text: msg, Buttons: [][]Button{
-			{{Text: m.text("nav_human"), Data: dataHuman}},
-			{{Text: m.text("nav_back"), Data: dataBack}, {Text: m.text("nav_menu"), Data: dataMenu}},
-		}})
+		m.offer("escalate_stuck")
 		return
 	}
 	m.out(Output{Text: msg})
 	m.reshow()
+}
+
+// offer offers a volunteer without opening a ticket: a short message with
+// the volunteer button, "Thử lại" (the current step again, or the menu)
+// and the main menu. The resident stays where they are.
+func (m *machine) offer(key string) {
+	m.out(Output{Text: m.text(key), Buttons: [][]Button{
+		{{Text: m.text("nav_human"), Data: dataHuman}},
+		{{Text: m.text("nav_retry"), Data: dataRetry}, {Text: m.text("nav_menu"), Data: dataMenu}},
+	}})
 }
 
 // --- moves ------------------------------------------------------------------
@@ -506,8 +537,8 @@ func (m *machine) enter(flow, step, from string) {
 		m.event(EventStepEntered, flow, step)
 		switch {
 		case st.Handoff != nil:
-			m.out(Output{Text: m.loc(st.Handoff.Say), Buttons: [][]Button{{{Text: m.text("handoff_cancel"), Data: dataCancel}}}})
-			m.res.Handoff = &Handoff{Flow: flow, Step: step, Reason: st.Handoff.Reason}
+			m.out(m.s.handoffOut(st, m.lang, m.st.Vars))
+			m.res.Handoff = &Handoff{Flow: flow, Step: step, Reason: st.Handoff.Reason, At: flow + "/" + step}
 			m.event(EventEscalated, flow, step)
 			m.idle()
 		case st.End != nil:
@@ -690,6 +721,24 @@ func (s *Set) Text(lang, key string, vars map[string]string) string {
 		return key
 	}
 	return s.format(t, lang, vars)
+}
+
+// HandoffOutput is the message of the handoff step at ("flow/step", as in
+// Handoff.At), rendered for lang with vars: what Advance shows when the
+// step is reached. The core shows it later when it first asks a question
+// or two before opening the ticket.
+func (s *Set) HandoffOutput(at, lang string, vars map[string]string) (Output, bool) {
+	flow, step, _ := strings.Cut(at, "/")
+	_, st, ok := s.step(flow, step)
+	if !ok || st.Handoff == nil {
+		return Output{}, false
+	}
+	return s.handoffOut(st, lang, vars), true
+}
+
+func (s *Set) handoffOut(st *Step, lang string, vars map[string]string) Output {
+	return Output{Text: s.format(st.Handoff.Say, lang, vars),
+		Buttons: [][]Button{{{Text: s.Text(lang, "handoff_cancel", vars), Data: dataCancel}}}}
 }
 
 // Menu returns the main menu: the prompt with one button per menu flow, the

@@ -302,12 +302,14 @@ func TestAdvanceTranscripts(t *testing.T) {
 				}
 			}),
 			say("9").then("install_vneid", "phone", "Câu trả lời chưa đúng", "Điện thoại loại nào?"),
-			say("nokia").then("install_vneid", "phone", "Câu trả lời chưa đúng").and(func(t *testing.T, r Result) {
-				wantLabels(0, "Gặp tình nguyện viên", "Quay lại|Menu chính")(t, r)
-				if r.State.Attempts != 0 {
-					t.Errorf("attempts = %d", r.State.Attempts)
+			say("nokia").then("install_vneid", "phone", "Khó quá à?").and(func(t *testing.T, r Result) {
+				wantLabels(0, "Gặp tình nguyện viên", "Thử lại|Menu chính")(t, r)
+				if r.State.Attempts != 0 || r.Handoff != nil {
+					t.Errorf("attempts = %d, handoff %+v", r.State.Attempts, r.Handoff)
 				}
 			}),
+			tap("Thử lại").then("install_vneid", "phone", "Điện thoại loại nào?"),
+			say("nokia").then("install_vneid", "phone", "Câu trả lời chưa đúng", "Điện thoại loại nào?"),
 			say("iphone").then("install_vneid", "iphone", "Mở App Store"),
 		}},
 		{"number with min/max, retries 1 and on_fail handoff", State{}, []turn{
@@ -315,7 +317,7 @@ func TestAdvanceTranscripts(t *testing.T) {
 			tap("Nhập tuổi").then("troubleshoot", "age", "Bác bao nhiêu tuổi?"),
 			say("abc").then("troubleshoot", "age", "Bác gõ số tuổi, ví dụ 65", "Bác bao nhiêu tuổi?"),
 			say("200").then("", "", "Mình nhờ tình nguyện viên giúp Bác").and(func(t *testing.T, r Result) {
-				if r.Handoff == nil || *r.Handoff != (Handoff{Flow: "troubleshoot", Step: "help", Reason: "cannot fix"}) {
+				if r.Handoff == nil || *r.Handoff != (Handoff{Flow: "troubleshoot", Step: "help", Reason: "cannot fix", At: "troubleshoot/help"}) {
 					t.Errorf("handoff = %+v", r.Handoff)
 				}
 				wantEvents("step_entered troubleshoot/help", "escalated troubleshoot/help")(t, r)
@@ -356,9 +358,9 @@ func TestAdvanceTranscripts(t *testing.T) {
 			tap("Quay lại"),
 			say("123").then("profile", "id_number", "Câu trả lời chưa đúng", "Số định danh 12 số?"),
 			say("abc").then("profile", "id_number", "Câu trả lời chưa đúng", "Số định danh 12 số?"),
-			say("12345").then("profile", "id_number", "Câu trả lời chưa đúng").and(wantLabels(0, "Gặp tình nguyện viên", "Quay lại|Menu chính")),
+			say("12345").then("profile", "id_number", "Khó quá à?").and(wantLabels(0, "Gặp tình nguyện viên", "Thử lại|Menu chính")),
 			tap("Gặp tình nguyện viên").then("", "", "Đã gọi tình nguyện viên").and(func(t *testing.T, r Result) {
-				if r.Handoff == nil || *r.Handoff != (Handoff{Flow: "profile", Step: "id_number", Reason: "asked for a person"}) {
+				if r.Handoff == nil || *r.Handoff != (Handoff{Flow: "profile", Step: "id_number", Reason: "asked for a person", At: "volunteer/request"}) {
 					t.Errorf("handoff = %+v", r.Handoff)
 				}
 				wantEvents("flow_abandoned profile/id_number", "flow_started volunteer/request",

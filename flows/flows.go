@@ -35,7 +35,16 @@ type Flow struct {
 	// so that a how-to keyword in the same message ("kích hoạt", "mức 2") cannot
 	// win. The longest signal in the message wins; while the resident is in the
 	// signal's own flow, that flow's answers and buttons come first.
-	Signals  Keywords `yaml:"signals"`
+	Signals Keywords `yaml:"signals"`
+	// Offer are phrases that, typed by a resident who seems stuck ("gặp
+	// người", "không làm được"), offer a volunteer: a short message with the
+	// volunteer button and a way back, not a ticket. Signals win over them.
+	Offer Keywords `yaml:"offer"`
+	// Topic is the desk category a resident in this flow most likely needs
+	// help with (vneid, dvc, scam or other: the locale text
+	// desk_category_<topic> names it). Asking for a volunteer from the flow
+	// then skips the "what is the problem" question.
+	Topic    string   `yaml:"topic"`
 	Sources  []string `yaml:"sources"`
 	Verified string   `yaml:"verified"` // YYYY-MM-DD
 	Start    string   `yaml:"start"`
@@ -164,6 +173,10 @@ type Input struct {
 	Command string // command name without "/" (InputCommand)
 	Args    string // text after the command
 	Name    string // display name, stored as the {name} variable when given
+	// Place fills {placeholders} in this turn's texts without saving them
+	// (the resident's offices: {office_police}, {office_public_service}).
+	// A saved answer of the same name wins.
+	Place map[string]string
 }
 
 // Button is an inline button: Data (≤ 64 bytes, stable across restarts for
@@ -207,6 +220,9 @@ type Handoff struct {
 	Flow   string
 	Step   string
 	Reason string
+	// At is the handoff step itself ("flow/step"): its message is the last
+	// Output of the Result (see Set.HandoffOutput).
+	At string
 }
 
 // Result is what Advance decided.

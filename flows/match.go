@@ -93,7 +93,7 @@ var globalWords = map[string]string{
 	"menu": actMenu, "menu chinh": actMenu, "trang chu": actMenu, "main menu": actMenu, "home": actMenu,
 	"quay lai": actBack, "back": actBack, "tro lai": actBack,
 	"gap tinh nguyen vien": actHuman, "tinh nguyen vien": actHuman, "nguoi that": actHuman,
-	"tu van vien": actHuman, "volunteer": actHuman, "human": actHuman, "gap nguoi that": actHuman,
+	"volunteer": actHuman, "human": actHuman, "gap nguoi that": actHuman,
 }
 
 // globalAction returns the action of a match key that is exactly a global word.

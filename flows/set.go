@@ -25,6 +25,7 @@ type Set struct {
 	keywords []keyword         // longest first
 	signals  []keyword         // keywords that win over everything typed, longest first
 	globals  []keyword         // way-out phrases (flow = action), longest first
+	offers   []keyword         // phrases that offer a volunteer, longest first
 }
 
 // refKind says what a content button does.
@@ -59,7 +60,8 @@ const (
 	dataMenu   = "nav:menu"
 	dataHuman  = "nav:human"
 	dataCancel = "nav:cancel"
-	dataLang   = "lang:" // + code; "lang:" alone opens the language prompt
+	dataRetry  = "nav:retry" // the way back from an offer of a volunteer: the current step again
+	dataLang   = "lang:"     // + code; "lang:" alone opens the language prompt
 
 	// VolunteerFlow is the flow nav:human starts; its start must be a handoff step.
 	VolunteerFlow = "volunteer"
@@ -120,9 +122,10 @@ func build(c *content) *Set {
 		}
 		s.keywords = appendKeywords(s.keywords, f, f.Keywords, func(st *Step) Keywords { return st.Keywords })
 		s.signals = appendKeywords(s.signals, f, f.Signals, func(st *Step) Keywords { return st.Signals })
+		s.offers = appendKeywords(s.offers, f, f.Offer, func(*Step) Keywords { return nil })
 	}
 	slices.SortStableFunc(s.menu, func(a, b *Flow) int { return cmp.Or(cmp.Compare(a.Menu, b.Menu), cmp.Compare(a.ID, b.ID)) })
-	s.keywords, s.signals = sortKeywords(s.keywords), sortKeywords(s.signals)
+	s.keywords, s.signals, s.offers = sortKeywords(s.keywords), sortKeywords(s.signals), sortKeywords(s.offers)
 
 	for k, act := range globalWords {
 		s.globals = append(s.globals, keyword{key: k, flow: act})
@@ -247,3 +250,8 @@ func (s *Set) step(flow, step string) (*Flow, *Step, bool) {
 	st, ok := f.steps[step]
 	return f, st, ok
 }
+
+// WayOut reports whether typed text asks for a way out (main menu, back,
+// a volunteer) as a whole message, so a question asked outside the flows
+// (the core's) can step aside for it.
+func (s *Set) WayOut(text string) bool { return s.global(MatchKey(clip(text, maxInput)), true) != "" }

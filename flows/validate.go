@@ -22,7 +22,7 @@ var requiredTexts = []string{
 	"greeting", "menu", "menu_lang", "lang_prompt", "lang_set", "help", "nav_back", "nav_menu", "nav_human",
 	"nav_next", "not_understood", "stale_button", "restart", "welcome_back", "invalid_answer", "yes", "no",
 	"pii_warning", "handoff_waiting", "handoff_cancel", "handoff_cancelled", "handoff_none", "edited", "media",
-	"error", "stopped",
+	"error", "stopped", "nav_retry", "escalate_offer", "escalate_stuck",
 }
 
 // RequiredTexts returns the locale keys every deployment must define.
@@ -108,6 +108,11 @@ func (v *validator) flow(f *Flow) {
 		case v.today != "" && d.Format(time.DateOnly) > v.today:
 			v.at(f, "", IssueFutureDate, []any{"verified"}, "verified %s is after today (%s): write the day the steps were really checked against their sources",
 				f.Verified, v.today)
+		}
+	}
+	if f.Topic != "" {
+		if _, ok := v.s.texts["desk_category_"+f.Topic]; !ok || !idPattern.MatchString(f.Topic) {
+			v.at(f, "", IssueSyntax, []any{"topic"}, "topic %q is not a desk category (a locale text desk_category_%s)", f.Topic, f.Topic)
 		}
 	}
 	switch {
@@ -256,6 +261,9 @@ func (v *validator) ask(f *Flow, st *Step, i int) {
 	}
 	if a.Save != "" && !varPattern.MatchString(a.Save) {
 		v.at(f, st.ID, IssueBadStep, p("save"), "save %q must use only letters, digits and _", a.Save)
+	}
+	if strings.HasPrefix(a.Save, "office_") {
+		v.at(f, st.ID, IssueBadStep, p("save"), "save %q: names starting with office_ are the resident's offices, filled by gocua", a.Save)
 	}
 	if a.Type == "choice" && len(a.Choices) == 0 {
 		v.at(f, st.ID, IssueBadStep, p("type"), "a choice question needs choices")
@@ -490,6 +498,7 @@ func (v *validator) keywords() {
 	for _, f := range byLoad {
 		add(f, "", "keyword", f.Keywords, "keywords")
 		add(f, "", "signal", f.Signals, "signals")
+		add(f, "", "offer phrase", f.Offer, "offer")
 		for i, st := range f.Steps {
 			if st == nil {
 				continue

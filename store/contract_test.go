@@ -20,6 +20,7 @@ import (
 type recordsStore interface {
 	bot.Records
 	bot.Preferences
+	bot.Residents
 	Ping(ctx context.Context) error
 	Migrate(ctx context.Context) error
 	Close()

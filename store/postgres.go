@@ -102,7 +102,8 @@ FROM unnest($4::text[], $5::text[], $6::text[], $7::timestamptz[]) WITH ORDINALI
 //   - created: else a new waiting ticket.
 //
 // $1 channel, $2 external id, $3 update id, $4 at, $5 flow, $6 step,
-// $7 reason, $8 summary, $9 vars, $10 senders, $11 bodies, $12 times.
+// $7 reason, $8 summary, $9 vars, $10 senders, $11 bodies, $12 times,
+// $13 topic, $14 area, $15 lang.
 const handoffSQL = `
 WITH mine AS (
     SELECT id FROM tickets
@@ -122,8 +123,8 @@ WITH mine AS (
     RETURNING id
 ), created AS (
     INSERT INTO tickets (resident_id, channel, external_id, flow, step, reason, summary, vars,
-                         source_update, created_at, updated_at)
-    SELECT r.id, $1, $2, $5, $6, $7, $8, $9, $3, $4, $4
+                         source_update, created_at, updated_at, topic, area, lang)
+    SELECT r.id, $1, $2, $5, $6, $7, $8, $9, $3, $4, $4, $13, $14, $15
     FROM residents r
     WHERE r.channel = $1 AND r.external_id = $2
       AND NOT EXISTS (SELECT 1 FROM mine) AND NOT EXISTS (SELECT 1 FROM waiting)
@@ -239,7 +240,7 @@ func (p *Postgres) record(ctx context.Context, r bot.UpdateRecord) (bot.RecordRe
 		}
 		h := r.Handoff
 		b.Queue(handoffSQL, ch, ext, upd, at, clean(h.Flow), clean(h.Step), clean(h.Reason),
-			clean(h.Summary), vars, senders, bodies, times)
+			clean(h.Summary), vars, senders, bodies, times, clean(h.Topic), clean(h.Area), clean(r.Lang))
 	case r.Ticket != 0 && len(r.Transcript) > 0:
 		b.Queue(appendTranscriptSQL, r.Ticket, upd, senders, bodies, times)
 	}
@@ -355,7 +356,7 @@ func (p *Postgres) Resident(ctx context.Context, key bot.ConvKey) (Resident, err
 	err := p.pool.QueryRow(ctx, selectResidentSQL,
 		string(key.Channel), clean(key.ChatID)).Scan(
 		&r.ID, &ch, &r.Key.ChatID, &r.Name, &r.Lang, &r.FirstSeen, &r.LastSeen, &r.Reachable,
-		&changed, &r.BroadcastOptIn)
+		&changed, &r.BroadcastOptIn, &r.Area)
 	if err != nil {
 		return Resident{}, fmt.Errorf("store: resident %s: %w", key, notFound(err))
 	}

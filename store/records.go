@@ -74,6 +74,7 @@ type Resident struct {
 	Reachable          bool
 	ReachableChangedAt time.Time // zero if never changed
 	BroadcastOptIn     bool
+	Area               string // commune/ward code; "" when not known
 }
 
 // Ticket is a handoff request.
@@ -185,7 +186,7 @@ const ticketExistsSQL = `SELECT EXISTS (SELECT 1 FROM tickets WHERE id = $1)`
 const (
 	selectResidentSQL = `
 SELECT id, channel, external_id, name, lang, first_seen, last_seen, reachable,
-       reachable_changed_at, broadcast_opt_in
+       reachable_changed_at, broadcast_opt_in, area
 FROM residents WHERE channel = $1 AND external_id = $2`
 
 	selectTicketSQL = `

@@ -185,11 +185,12 @@ UPDATE tickets SET updated_at = CASE WHEN $2 > updated_at THEN $2 ELSE updated_a
 WHERE id = $1`
 
 	// $1 resident id, $2 channel, $3 external id, $4 flow, $5 step,
-	// $6 reason, $7 summary, $8 vars, $9 update id, $10 at.
+	// $6 reason, $7 summary, $8 vars, $9 update id, $10 at, $11 topic,
+	// $12 area, $13 lang.
 	sqliteCreateTicketSQL = `
 INSERT INTO tickets (resident_id, channel, external_id, flow, step, reason, summary, vars,
-                     source_update, created_at, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)
+                     source_update, created_at, updated_at, topic, area, lang)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12, $13)
 RETURNING id`
 )
 
@@ -260,7 +261,7 @@ func (s *SQLite) record(ctx context.Context, tx *sql.Tx, r bot.UpdateRecord) (bo
 
 	var res bot.RecordResult
 	if r.Handoff != nil {
-		id, err := s.handoff(ctx, tx, residentID, ch, ext, upd, at, r.Handoff)
+		id, err := s.handoff(ctx, tx, residentID, ch, ext, upd, at, r.Lang, r.Handoff)
 		if err != nil {
 			return bot.RecordResult{}, fmt.Errorf("ticket: %w", err)
 		}
@@ -286,7 +287,7 @@ func (s *SQLite) record(ctx context.Context, tx *sql.Tx, r bot.UpdateRecord) (bo
 // handoff returns the ticket this update opened or joined before (a
 // replay), else joins the resident's waiting ticket, else opens one.
 func (s *SQLite) handoff(ctx context.Context, tx *sql.Tx, residentID int64, ch, ext, upd string,
-	at time.Time, h *bot.TicketRequest) (int64, error) {
+	at time.Time, lang string, h *bot.TicketRequest) (int64, error) {
 	var id int64
 	err := tx.QueryRowContext(ctx, sqliteMineTicketSQL, ch, ext, upd).Scan(&id)
 	if err == nil {
@@ -314,7 +315,7 @@ func (s *SQLite) handoff(ctx context.Context, tx *sql.Tx, residentID int64, ch, 
 	}
 	err = tx.QueryRowContext(ctx, sqliteCreateTicketSQL, residentID, ch, ext,
 		clean(h.Flow), clean(h.Step), clean(h.Reason), clean(h.Summary), string(vars),
-		upd, sqliteTime(at)).Scan(&id)
+		upd, sqliteTime(at), clean(h.Topic), clean(h.Area), clean(lang)).Scan(&id)
 	return id, err
 }
 
@@ -396,7 +397,7 @@ func (s *SQLite) Resident(ctx context.Context, key bot.ConvKey) (Resident, error
 	var changed sql.NullString
 	err := s.r.QueryRowContext(ctx, selectResidentSQL, string(key.Channel), clean(key.ChatID)).Scan(
 		&r.ID, &ch, &r.Key.ChatID, &r.Name, &r.Lang, &first, &last, &r.Reachable,
-		&changed, &r.BroadcastOptIn)
+		&changed, &r.BroadcastOptIn, &r.Area)
 	if err == nil {
 		var ts storedTimes
 		r.Key.Channel = bot.Channel(ch)

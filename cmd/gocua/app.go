@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/gocua/gocua/bot"
+	"github.com/gocua/gocua/bot/areas"
 	"github.com/gocua/gocua/bot/handoff"
 	"github.com/gocua/gocua/bot/metrics"
 	"github.com/gocua/gocua/bot/telegram"
@@ -41,6 +42,8 @@ type Main struct {
 	TelegramBurst   int           // messages a chat may get back to back (default 1)
 	TelegramRate    float64       // overrides GOCUA_TELEGRAM_RATE when > 0 (benchmarks lift pacing)
 	SendWorkers     int           // concurrent deliveries per channel (default 16)
+	QueueEvery      time.Duration // how often waiting residents' places are looked at (default 1 min)
+	QueueGap        time.Duration // least time between two queue notices to one resident (default 10 min)
 	// ReplicaID names this process in outbox leases: unique among the
 	// replicas running at once, the same across restarts of one replica, so
 	// that a restarted replica takes its undelivered replies back at once
@@ -68,6 +71,8 @@ type Main struct {
 	// DeskTune, when set, adjusts the desk's configuration before it is
 	// built (tests shorten its timers and clock).
 	DeskTune func(*handoff.Config)
+	Areas    *areas.Set // GOCUA_AREAS_FILE or the bundled sample
+	Queue    *handoff.Queue
 	Embedded struct {
 		Redis    bool // conversation state lives in an in-process Redis (lost on restart)
 		Database bool // durable data lives in an SQLite file under GOCUA_DATA_DIR
@@ -108,6 +113,7 @@ func loadFlows(dir string) (*flows.Set, error) {
 type Durable interface {
 	bot.Records
 	bot.Preferences
+	bot.Residents
 	Migrate(ctx context.Context) error
 	Ping(ctx context.Context) error
 	Close()
@@ -217,6 +223,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if m.Flows, err = loadFlows(cfg.FlowsDir); err != nil {
 		return err
 	}
+	if m.Areas, err = loadAreas(cfg.AreasFile, m.Log); err != nil {
+		return err
+	}
 	if err := m.openStores(ctx); err != nil {
 		return err
 	}
@@ -232,6 +241,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		m.DeskTune(&dc)
 	}
 	m.Desk = handoff.New(dc, m.DB.Desk(), m.Redis, m.Log.With("component", "desk"))
+	m.Queue = handoff.NewQueue(m.DB.Desk(), m.QueueGap)
 	if err := m.Desk.Start(ctx, time.Now()); err != nil {
 		return err
 	}
@@ -243,6 +253,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Desk:          m.Desk,
 		Mailboxes:     m.Redis,
 		Marks:         m.Redis,
+		Areas:         m.Areas,
+		Residents:     m.DB,
+		Queue:         m.Queue,
 	}, m.Flows, m.Redis, m.DB, enqueuers, m.Log.With("component", "core"))
 
 	mux := http.NewServeMux()
@@ -317,6 +330,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		deps.Poster = m.Telegram
 	}
 	m.wg.Go(func() { m.Desk.Run(runCtx, deps) })
+	m.wg.Go(func() { m.runQueue(runCtx, m.Queue) })
 
 	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
 	if err != nil {

@@ -235,6 +235,8 @@ func TestBrowserWebChat(t *testing.T) {
 
 	// ask for a person: the honest waiting message
 	b.tap("🙋 Gặp tình nguyện viên")
+	b.waitText("xã/phường") // the problem is known from the guide: only the ward is asked
+	b.tap("⏭ Bỏ qua")
 	b.waitText("danh sách chờ")
 
 	// a volunteer's relayed reply (or a broadcast) pushed from the server appears live

@@ -224,7 +224,8 @@ func TestChatEscalationOpensTicket(t *testing.T) {
 	for _, row := range rows {
 		n += len(row)
 	}
-	got := e.chat(t, chatOptions{Debug: true}, fmt.Sprintf("%d\n", n))
+	// then what the problem is: the first topic
+	got := e.chat(t, chatOptions{Debug: true}, fmt.Sprintf("%d\n1\n", n))
 	if !regexp.MustCompile(`ticket=\d+`).MatchString(got) {
 		t.Errorf("no ticket after asking for a volunteer:\n%s", got)
 	}

@@ -332,6 +332,8 @@ func TestHandoffCreatesWaitingTicket(t *testing.T) {
 	chat := newChatID()
 	h.send(textUpdate(nextUpdateID(), chat, "/start"))
 	h.send(buttonUpdate(nextUpdateID(), chat, "nav:human"))
+	h.send(buttonUpdate(nextUpdateID(), chat, "in:t:vneid"))
+	h.send(buttonUpdate(nextUpdateID(), chat, "in:skip"))
 	h.send(textUpdate(nextUpdateID(), chat, "Tôi không nhận được OTP, số CCCD 001203004567"))
 	h.settle()
 	conv, _, err := h.main.Redis.Load(context.Background(), key(chat), "")

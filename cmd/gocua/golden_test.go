@@ -78,6 +78,10 @@ func (w *walker) input(label string, upd map[string]any) {
 	fmt.Fprintf(&w.log, "> %s\n", label)
 	for _, m := range w.last {
 		for _, line := range strings.Split(m.Text, "\n") {
+			// the queue depends on what other tests left waiting or took
+			if strings.HasPrefix(line, "🕐") {
+				line = "🕐 (place in the queue, expected wait)"
+			}
 			fmt.Fprintf(&w.log, "< %s\n", line)
 		}
 		for _, row := range m.Keyboard {

@@ -140,6 +140,8 @@ func (h *deskHarness) waitingTicket(resident int64) int64 {
 	h.t.Helper()
 	h.send(textUpdate(nextUpdateID(), resident, "/start"))
 	h.send(buttonUpdate(nextUpdateID(), resident, "nav:human"))
+	h.send(buttonUpdate(nextUpdateID(), resident, "in:t:vneid")) // what the problem is
+	h.send(buttonUpdate(nextUpdateID(), resident, "in:skip"))    // the ward: skipped
 	h.send(textUpdate(nextUpdateID(), resident, "Em bấm quét NFC mà không được"))
 	h.settle()
 	conv, _, err := h.main.Redis.Load(context.Background(), key(resident), "")
