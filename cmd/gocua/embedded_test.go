@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -96,9 +97,14 @@ func TestZeroConfigRunsAndKeepsData(t *testing.T) {
 	}
 
 	key := bot.ConvKey{Channel: bot.ChannelWeb, ChatID: "visitor-1"}
-	err = m.Service.Handle(context.Background(), bot.Inbound{Key: key, UpdateID: "u1", Seq: 1, Kind: bot.InButton, Data: "nav:human", At: time.Now()})
-	if err != nil {
-		t.Fatal(err)
+	// asking for a volunteer, then the two short questions (the problem,
+	// the ward: skipped)
+	for i, data := range []string{"nav:human", "in:t:vneid", "in:skip"} {
+		err = m.Service.Handle(context.Background(), bot.Inbound{Key: key, UpdateID: fmt.Sprint("u", i+1), Seq: int64(i + 1),
+			Kind: bot.InButton, Data: data, At: time.Now()})
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 	conv, _, err := m.Redis.Load(context.Background(), key, "")
 	if err != nil || conv.Ticket == 0 {

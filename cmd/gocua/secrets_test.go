@@ -67,6 +67,8 @@ func TestSecretsNeverLogged(t *testing.T) {
 	h.send(textUpdate(nextUpdateID(), chat, "số CCCD của tôi là "+idNumber))
 	// a handoff, and messages the volunteer will read in the transcript
 	h.send(buttonUpdate(nextUpdateID(), chat, "nav:human"))
+	h.send(buttonUpdate(nextUpdateID(), chat, "in:t:vneid"))
+	h.send(buttonUpdate(nextUpdateID(), chat, "in:skip"))
 	h.send(textUpdate(nextUpdateID(), chat, "Tôi không nhận được mã OTP "+otp+", CCCD "+idNumber))
 	h.send(textUpdate(nextUpdateID(), chat, otp))
 	h.settle()
