@@ -37,6 +37,7 @@ type Config struct {
 	// Admins are organizers from the start, in the order given, without duplicates.
 	Admins         []Identity
 	TranscriptDays int           // days a closed ticket's transcript is kept
+	VolunteerHours Hours         // when volunteers are on duty; always when unset
 	StateTTL       time.Duration // how long an idle conversation's state is kept
 	WebChat        WebChat
 	Log            Log
@@ -341,6 +342,19 @@ func variables() []variable {
 				return nil
 			},
 			show: func(c *Config) string { return strconv.Itoa(c.TranscriptDays) },
+		},
+		{
+			VarDoc: VarDoc{Name: "GOCUA_VOLUNTEER_HOURS",
+				Description: "When volunteers are on duty, in GOCUA_TIMEZONE, e.g. \"T2-T6 07:30-11:30,13:30-17:00; T7 07:30-11:30\" (T2…T7, CN or Mon…Sun); unset: always. Outside these hours residents are told when someone will answer."},
+			parse: func(c *Config, raw string) error {
+				h, err := ParseHours(raw, c.Timezone)
+				if err != nil {
+					return err
+				}
+				c.VolunteerHours = h
+				return nil
+			},
+			show: func(c *Config) string { return c.VolunteerHours.String() },
 		},
 		{
 			VarDoc: VarDoc{Name: "GOCUA_STATE_TTL", Default: "720h",

@@ -153,7 +153,8 @@ func TestLoad_AllSet(t *testing.T) {
 	}
 }
 
-// The names in DESIGN.md's public contract, plus GOCUA_STATE_TTL.
+// The names in the public contract, plus GOCUA_STATE_TTL and
+// GOCUA_VOLUNTEER_HOURS.
 var contract = []string{
 	"GOCUA_HTTP_ADDR", "GOCUA_PUBLIC_URL", "GOCUA_DATABASE_URL", "GOCUA_REDIS_URL", "GOCUA_DATA_DIR",
 	"GOCUA_FLOWS_DIR", "GOCUA_TIMEZONE", "GOCUA_DEFAULT_LANG", "GOCUA_ADMINS", "GOCUA_AREAS_FILE",
@@ -163,7 +164,7 @@ var contract = []string{
 	"GOCUA_ZALO_BOT_TOKEN", "GOCUA_ZALO_BOT_WEBHOOK_SECRET", "GOCUA_ZALO_BOT_API_URL",
 	"GOCUA_ZALO_OA_APP_ID", "GOCUA_ZALO_OA_APP_SECRET", "GOCUA_ZALO_OA_SECRET_KEY",
 	"GOCUA_ZALO_OA_REFRESH_TOKEN", "GOCUA_ZALO_OA_API_URL", "GOCUA_ZALO_OA_OAUTH_URL",
-	"GOCUA_STATE_TTL",
+	"GOCUA_STATE_TTL", "GOCUA_VOLUNTEER_HOURS",
 }
 
 // secretNames are the variables with a _FILE twin.
@@ -225,6 +226,7 @@ func TestLoad_ParseErrors(t *testing.T) {
 	}{
 		{"GOCUA_TIMEZONE", "Mars/Olympus_Mons", ""},
 		{"GOCUA_TRANSCRIPT_DAYS", "ninety", ""},
+		{"GOCUA_VOLUNTEER_HOURS", "T2-T6 9h-17h", "9h"},
 		{"GOCUA_TRANSCRIPT_DAYS", "1.5", ""},
 		{"GOCUA_STATE_TTL", "720", ""},
 		{"GOCUA_STATE_TTL", "a month", ""},

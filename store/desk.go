@@ -35,14 +35,6 @@ func (d *Desk) at(t time.Time) any {
 	return t.UTC()
 }
 
-// nullAt is at for a time that may be zero (NULL).
-func (d *Desk) nullAt(t time.Time) any {
-	if t.IsZero() {
-		return nil
-	}
-	return d.at(t)
-}
-
 // dbTime scans a stored time of either dialect; NULL is the zero time.
 type dbTime struct{ t time.Time }
 

@@ -79,9 +79,6 @@ type uploadRequest struct {
 	hasFile bool
 }
 
-// errTooLarge: the body or the file is over its limit.
-var errTooLarge = errors.New("too large")
-
 // readUpload reads a multipart form (fields id, seq, caption, file) or a raw
 // body (the photo; id, seq and caption in the query).
 func (a *Adapter) readUpload(w http.ResponseWriter, r *http.Request) (req uploadRequest, status int, problem string) {
