@@ -66,6 +66,16 @@ type Inbound struct {
 	// answers, when the platform says so: a volunteer replying to a relayed
 	// message ("#12 · …") answers that ticket's resident.
 	ReplyTo string
+	// Contact is a shared contact card (Media kind contact): the phone
+	// number, and whether it is the sender's own (Telegram's
+	// request_contact button shares only one's own).
+	Contact *Contact
+}
+
+// Contact is a phone number a resident shared.
+type Contact struct {
+	Phone string
+	Own   bool
 }
 
 // MediaKind names what a message carries besides text. Values are stable:
@@ -140,6 +150,14 @@ type Outbound struct {
 	Lane    Lane       `json:"l,omitempty"`
 	// Media, when set, is sent with Text as its caption.
 	Media *Media `json:"m,omitempty"`
+	// AskContact, when set, is the label of a button that shares the
+	// resident's own phone number (Telegram's request_contact keyboard),
+	// with Decline as a second button; it replaces Buttons. Channels that
+	// cannot ask send the text alone.
+	AskContact string `json:"ac,omitempty"`
+	Decline    string `json:"ad,omitempty"`
+	// ClearKeyboard takes such a keyboard away again.
+	ClearKeyboard bool `json:"ck,omitempty"`
 }
 
 // Conversation is a resident's conversation state kept in Redis.

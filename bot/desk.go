@@ -58,6 +58,10 @@ func RelayID(in Inbound, n int) string {
 	return "d:" + in.Key.String() + ":" + in.UpdateID + "/" + strconv.Itoa(n)
 }
 
+// DataCallback is the button a resident waiting outside volunteer hours
+// taps to leave their phone number (the desk handles it).
+const DataCallback = "dk:callback"
+
 // DeskState is what a conversation remembers for the desk.
 type DeskState struct {
 	// Staff marks a volunteer's or organizer's private chat (the store

@@ -373,6 +373,12 @@ func (t *turn) place() map[string]string {
 type QueueInfo struct {
 	Position int           // 1 = next to be taken
 	Wait     time.Duration // expected wait from recent tickets; 0 when there is no data
+	// Closed says volunteers are off duty now; Opens is when they are
+	// next on duty (in the schedule's time zone), and Today whether that
+	// is the same calendar day as now there.
+	Closed bool
+	Opens  time.Time
+	Today  bool
 }
 
 // Queue tells where a waiting ticket stands (bot/handoff implements it).
@@ -385,6 +391,15 @@ type Queue interface {
 // (the position only) when there is no recent wait to go by.
 func QueueText(set *flows.Set, lang string, q QueueInfo) string {
 	pos := strconv.Itoa(max(q.Position, 1))
+	if q.Closed {
+		// honest about when someone will read it; the request waits
+		day := set.Text(lang, "day_"+strconv.Itoa(int(q.Opens.Weekday())), nil)
+		if q.Today {
+			day = set.Text(lang, "day_today", nil)
+		}
+		return set.Text(lang, "desk_closed_hours", map[string]string{"position": pos,
+			"time": q.Opens.Format("15:04"), "day": day})
+	}
 	if q.Wait <= 0 {
 		return set.Text(lang, "desk_queued_first", map[string]string{"position": pos})
 	}

@@ -267,7 +267,13 @@ func (s *Service) handleOnce(ctx context.Context, in Inbound, rerun bool) (Ack, 
 			if q, err := s.cfg.Queue.Queued(ctx, res.TicketID, now); err != nil {
 				s.log.Warn("queue position not told", "ticket", res.TicketID, "err", err)
 			} else {
-				t.out = append(t.out, flows.Output{Text: QueueText(set, t.lang(), q)})
+				o := flows.Output{Text: QueueText(set, t.lang(), q)}
+				if q.Closed && in.Key.Channel == ChannelTelegram {
+					// off duty: offer a call back (Telegram can share the
+					// resident's own number, with their consent)
+					o.Buttons = [][]flows.Button{{{Text: set.Text(t.lang(), "desk_callback_button", nil), Data: DataCallback}}}
+				}
+				t.out = append(t.out, o)
 			}
 		}
 	}

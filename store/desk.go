@@ -207,7 +207,7 @@ RETURNING `+volunteerCols,
 
 const ticketCols = `id, channel, external_id, status, flow, step, reason, summary, vars, area, topic, lang,
 coalesce(volunteer_id, 0), created_at, assigned_at, closed_at, volunteer_said_at, resident_said_at, reminded_at,
-card_id, card_text, category, coalesce(rating, 0)`
+card_id, card_text, category, coalesce(rating, 0), callback_phone`
 
 func scanTicket(row rowScanner) (handoff.Ticket, error) {
 	var t handoff.Ticket
@@ -215,7 +215,7 @@ func scanTicket(row rowScanner) (handoff.Ticket, error) {
 	var created, assigned, closed, vsaid, rsaid, reminded dbTime
 	if err := row.Scan(&t.ID, &ch, &t.Resident.ChatID, &status, &t.Flow, &t.Step, &t.Reason, &t.Summary, &vars,
 		&t.Area, &t.Topic, &t.Lang, &t.Volunteer, &created, &assigned, &closed, &vsaid, &rsaid, &reminded,
-		&t.CardID, &t.CardText, &t.Category, &t.Rating); err != nil {
+		&t.CardID, &t.CardText, &t.Category, &t.Rating, &t.Callback); err != nil {
 		return t, err
 	}
 	t.Resident.Channel, t.Status = bot.Channel(ch), handoff.Status(status)
@@ -412,6 +412,13 @@ WHERE id = $1 AND status = 'waiting' AND reminded_at IS NULL`, id, d.at(at))
 	}
 	n, err := res.RowsAffected()
 	return n == 1, err
+}
+
+// SetCallback records the phone number a resident left to be called back
+// on an open ticket.
+func (d *Desk) SetCallback(ctx context.Context, id int64, phone string) error {
+	return d.exec(ctx, "set call-back of ticket", id, `UPDATE tickets SET callback_phone = $2
+WHERE id = $1 AND status IN ('waiting', 'assigned')`, id, clean(phone))
 }
 
 // SetCard records the group card of a ticket.

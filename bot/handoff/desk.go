@@ -177,6 +177,9 @@ func (d *Desk) Route(ctx context.Context, t bot.DeskTurn) (bot.DeskPlan, error) 
 		}
 	case in.Kind == bot.InButton && (strings.HasPrefix(in.Data, dataRate) || strings.HasPrefix(in.Data, dataLeave)):
 		err = u.residentTap()
+	case t.Conv.Ticket != 0 && (in.Data == bot.DataCallback && in.Kind == bot.InButton || in.Contact != nil ||
+		t.Conv.Desk.Await == "callback" && in.Kind == bot.InText):
+		err = u.callback()
 	case d.isStaff(ctx, t, user):
 		err = u.staff(user)
 	case t.Conv.Ticket != 0:

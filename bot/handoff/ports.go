@@ -55,6 +55,9 @@ type Store interface {
 	Said(ctx context.Context, id int64, volunteer bool, at time.Time) error
 	// Remind marks the unclaimed reminder as sent: false when it already was.
 	Remind(ctx context.Context, id int64, at time.Time) (bool, error)
+	// SetCallback records the phone number a resident left to be called
+	// back, on a waiting or assigned ticket.
+	SetCallback(ctx context.Context, id int64, phone string) error
 	// SetCard records the group card's message id and text.
 	SetCard(ctx context.Context, id int64, cardID, text string) error
 	// Rate stores a resolved ticket's rating (1–5) and optional comment,

@@ -18,6 +18,8 @@ import (
 // the past 7 days; with none, only the position is told.
 type Queue struct {
 	st Store
+	// Hours is when volunteers are on duty (nil: always).
+	Hours Schedule
 	// minGap is the least time between two notices to one resident.
 	minGap time.Duration
 
@@ -31,6 +33,14 @@ type told struct {
 }
 
 var _ bot.Queue = (*Queue)(nil)
+
+// Schedule is when volunteers are on duty (config.Hours).
+type Schedule interface {
+	Open(t time.Time) bool
+	// Next is when the next duty period starts at or after t, in the
+	// schedule's time zone.
+	Next(t time.Time) time.Time
+}
 
 // Recent waits the estimate is made of.
 const (
@@ -84,6 +94,11 @@ func (q *Queue) Queued(ctx context.Context, id int64, now time.Time) (bot.QueueI
 		return bot.QueueInfo{}, err
 	}
 	info := bot.QueueInfo{Position: before + 1, Wait: w}
+	if q.Hours != nil && !q.Hours.Open(now) {
+		info.Closed, info.Opens = true, q.Hours.Next(now)
+		local := now.In(info.Opens.Location())
+		info.Today = local.YearDay() == info.Opens.YearDay() && local.Year() == info.Opens.Year()
+	}
 	q.mu.Lock()
 	q.told[id] = told{info.Position, now}
 	q.mu.Unlock()
@@ -96,6 +111,9 @@ func (q *Queue) Queued(ctx context.Context, id int64, now time.Time) (bot.QueueI
 // replicas sweeping at once append it once (bot.Service.Notify). A ticket
 // this process has not told about yet is only remembered.
 func (q *Queue) Sweep(ctx context.Context, set *flows.Set, now time.Time) ([]bot.Outbound, error) {
+	if q.Hours != nil && !q.Hours.Open(now) {
+		return nil, nil // off duty: nothing moves, and an estimate would mislead
+	}
 	waiting, err := q.st.Waiting(ctx, queueScan)
 	if err != nil {
 		return nil, fmtErr("queue", err)

@@ -343,3 +343,44 @@ func (u *turn) manage(v Volunteer) error {
 		return u.setStaff(v, n, Approved, RoleOrganizer)
 	}
 }
+
+// callback handles a resident leaving their phone number to be called
+// back: the offer (with the consent text and Telegram's share-my-number
+// keyboard), the shared contact, or declining.
+func (u *turn) callback() error {
+	in := u.t.In
+	t, found, err := u.loadTicket(u.plan.Conv.Ticket)
+	if err != nil {
+		return fmtErr("call-back", err)
+	}
+	if !found || !t.Status.Open() {
+		u.plan.Conv.Desk.Await = ""
+		return nil // closed meanwhile: the flows answer
+	}
+	u.plan.Handled = true
+	switch {
+	case in.Kind == bot.InButton:
+		u.plan.Conv.Desk.Await = "callback"
+		u.plan.Out = append(u.plan.Out, bot.Outbound{Text: u.text("desk_callback_ask", nil),
+			AskContact: u.text("desk_callback_share", nil), Decline: u.text("desk_callback_no", nil)})
+	case in.Contact != nil && !in.Contact.Own:
+		u.plan.Conv.Desk.Await = ""
+		u.plan.Out = append(u.plan.Out, bot.Outbound{Text: u.text("desk_callback_other", nil), ClearKeyboard: true})
+	case in.Contact != nil:
+		if err := u.d.st.SetCallback(u.ctx, t.ID, in.Contact.Phone); err != nil {
+			return fmtErr("call-back", err)
+		}
+		u.plan.Conv.Desk.Await = ""
+		u.plan.Transcript = append(u.plan.Transcript, bot.TranscriptLine{From: "resident",
+			Text: "📞 " + bot.MaskPII(in.Contact.Phone), At: u.t.Now})
+		u.plan.Out = append(u.plan.Out, bot.Outbound{Text: u.text("desk_callback_saved", nil), ClearKeyboard: true})
+	default: // text while the keyboard was up: declined, or something to say
+		u.plan.Conv.Desk.Await = ""
+		if strings.TrimSpace(in.Text) != u.text("desk_callback_no", nil) {
+			u.plan.Handled = false
+			return nil
+		}
+		u.plan.Out = append(u.plan.Out, bot.Outbound{Text: u.text("desk_callback_declined", nil), ClearKeyboard: true})
+	}
+	return nil
+}

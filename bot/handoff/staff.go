@@ -88,8 +88,14 @@ func (u *turn) sendContext(v Volunteer, t Ticket) error {
 	if r == "" {
 		r = u.text("desk_recent_none", nil)
 	}
-	u.send(v.Chat, u.text("desk_context", vars("id", id(t.ID), "name", residentLabel(t), "channel", string(t.Resident.Channel),
-		"where", where(t), "summary", bot.MaskPII(t.Summary), "recent", r)), nil)
+	text := u.text("desk_context", vars("id", id(t.ID), "name", residentLabel(t), "channel", string(t.Resident.Channel),
+		"where", where(t), "summary", bot.MaskPII(t.Summary), "recent", r))
+	if t.Callback != "" {
+		// the number the resident left for a call back, now that the
+		// ticket is this volunteer's
+		text += "\n\n" + u.text("desk_context_callback", vars("phone", t.Callback))
+	}
+	u.send(v.Chat, text, nil)
 	return nil
 }
 

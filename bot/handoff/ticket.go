@@ -57,6 +57,9 @@ type Ticket struct {
 	CardText      string    // what the card shows now
 	Category      string    // how it was resolved
 	Rating        int       // 1–5; 0 = not rated
+	// Callback is the phone number the resident left to be called back
+	// (shown to the volunteer who takes the ticket, never on its card).
+	Callback string
 }
 
 // Role is what a staff member may do.

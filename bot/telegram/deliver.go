@@ -20,6 +20,39 @@ type inlineKeyboard struct {
 	InlineKeyboard [][]inlineButton `json:"inline_keyboard"`
 }
 
+// replyKeyboard asks for the user's own phone number (request_contact),
+// with a second, plain button to decline; removeKeyboard takes it away.
+type replyKeyboard struct {
+	Keyboard        [][]keyButton `json:"keyboard"`
+	OneTimeKeyboard bool          `json:"one_time_keyboard"`
+	ResizeKeyboard  bool          `json:"resize_keyboard"`
+}
+
+type keyButton struct {
+	Text           string `json:"text"`
+	RequestContact bool   `json:"request_contact,omitempty"`
+}
+
+type removeKeyboard struct {
+	RemoveKeyboard bool `json:"remove_keyboard"`
+}
+
+// contactMarkup is the reply_markup of a message that asks for the
+// resident's phone number or takes that keyboard away (nil for neither).
+func contactMarkup(out bot.Outbound) models.ReplyMarkup {
+	switch {
+	case out.AskContact != "":
+		rows := [][]keyButton{{{Text: out.AskContact, RequestContact: true}}}
+		if out.Decline != "" {
+			rows = append(rows, []keyButton{{Text: out.Decline}})
+		}
+		return replyKeyboard{Keyboard: rows, OneTimeKeyboard: true, ResizeKeyboard: true}
+	case out.ClearKeyboard:
+		return removeKeyboard{RemoveKeyboard: true}
+	}
+	return nil
+}
+
 type inlineButton struct {
 	Text         string `json:"text"`
 	CallbackData string `json:"callback_data,omitempty"`
@@ -50,6 +83,9 @@ func (a *Adapter) Deliver(ctx context.Context, out bot.Outbound) error {
 	params, err := textParams(out.Key.ChatID, out.Text, out.Buttons)
 	if err != nil {
 		return fmt.Errorf("%w: message %s: %w", ErrInvalidMessage, out.ID, err)
+	}
+	if m := contactMarkup(out); m != nil {
+		params.ReplyMarkup = m
 	}
 	_, err = a.client.SendMessage(ctx, params)
 	return mapError("sendMessage", err)

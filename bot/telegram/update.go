@@ -149,6 +149,7 @@ func convert(u *update, now time.Time, pc parseConfig) (in bot.Inbound, ok bool)
 		fromMessage(&in, m)
 		in.Media = parseMedia(m)
 		in.ReplyTo = replyText(m.ReplyTo, pc.botID)
+		in.Contact = parseContact(m)
 		// A text that cleaning empties (only control characters) is
 		// answered like a message without text.
 		text := bot.CleanText(m.Text)
@@ -307,6 +308,31 @@ func parseMedia(m *message) *bot.Media {
 		return &bot.Media{Kind: bot.MediaContact}
 	}
 	return nil
+}
+
+// parseContact reads a shared contact card: its phone number (digits and a
+// leading +, at most 20) and whether it is the sender's own.
+func parseContact(m *message) *bot.Contact {
+	if !present(m.Contact) {
+		return nil
+	}
+	var c struct {
+		Phone  string `json:"phone_number"`
+		UserID int64  `json:"user_id"`
+	}
+	if json.Unmarshal(m.Contact, &c) != nil {
+		return nil
+	}
+	phone := strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' || r == '+' {
+			return r
+		}
+		return -1
+	}, c.Phone)
+	if len(phone) < 6 || len(phone) > 20 {
+		return nil
+	}
+	return &bot.Contact{Phone: phone, Own: m.From != nil && c.UserID != 0 && c.UserID == m.From.ID}
 }
 
 // present reports whether a field was sent with a value.

@@ -242,6 +242,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	m.Desk = handoff.New(dc, m.DB.Desk(), m.Redis, m.Log.With("component", "desk"))
 	m.Queue = handoff.NewQueue(m.DB.Desk(), m.QueueGap)
+	if !cfg.VolunteerHours.Always() {
+		m.Queue.Hours = cfg.VolunteerHours
+	}
 	if err := m.Desk.Start(ctx, time.Now()); err != nil {
 		return err
 	}

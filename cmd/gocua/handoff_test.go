@@ -471,3 +471,67 @@ func TestHandoffBadInput(t *testing.T) {
 		}
 	}
 }
+
+// offDutyHours is a schedule whose only window is on another weekday than
+// today in Vietnam, so the test runs outside volunteer hours any day.
+func offDutyHours() string {
+	loc, err := time.LoadLocation("Asia/Ho_Chi_Minh")
+	if err != nil {
+		loc = time.FixedZone("ICT", 7*3600)
+	}
+	day := []string{"CN", "T2", "T3", "T4", "T5", "T6", "T7"}[(int(time.Now().In(loc).Weekday())+3)%7]
+	return day + " 07:30-11:30"
+}
+
+// Outside volunteer hours the resident is told honestly when someone will
+// answer, the ticket waits, and on Telegram they can leave their own phone
+// number (with consent) for a call back, which the volunteer who takes the
+// ticket sees.
+func TestHandoffOutsideHours(t *testing.T) {
+	h := startDeskWith(t, nil, withEnv("GOCUA_VOLUNTEER_HOURS", offDutyHours()))
+	vol := h.volunteer()
+	resident := newChatID()
+	id := h.waitingTicket(resident)
+	closed := h.waitFor(resident, "ngoài giờ trực")
+	if len(closed.Keyboard) == 0 || closed.Keyboard[0][0].CallbackData != bot.DataCallback {
+		t.Fatalf("no call-back button: %+v", closed.Keyboard)
+	}
+	if tk := h.ticket(id); tk.Status != handoff.Waiting {
+		t.Fatalf("the ticket is %s outside hours, want waiting", tk.Status)
+	}
+	h.send(buttonUpdate(nextUpdateID(), resident, bot.DataCallback))
+	h.settle()
+	ask := h.waitFor(resident, "gọi lại")
+	if ask.ReplyKeyboard == nil || len(ask.ReplyKeyboard.Buttons) != 2 || !ask.ReplyKeyboard.Buttons[0][0].RequestContact {
+		t.Fatalf("the consent message has no share-my-number keyboard: %+v", ask.ReplyKeyboard)
+	}
+	// someone else's number is refused, one's own is kept
+	contact := func(userID int64) map[string]any {
+		return messageUpdate(nextUpdateID(), resident, map[string]any{"contact": map[string]any{
+			"phone_number": "+84 912 345 678", "first_name": "Lan", "user_id": userID}})
+	}
+	h.send(contact(resident + 1))
+	h.settle()
+	h.waitFor(resident, h.text("desk_callback_other"))
+	if tk := h.ticket(id); tk.Callback != "" {
+		t.Fatalf("someone else's number was kept: %q", tk.Callback)
+	}
+	h.send(contact(resident))
+	h.settle()
+	saved := h.waitFor(resident, h.text("desk_callback_saved"))
+	if saved.ReplyKeyboard == nil || !saved.ReplyKeyboard.Removed {
+		t.Fatalf("the keyboard was not taken away: %+v", saved.ReplyKeyboard)
+	}
+	if tk := h.ticket(id); tk.Callback != "+84912345678" {
+		t.Fatalf("call-back number = %q", tk.Callback)
+	}
+	// the card in the group never shows it; the volunteer who takes it does
+	for _, m := range h.sentTo(volunteerGroup) {
+		if strings.Contains(m.Plain, "912") {
+			t.Fatalf("the group saw the number: %q", m.Plain)
+		}
+	}
+	h.raw(telegramtest.Callback(nextUpdateID(), volunteerGroup, vol, 1, "dk:claim:"+strconv.FormatInt(id, 10)))
+	h.settle()
+	h.waitFor(vol, "+84912345678")
+}

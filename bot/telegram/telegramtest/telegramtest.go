@@ -62,9 +62,12 @@ type SentMessage struct {
 	Plain     string // after entity parsing: what the resident reads
 	ParseMode string
 	Keyboard  [][]Btn
-	MessageID int // increasing per chat, from 1, as Telegram's
-	File      *SentFile
-	At        time.Time
+	// ReplyKeyboard is a reply keyboard sent instead of inline buttons:
+	// its buttons, or Removed when the message takes it away.
+	ReplyKeyboard *ReplyKeyboard
+	MessageID     int // increasing per chat, from 1, as Telegram's
+	File          *SentFile
+	At            time.Time
 }
 
 // SentFile is the file of a media message: a file_id that was sent, or an
@@ -534,7 +537,8 @@ func (s *Server) sendMessage(w http.ResponseWriter, p map[string]string, now tim
 		return
 	}
 
-	msg := SentMessage{Method: "sendMessage", ChatID: chat, Text: text, Plain: plain, ParseMode: p["parse_mode"], Keyboard: kb, At: now}
+	msg := SentMessage{Method: "sendMessage", ChatID: chat, Text: text, Plain: plain, ParseMode: p["parse_mode"], Keyboard: kb,
+		ReplyKeyboard: parseReplyKeyboard(p["reply_markup"]), At: now}
 	msg, ok := s.recordSend(w, msg, &storedMsg{text: text, markup: canonicalMarkup(kb)})
 	if !ok {
 		return
@@ -872,6 +876,30 @@ func parseKeyboard(markup string) ([][]Btn, error) {
 		}
 	}
 	return kb.InlineKeyboard, nil
+}
+
+// ReplyKeyboard is a reply keyboard (keyboard buttons under the input
+// field) or its removal.
+type ReplyKeyboard struct {
+	Buttons [][]KeyButton
+	Removed bool
+}
+
+// KeyButton is one reply keyboard button.
+type KeyButton struct {
+	Text           string `json:"text"`
+	RequestContact bool   `json:"request_contact"`
+}
+
+func parseReplyKeyboard(markup string) *ReplyKeyboard {
+	var kb struct {
+		Keyboard       [][]KeyButton `json:"keyboard"`
+		RemoveKeyboard bool          `json:"remove_keyboard"`
+	}
+	if markup == "" || json.Unmarshal([]byte(markup), &kb) != nil || (kb.Keyboard == nil && !kb.RemoveKeyboard) {
+		return nil
+	}
+	return &ReplyKeyboard{Buttons: kb.Keyboard, Removed: kb.RemoveKeyboard}
 }
 
 func atoi(s string) int64 { n, _ := strconv.ParseInt(s, 10, 64); return n }
