@@ -44,6 +44,9 @@ type Config struct {
 	// TranscriptDays is how long a closed ticket's transcript is kept
 	// (0: for ever).
 	TranscriptDays int
+	// Retain are more deletions the retention runs with the same cutoff
+	// (the photos of web chat transcripts); each returns how many went.
+	Retain []func(ctx context.Context, before time.Time) (int64, error)
 	// Now is the clock of the timers (default time.Now).
 	Now func() time.Time
 }

@@ -72,14 +72,10 @@ func (d *Desk) Run(ctx context.Context, deps Deps) {
 				d.log.Warn("desk: group view", "err", err)
 			}
 			if d.cfg.TranscriptDays > 0 && now.Sub(purged) > time.Hour {
-				n, err := d.st.PurgeTranscripts(ctx, now.AddDate(0, 0, -d.cfg.TranscriptDays))
-				if err != nil && ctx.Err() == nil {
+				if err := d.retain(ctx, now); err != nil && ctx.Err() == nil {
 					d.log.Warn("desk: transcript retention", "err", err)
 				} else if err == nil {
 					purged = now
-					if n > 0 {
-						d.log.Info("desk: old transcripts deleted", "lines", n, "days", d.cfg.TranscriptDays)
-					}
 				}
 			}
 		}
@@ -93,6 +89,27 @@ func (d *Desk) Run(ctx context.Context, deps Deps) {
 	}
 }
 
+// retain deletes the transcripts (and what goes with them) older than
+// TranscriptDays.
+func (d *Desk) retain(ctx context.Context, now time.Time) error {
+	before := now.AddDate(0, 0, -d.cfg.TranscriptDays)
+	n, err := d.st.PurgeTranscripts(ctx, before)
+	if err != nil {
+		return err
+	}
+	for _, purge := range d.cfg.Retain {
+		m, err := purge(ctx, before)
+		if err != nil {
+			return err
+		}
+		n += m
+	}
+	if n > 0 {
+		d.log.Info("desk: old transcripts deleted", "rows", n, "days", d.cfg.TranscriptDays)
+	}
+	return nil
+}
+
 // Tick runs one round of Run's work now, holding the lock (tests).
 func (d *Desk) Tick(ctx context.Context, deps Deps) error {
 	d.poster = deps.Poster
@@ -100,7 +117,13 @@ func (d *Desk) Tick(ctx context.Context, deps Deps) error {
 	if err := d.timers(ctx, deps.Flows(), now, deps.Relay); err != nil {
 		return err
 	}
-	return d.refreshBoard(ctx, deps.Flows(), now)
+	if err := d.refreshBoard(ctx, deps.Flows(), now); err != nil {
+		return err
+	}
+	if d.cfg.TranscriptDays > 0 {
+		return d.retain(ctx, now)
+	}
+	return nil
 }
 
 // Notes of the timers' moves; the volunteer's id follows "v=".

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"image/color"
 	"slices"
 	"strconv"
 	"strings"
@@ -269,5 +270,48 @@ func TestHandoffTimersFireOnce(t *testing.T) {
 		if !strings.HasPrefix(path[i], want[i]) {
 			t.Fatalf("audit = %v, want %v", path, want)
 		}
+	}
+}
+
+// Closed transcripts older than GOCUA_TRANSCRIPT_DAYS go, with the web chat
+// photos of that age; an open ticket's stay.
+func TestHandoffTranscriptRetention(t *testing.T) {
+	clk := newClock()
+	h := startDeskWith(t, nil, withEnv("GOCUA_TRANSCRIPT_DAYS", "1"), withMain(func(m *Main) {
+		m.DeskTune = func(c *handoff.Config) { c.Tick, c.Now = time.Hour, clk.Now }
+	}))
+	ctx := context.Background()
+	vol := h.volunteer()
+	closed := h.waitingTicket(newChatID())
+	open := h.waitingTicket(newChatID())
+	ids := strconv.FormatInt(closed, 10)
+	h.raw(telegramtest.Callback(nextUpdateID(), volunteerGroup, vol, 1, "dk:claim:"+ids))
+	h.send(textUpdate(nextUpdateID(), vol, "Xong rồi Bác nhé"))
+	h.send(buttonUpdate(nextUpdateID(), vol, "dk:done:"+ids+":vneid"))
+	h.settle()
+	up, err := h.main.DB.Uploads().SaveUpload(ctx, bot.Upload{Visitor: "visitor-old", MsgID: "m1", MIME: "image/png", Data: testPNG(t, color.RGBA{R: 1, G: 2, B: 3, A: 255})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := h.main.DB.Desk()
+	deps := handoff.Deps{Flows: h.main.Service.Flows, Relay: h.main.Service.Relay}
+	if err := h.main.Desk.Tick(ctx, deps); err != nil {
+		t.Fatal(err)
+	}
+	if tr, _ := d.Transcript(ctx, closed); len(tr) == 0 {
+		t.Fatal("a fresh transcript was deleted")
+	}
+	clk.add(49 * time.Hour)
+	if err := h.main.Desk.Tick(ctx, deps); err != nil {
+		t.Fatal(err)
+	}
+	if tr, _ := d.Transcript(ctx, closed); len(tr) != 0 {
+		t.Fatalf("a closed transcript older than a day is kept: %v", tr)
+	}
+	if tr, _ := d.Transcript(ctx, open); len(tr) == 0 {
+		t.Fatal("an open ticket's transcript was deleted")
+	}
+	if _, err := h.main.DB.Uploads().Upload(ctx, up.ID); err == nil {
+		t.Fatal("an old web chat photo is kept")
 	}
 }
