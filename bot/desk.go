@@ -18,6 +18,10 @@ import (
 // delivered again after a crash.
 type Desk interface {
 	Route(ctx context.Context, t DeskTurn) (DeskPlan, error)
+	// Shared reports that key's updates are independent from one user to
+	// the next (the volunteers' group, where many tap at once): the loop
+	// orders them per user rather than per chat.
+	Shared(key ConvKey) bool
 }
 
 // DeskTurn is one update as the desk sees it.

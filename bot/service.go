@@ -133,7 +133,11 @@ func (s *Service) HandleTap(ctx context.Context, in Inbound) (Ack, error) {
 		return Ack{}, fmt.Errorf("bot: inbound without chat or update id")
 	}
 	var ack Ack
-	err := s.seq.Do(ctx, in.Key, in.Seq, in.UpdateID, func() error {
+	order := in.Key
+	if s.cfg.Desk != nil && s.cfg.Desk.Shared(in.Key) {
+		order.ChatID += "/" + in.UserID
+	}
+	err := s.seq.Do(ctx, order, in.Seq, in.UpdateID, func() error {
 		var err error
 		for attempt := 0; attempt < 5; attempt++ {
 			ack, err = s.handleOnce(ctx, in, attempt > 0)

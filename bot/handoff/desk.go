@@ -196,6 +196,12 @@ func (d *Desk) Route(ctx context.Context, t bot.DeskTurn) (bot.DeskPlan, error) 
 	return u.plan, nil
 }
 
+// Shared implements bot.Desk: taps in the volunteers' group are ordered per
+// volunteer (the database decides who wins a ticket).
+func (d *Desk) Shared(key bot.ConvKey) bool {
+	return d.cfg.Group != (bot.ConvKey{}) && key == d.cfg.Group
+}
+
 // isStaff reports whether a private chat's update is for the desk: the
 // chat is known as a staff member's, the user is an admin or has a
 // volunteers row, or the update is a staff command.
@@ -290,6 +296,23 @@ func volunteerName(v Volunteer) string {
 		return v.Name
 	}
 	return "#" + id(v.ID)
+}
+
+// saidEvery is how stale a side's last-message time may get while it
+// keeps writing: the timers work in minutes, and each write is a commit.
+const saidEvery = 30 * time.Second
+
+// said records that one side wrote on t, unless the stored time is recent
+// and already says this side spoke last (the only thing the timers read).
+func (u *turn) said(t Ticket, volunteer bool) error {
+	mine, theirs := t.ResidentSaid, t.VolunteerSaid
+	if volunteer {
+		mine, theirs = t.VolunteerSaid, t.ResidentSaid
+	}
+	if !mine.IsZero() && !mine.Before(theirs) && u.t.Now.Sub(mine) < saidEvery {
+		return nil
+	}
+	return u.d.st.Said(u.ctx, t.ID, volunteer, u.t.Now)
 }
 
 func asMove(err error) bool { return errors.Is(err, ErrStale) || errors.Is(err, ErrNotFound) }

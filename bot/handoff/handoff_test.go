@@ -1,6 +1,7 @@
 package handoff
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -122,6 +123,55 @@ func TestBoardFitsTelegram(t *testing.T) {
 		}
 		if n > listed && !strings.Contains(text, fmt.Sprint(n-listed)) {
 			t.Errorf("%d waiting, %d listed, and the rest not counted:\n%s", n, listed, text)
+		}
+	}
+}
+
+// saidStore counts Said calls; every other Store method is unused here.
+type saidStore struct {
+	Store
+	calls int
+}
+
+func (s *saidStore) Said(context.Context, int64, bool, time.Time) error { s.calls++; return nil }
+
+// A side's last-message time is written when the timers could read it
+// wrong otherwise: never written, stale, or the other side spoke since.
+func TestSaidWritesWhatTheTimersNeed(t *testing.T) {
+	now := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name      string
+		mine      time.Duration // ago; 0 = never
+		theirs    time.Duration
+		volunteer bool
+		write     bool
+	}{
+		{"never", 0, 0, false, true},
+		{"recent, I spoke last", 10 * time.Second, time.Minute, false, false},
+		{"recent, they spoke since", 10 * time.Second, 5 * time.Second, false, true},
+		{"stale", time.Minute, 2 * time.Minute, false, true},
+		{"volunteer, recent, last", 5 * time.Second, 0, true, false},
+		{"volunteer, resident since", 20 * time.Second, 3 * time.Second, true, true},
+	} {
+		st := &saidStore{}
+		u := &turn{d: &Desk{st: st}, ctx: context.Background(), t: bot.DeskTurn{Now: now}}
+		var tk Ticket
+		at := func(ago time.Duration) time.Time {
+			if ago == 0 {
+				return time.Time{}
+			}
+			return now.Add(-ago)
+		}
+		if tc.volunteer {
+			tk.VolunteerSaid, tk.ResidentSaid = at(tc.mine), at(tc.theirs)
+		} else {
+			tk.ResidentSaid, tk.VolunteerSaid = at(tc.mine), at(tc.theirs)
+		}
+		if err := u.said(tk, tc.volunteer); err != nil {
+			t.Fatal(err)
+		}
+		if (st.calls == 1) != tc.write {
+			t.Errorf("%s: wrote %d times, want write=%v", tc.name, st.calls, tc.write)
 		}
 	}
 }

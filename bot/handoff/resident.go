@@ -73,7 +73,7 @@ func (u *turn) toVolunteer(t Ticket, v Volunteer, text string) error {
 	in := u.t.In
 	pii := bot.ScanPII(text)
 	masked := bot.MaskPII(strings.TrimSpace(text))
-	if err := u.d.st.Said(u.ctx, t.ID, false, u.t.Now); err != nil {
+	if err := u.said(t, false); err != nil {
 		return fmtErr("relay", err)
 	}
 	line := masked

@@ -507,7 +507,7 @@ func (u *turn) toResident(v Volunteer) error {
 		return nil
 	}
 	text := bot.MaskPII(in.Text)
-	if err := u.d.st.Said(u.ctx, t.ID, true, u.t.Now); err != nil {
+	if err := u.said(t, true); err != nil {
 		return fmtErr("relay", err)
 	}
 	line := text
