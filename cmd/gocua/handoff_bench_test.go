@@ -162,6 +162,8 @@ func openTickets(b *testing.B, h *harness, n int) (residents, tickets []int64) {
 			defer func() { <-sem }()
 			send(textUpdate(nextUpdateID(), r, "/start"))
 			send(buttonUpdate(nextUpdateID(), r, "nav:human"))
+			send(buttonUpdate(nextUpdateID(), r, "in:t:vneid")) // the two questions before a ticket
+			send(buttonUpdate(nextUpdateID(), r, "in:skip"))
 			send(textUpdate(nextUpdateID(), r, "Em bấm quét NFC mà không được"))
 			for range 100 {
 				conv, _, err := h.main.Redis.Load(context.Background(), key(r), "")
