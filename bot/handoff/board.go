@@ -124,9 +124,9 @@ func (v view) area(t Ticket) string {
 	if t.Area == "" {
 		return v.text("desk_area_unknown", nil)
 	}
-	if v.d.cfg.AreaName != nil {
-		if n := v.d.cfg.AreaName(t.Area); n != "" {
-			return n
+	if v.d.cfg.Areas != nil {
+		if a, ok := v.d.cfg.Areas.Lookup(t.Area); ok {
+			return a.Name
 		}
 	}
 	return t.Area

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gocua/gocua/bot"
+	"github.com/gocua/gocua/bot/areas"
 )
 
 // Config configures the desk.
@@ -35,8 +36,9 @@ type Config struct {
 	// they show.
 	Lang     string
 	Location *time.Location
-	// AreaName names an area code for volunteers (nil: the code itself).
-	AreaName func(code string) string
+	// Areas are the communes/wards served (nil: none): volunteers pick
+	// theirs when they apply, and cards name them.
+	Areas *areas.Set
 	Board    BoardConfig
 	SLA      SLA
 	// Tick is how often Run looks at the queue and the timers (default 2 s).
@@ -123,6 +125,8 @@ const (
 	dataLeave  = "dk:leave:" // + "yes" | "no"
 	dataSkill  = "dk:sk:"    // + skill (application)
 	dataSend   = "dk:send"   // send the application
+	dataWards  = "dk:wards"  // go on to the wards (application)
+	dataWard   = "dk:ar:"    // + area code: toggle a ward (application)
 	dataOK     = "dk:ok:"    // + volunteer id (approve)
 	dataNo     = "dk:no:"    // + volunteer id (reject)
 )
@@ -183,7 +187,7 @@ func (d *Desk) Route(ctx context.Context, t bot.DeskTurn) (bot.DeskPlan, error) 
 	case t.Conv.Ticket != 0 && (in.Data == bot.DataCallback && in.Kind == bot.InButton || in.Contact != nil ||
 		t.Conv.Desk.Await == "callback" && in.Kind == bot.InText):
 		err = u.callback()
-	case d.isStaff(ctx, t, user):
+	case d.isStaff(ctx, t, user) || t.Conv.Desk.Await == "apply_wards" && in.Kind == bot.InText:
 		err = u.staff(user)
 	case t.Conv.Ticket != 0:
 		err = u.resident()

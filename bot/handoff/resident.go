@@ -195,35 +195,116 @@ func (u *turn) skillRows() [][]bot.Button {
 		}
 		row = append(row, bot.Button{Text: label, Data: dataSkill + c})
 	}
-	return [][]bot.Button{row, {{Text: u.text("desk_apply_send", nil), Data: dataSend}}}
+	next := bot.Button{Text: u.text("desk_apply_send", nil), Data: dataSend}
+	if u.d.cfg.Areas != nil && u.d.cfg.Areas.Len() > 0 {
+		next = bot.Button{Text: u.text("desk_apply_next", nil), Data: dataWards}
+	}
+	return [][]bot.Button{row, {next}}
 }
 
-// applyTap toggles a skill or sends the application to the organizers.
+// The application keeps skills as they are and chosen wards as "a:<code>".
+const wardMark = "a:"
+
+func (u *turn) chosenWards() []string {
+	var out []string
+	for _, x := range u.plan.Conv.Desk.Apply {
+		if code, ok := strings.CutPrefix(x, wardMark); ok {
+			out = append(out, code)
+		}
+	}
+	return out
+}
+
+func (u *turn) chosenSkills() []string {
+	var out []string
+	for _, x := range u.plan.Conv.Desk.Apply {
+		if !strings.HasPrefix(x, wardMark) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// wardScreen asks which communes/wards the applicant serves: those chosen
+// (tap to remove), those matching what they typed (tap to add), and send.
+// Choosing none means any.
+func (u *turn) wardScreen(typed string) {
+	u.plan.Conv.Desk.Await = "apply_wards"
+	var rows [][]bot.Button
+	for _, code := range u.chosenWards() {
+		if a, ok := u.d.cfg.Areas.Lookup(code); ok {
+			rows = append(rows, []bot.Button{{Text: "✅ " + a.Name, Data: dataWard + code}})
+		}
+	}
+	key := "desk_apply_wards"
+	if strings.TrimSpace(typed) != "" {
+		found := 0
+		for _, a := range u.d.cfg.Areas.Match(typed, 6) {
+			if len(dataWard+a.Code) > 64 || slices.Contains(u.chosenWards(), a.Code) {
+				continue
+			}
+			rows = append(rows, []bot.Button{{Text: a.Name, Data: dataWard + a.Code}})
+			found++
+		}
+		if found == 0 {
+			key = "desk_apply_wards_none"
+		}
+	}
+	rows = append(rows, []bot.Button{{Text: u.text("desk_apply_send", nil), Data: dataSend}})
+	u.reply(u.text(key, nil), rows...)
+}
+
+// applyTap toggles a skill or a ward, moves on to the wards, or sends the
+// application to the organizers.
 func (u *turn) applyTap(v Volunteer) error {
 	in := u.t.In
+	toggle := func(x string) {
+		a := u.plan.Conv.Desk.Apply
+		if i := slices.Index(a, x); i >= 0 {
+			a = slices.Delete(slices.Clone(a), i, i+1)
+		} else {
+			a = append(slices.Clone(a), x)
+		}
+		u.plan.Conv.Desk.Apply = a
+	}
 	if skill, ok := strings.CutPrefix(in.Data, dataSkill); ok {
 		if !slices.Contains(categories, skill) {
 			u.plan.Ack = bot.Ack{Text: u.text("stale_button", nil)}
 			return nil
 		}
-		a := u.plan.Conv.Desk.Apply
-		if i := slices.Index(a, skill); i >= 0 {
-			a = slices.Delete(slices.Clone(a), i, i+1)
-		} else {
-			a = append(slices.Clone(a), skill)
-		}
-		u.plan.Conv.Desk.Apply = a
+		toggle(skill)
 		u.reply(u.text("desk_apply_skills", nil), u.skillRows()...)
 		return nil
 	}
+	if in.Data == dataWards {
+		u.wardScreen("")
+		return nil
+	}
+	if code, ok := strings.CutPrefix(in.Data, dataWard); ok {
+		if u.d.cfg.Areas == nil {
+			u.plan.Ack = bot.Ack{Text: u.text("stale_button", nil)}
+			return nil
+		}
+		if _, known := u.d.cfg.Areas.Lookup(code); !known {
+			u.plan.Ack = bot.Ack{Text: u.text("stale_button", nil)}
+			return nil
+		}
+		toggle(wardMark + code)
+		u.wardScreen("")
+		return nil
+	}
 	user := bot.ConvKey{Channel: in.Key.Channel, ChatID: in.UserID}
-	nv, err := u.d.st.Apply(u.ctx, Volunteer{User: user, Chat: in.Key, Name: in.Name, Skills: u.plan.Conv.Desk.Apply,
-		Areas: v.Areas, Capacity: v.Capacity}, u.t.Now)
+	wards := u.chosenWards()
+	if len(wards) == 0 {
+		wards = v.Areas
+	}
+	nv, err := u.d.st.Apply(u.ctx, Volunteer{User: user, Chat: in.Key, Name: in.Name, Skills: u.chosenSkills(),
+		Areas: wards, Capacity: v.Capacity}, u.t.Now)
 	if err != nil {
 		return fmtErr("apply", err)
 	}
 	u.d.forgetStaff()
-	u.plan.Conv.Desk.Staff, u.plan.Conv.Desk.Apply = true, nil
+	u.plan.Conv.Desk.Staff, u.plan.Conv.Desk.Apply, u.plan.Conv.Desk.Await = true, nil, ""
 	if nv.Active() {
 		u.reply(u.text("desk_help", nil))
 		return nil
@@ -242,7 +323,15 @@ func (u *turn) tellOrganizers(nv Volunteer) error {
 	for _, s := range nv.Skills {
 		skills = append(skills, u.text("desk_category_"+s, nil))
 	}
-	text := u.text("desk_apply_new", vars("name", nv.Name, "vid", id(nv.ID), "skills", strings.Join(skills, ", ")))
+	wards := u.text("desk_apply_any_ward", nil)
+	if len(nv.Areas) > 0 {
+		var names []string
+		for _, code := range nv.Areas {
+			names = append(names, u.areaName(code))
+		}
+		wards = strings.Join(names, ", ")
+	}
+	text := u.text("desk_apply_new", vars("name", nv.Name, "vid", id(nv.ID), "skills", strings.Join(skills, ", "), "wards", wards))
 	row := []bot.Button{{Text: u.text("desk_approve", nil), Data: dataOK + id(nv.ID)}, {Text: u.text("desk_reject", nil), Data: dataNo + id(nv.ID)}}
 	for _, o := range all {
 		if o.Organizer() && o.ID != nv.ID {
@@ -250,6 +339,16 @@ func (u *turn) tellOrganizers(nv Volunteer) error {
 		}
 	}
 	return nil
+}
+
+// areaName names an area code for staff.
+func (u *turn) areaName(code string) string {
+	if u.d.cfg.Areas != nil {
+		if a, ok := u.d.cfg.Areas.Lookup(code); ok {
+			return a.Name
+		}
+	}
+	return code
 }
 
 // decide handles an organizer's approve/reject button.

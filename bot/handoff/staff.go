@@ -131,8 +131,9 @@ func (u *turn) staff(user bot.ConvKey) error {
 	}
 	// a chat with no row and no staff command, or a rejected applicant,
 	// belongs to the resident flows again
+	applying := u.plan.Conv.Desk.Await == "apply_wards" && in.Kind == bot.InText
 	if (v.ID == 0 || v.Status == Rejected) && !(in.Kind == bot.InCommand && slices.Contains(staffCommands, in.Command)) &&
-		!(in.Kind == bot.InButton && strings.HasPrefix(in.Data, dataPrefix)) {
+		!(in.Kind == bot.InButton && strings.HasPrefix(in.Data, dataPrefix)) && !applying {
 		u.plan.Conv.Desk = bot.DeskState{}
 		return nil
 	}
@@ -144,6 +145,10 @@ func (u *turn) staff(user bot.ConvKey) error {
 	case bot.InButton:
 		return u.staffTap(v)
 	case bot.InText, bot.InMedia:
+		if u.plan.Conv.Desk.Await == "apply_wards" && in.Kind == bot.InText && u.d.cfg.Areas != nil {
+			u.wardScreen(in.Text)
+			return nil
+		}
 		if !v.Active() {
 			u.notActive(v)
 			return nil
@@ -400,7 +405,7 @@ func (u *turn) release(v Volunteer, t Ticket) error {
 func (u *turn) staffTap(v Volunteer) error {
 	data := u.t.In.Data
 	switch {
-	case strings.HasPrefix(data, dataSkill), data == dataSend:
+	case strings.HasPrefix(data, dataSkill), data == dataSend, data == dataWards, strings.HasPrefix(data, dataWard):
 		return u.applyTap(v)
 	case strings.HasPrefix(data, dataOK), strings.HasPrefix(data, dataNo):
 		return u.decide(v)

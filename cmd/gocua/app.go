@@ -237,6 +237,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.Metrics = metrics.New()
 	m.Metrics.WaitingTickets(m.DB.WaitingTickets)
 	dc := deskConfig(cfg)
+	dc.Areas = m.Areas
 	dc.Retain = append(dc.Retain, m.DB.Uploads().DeleteUploadsBefore)
 	if m.DeskTune != nil {
 		m.DeskTune(&dc)

@@ -535,3 +535,40 @@ func TestHandoffOutsideHours(t *testing.T) {
 	h.settle()
 	h.waitFor(vol, "+84912345678")
 }
+
+// A volunteer names the wards they serve when they apply: found by typing
+// part of a name without diacritics, shown to the organizer, stored.
+func TestHandoffVolunteerPicksWards(t *testing.T) {
+	h := startDesk(t)
+	v := newChatID()
+	h.send(textUpdate(nextUpdateID(), v, "/volunteer"))
+	h.send(buttonUpdate(nextUpdateID(), v, "dk:sk:vneid"))
+	h.send(buttonUpdate(nextUpdateID(), v, "dk:wards"))
+	h.send(textUpdate(nextUpdateID(), v, "phu xuan"))
+	h.settle()
+	sent := h.sentTo(v)
+	found := sent[len(sent)-1] // the ward screen with what "phu xuan" matched
+	var pick string
+	for _, row := range found.Keyboard {
+		for _, b := range row {
+			if strings.HasPrefix(b.CallbackData, "dk:ar:") && strings.Contains(b.Text, "Phú Xuân") {
+				pick = b.CallbackData
+			}
+		}
+	}
+	if pick == "" {
+		t.Fatalf("no ward button for \"phu xuan\": %+v", found.Keyboard)
+	}
+	h.send(buttonUpdate(nextUpdateID(), v, pick))
+	h.send(buttonUpdate(nextUpdateID(), v, "dk:ar:no_such_ward"))
+	h.send(buttonUpdate(nextUpdateID(), v, "dk:send"))
+	h.settle()
+	h.waitFor(h.org, "Ở: Phường Phú Xuân")
+	vol, err := h.main.DB.Desk().Volunteer(context.Background(), bot.ConvKey{Channel: bot.ChannelTelegram, ChatID: strconv.FormatInt(v, 10)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(vol.Areas) != 1 || vol.Areas[0] != strings.TrimPrefix(pick, "dk:ar:") || len(vol.Skills) != 1 {
+		t.Fatalf("stored areas %v, skills %v", vol.Areas, vol.Skills)
+	}
+}
