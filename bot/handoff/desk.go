@@ -39,8 +39,8 @@ type Config struct {
 	// Areas are the communes/wards served (nil: none): volunteers pick
 	// theirs when they apply, and cards name them.
 	Areas *areas.Set
-	Board    BoardConfig
-	SLA      SLA
+	Board BoardConfig
+	SLA   SLA
 	// Tick is how often Run looks at the queue and the timers (default 2 s).
 	Tick time.Duration
 	// TranscriptDays is how long a closed ticket's transcript is kept
