@@ -178,11 +178,31 @@ func TestHandoffClaimRelayResolveRate(t *testing.T) {
 func testClaimRelayResolveRate(t *testing.T, h *deskHarness) {
 	vol := h.volunteer()
 	resident := newChatID()
-	id := h.waitingTicket(resident)
+	// the resident gets stuck in the VNeID install guide and asks for a person
+	h.send(textUpdate(nextUpdateID(), resident, "/start"))
+	h.settle()
+	menu := h.sentTo(resident)
+	h.send(buttonUpdate(nextUpdateID(), resident, firstFlowButton(t, menu[len(menu)-1])))
+	h.send(buttonUpdate(nextUpdateID(), resident, "nav:human"))
+	h.send(buttonUpdate(nextUpdateID(), resident, "in:skip")) // the ward
+	h.send(textUpdate(nextUpdateID(), resident, "Em bấm quét NFC mà không được"))
+	h.settle()
+	conv, _, err := h.main.Redis.Load(context.Background(), key(resident), "")
+	if err != nil || conv.Ticket == 0 {
+		t.Fatalf("no ticket: %+v %v", conv, err)
+	}
+	id := conv.Ticket
 	ids := strconv.FormatInt(id, 10)
+	if tk := h.ticket(id); tk.Flow != "install_vneid" || tk.Topic != "vneid" {
+		t.Fatalf("ticket opened at %s/%s about %q, want the install guide's, about vneid", tk.Flow, tk.Step, tk.Topic)
+	}
 
-	// the claim tap in the volunteers' group is answered
-	h.raw(telegramtest.Callback(nextUpdateID(), volunteerGroup, vol, 1, "dk:claim:"+ids))
+	// its card reaches the volunteers' group; the claim tap on it is answered
+	card := h.waitFor(volunteerGroup, "#"+ids)
+	if !strings.Contains(card.Plain, "install_vneid") || len(card.Keyboard) == 0 {
+		t.Fatalf("card = %q %+v", card.Plain, card.Keyboard)
+	}
+	h.raw(telegramtest.Callback(nextUpdateID(), volunteerGroup, vol, card.MessageID, card.Keyboard[0][0].CallbackData))
 	h.settle()
 	answers := h.api.Answers()
 	if len(answers) == 0 || !strings.Contains(answers[len(answers)-1].Text, "#"+ids) {
