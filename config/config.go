@@ -38,6 +38,7 @@ type Config struct {
 	Admins         []Identity
 	TranscriptDays int           // days a closed ticket's transcript is kept
 	VolunteerHours Hours         // when volunteers are on duty; always when unset
+	SLA            SLA           // the handoff desk's timers
 	StateTTL       time.Duration // how long an idle conversation's state is kept
 	WebChat        WebChat
 	Log            Log
@@ -102,6 +103,13 @@ type ZaloOA struct {
 // that then all of them are.
 func (z ZaloOA) Enabled() bool {
 	return z.AppID != "" || z.AppSecret != "" || z.SecretKey != "" || z.RefreshToken != ""
+}
+
+// SLA are the volunteer desk's timers.
+type SLA struct {
+	Unclaimed       time.Duration // nobody took the ticket: remind the group and the organizers
+	SilentVolunteer time.Duration // the resident's last message has no answer: back to the queue
+	SilentResident  time.Duration // the resident did not answer the volunteer: closed as abandoned
 }
 
 // Identity is one platform user, as named in GOCUA_ADMINS.
@@ -355,6 +363,45 @@ func variables() []variable {
 				return nil
 			},
 			show: func(c *Config) string { return c.VolunteerHours.String() },
+		},
+		{
+			VarDoc: VarDoc{Name: "GOCUA_SLA_UNCLAIMED", Default: "10m",
+				Description: "A ticket nobody took for this long is recalled in the volunteers' group and to the organizers."},
+			parse: func(c *Config, raw string) error {
+				d, err := time.ParseDuration(raw)
+				if err != nil {
+					return fmt.Errorf("%q is not a duration (write it like 10m or 1h30m)", raw)
+				}
+				c.SLA.Unclaimed = d
+				return nil
+			},
+			show: func(c *Config) string { return c.SLA.Unclaimed.String() },
+		},
+		{
+			VarDoc: VarDoc{Name: "GOCUA_SLA_SILENT_VOLUNTEER", Default: "15m",
+				Description: "An assigned ticket whose resident has had no answer for this long goes back to the queue."},
+			parse: func(c *Config, raw string) error {
+				d, err := time.ParseDuration(raw)
+				if err != nil {
+					return fmt.Errorf("%q is not a duration (write it like 10m or 1h30m)", raw)
+				}
+				c.SLA.SilentVolunteer = d
+				return nil
+			},
+			show: func(c *Config) string { return c.SLA.SilentVolunteer.String() },
+		},
+		{
+			VarDoc: VarDoc{Name: "GOCUA_SLA_SILENT_RESIDENT", Default: "30m",
+				Description: "A resident who has not answered the volunteer for this long is taken to have left: the ticket closes as abandoned."},
+			parse: func(c *Config, raw string) error {
+				d, err := time.ParseDuration(raw)
+				if err != nil {
+					return fmt.Errorf("%q is not a duration (write it like 10m or 1h30m)", raw)
+				}
+				c.SLA.SilentResident = d
+				return nil
+			},
+			show: func(c *Config) string { return c.SLA.SilentResident.String() },
 		},
 		{
 			VarDoc: VarDoc{Name: "GOCUA_STATE_TTL", Default: "720h",

@@ -97,6 +97,9 @@ func TestLoad_AllSet(t *testing.T) {
 		"GOCUA_DEFAULT_LANG":               " EN ",
 		"GOCUA_ADMINS":                     "telegram:42, zalo:abc_1",
 		"GOCUA_TRANSCRIPT_DAYS":            "30",
+		"GOCUA_SLA_UNCLAIMED":              "5m",
+		"GOCUA_SLA_SILENT_VOLUNTEER":       "20m",
+		"GOCUA_SLA_SILENT_RESIDENT":        "1h",
 		"GOCUA_STATE_TTL":                  "48h",
 		"GOCUA_WEBCHAT_ORIGINS":            "https://Xa-ABC.gov.vn/, http://localhost:3000",
 		"GOCUA_LOG_LEVEL":                  "DEBUG",
@@ -132,6 +135,7 @@ func TestLoad_AllSet(t *testing.T) {
 		DefaultLang:    "en",
 		Admins:         []Identity{{"telegram", "42"}, {"zalo", "abc_1"}},
 		TranscriptDays: 30,
+		SLA:            SLA{Unclaimed: 5 * time.Minute, SilentVolunteer: 20 * time.Minute, SilentResident: time.Hour},
 		StateTTL:       48 * time.Hour,
 		WebChat:        WebChat{Origins: []string{"https://xa-abc.gov.vn", "http://localhost:3000"}},
 		Log:            Log{Level: slog.LevelDebug, Format: "json"},
@@ -165,6 +169,7 @@ var contract = []string{
 	"GOCUA_ZALO_OA_APP_ID", "GOCUA_ZALO_OA_APP_SECRET", "GOCUA_ZALO_OA_SECRET_KEY",
 	"GOCUA_ZALO_OA_REFRESH_TOKEN", "GOCUA_ZALO_OA_API_URL", "GOCUA_ZALO_OA_OAUTH_URL",
 	"GOCUA_STATE_TTL", "GOCUA_VOLUNTEER_HOURS",
+	"GOCUA_SLA_UNCLAIMED", "GOCUA_SLA_SILENT_VOLUNTEER", "GOCUA_SLA_SILENT_RESIDENT",
 }
 
 // secretNames are the variables with a _FILE twin.
@@ -227,6 +232,7 @@ func TestLoad_ParseErrors(t *testing.T) {
 		{"GOCUA_TIMEZONE", "Mars/Olympus_Mons", ""},
 		{"GOCUA_TRANSCRIPT_DAYS", "ninety", ""},
 		{"GOCUA_VOLUNTEER_HOURS", "T2-T6 9h-17h", "9h"},
+		{"GOCUA_SLA_UNCLAIMED", "ten minutes", ""},
 		{"GOCUA_TRANSCRIPT_DAYS", "1.5", ""},
 		{"GOCUA_STATE_TTL", "720", ""},
 		{"GOCUA_STATE_TTL", "a month", ""},

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 )
 
 var (
@@ -57,6 +58,14 @@ func (c Config) Validate() error {
 	}
 	if c.TranscriptDays < 1 || c.TranscriptDays > maxTranscriptDays {
 		add("GOCUA_TRANSCRIPT_DAYS %d is out of range (1 to %d days)", c.TranscriptDays, maxTranscriptDays)
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"GOCUA_SLA_UNCLAIMED", c.SLA.Unclaimed}, {"GOCUA_SLA_SILENT_VOLUNTEER", c.SLA.SilentVolunteer}, {"GOCUA_SLA_SILENT_RESIDENT", c.SLA.SilentResident}} {
+		if d.v < time.Minute || d.v > 7*24*time.Hour {
+			add("%s %s is out of range (1m to 168h)", d.name, d.v)
+		}
 	}
 	if c.StateTTL <= 0 {
 		add("GOCUA_STATE_TTL %s must be above 0 (idle conversations are forgotten after it)", c.StateTTL)

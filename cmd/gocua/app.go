@@ -460,7 +460,8 @@ func (m *Main) Close() error {
 // deskConfig is the volunteer desk's part of the configuration: the
 // volunteers' group and the organizers named in GOCUA_ADMINS.
 func deskConfig(cfg config.Config) handoff.Config {
-	dc := handoff.Config{Lang: cfg.DefaultLang, Location: cfg.Timezone, TranscriptDays: cfg.TranscriptDays}
+	dc := handoff.Config{Lang: cfg.DefaultLang, Location: cfg.Timezone, TranscriptDays: cfg.TranscriptDays,
+		SLA: handoff.SLA{Unclaimed: cfg.SLA.Unclaimed, SilentVolunteer: cfg.SLA.SilentVolunteer, SilentResident: cfg.SLA.SilentResident}}
 	if id := cfg.Telegram.VolunteerChatID; id != 0 {
 		dc.Group = bot.ConvKey{Channel: bot.ChannelTelegram, ChatID: strconv.FormatInt(id, 10)}
 	}
