@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/gocua/gocua/bot"
@@ -187,6 +188,10 @@ func readErr(err error) (int, string) {
 	return http.StatusBadRequest, "could not read body"
 }
 
+// uploadReadTime is how long an upload may take to arrive: 5 MiB at
+// 256 kbit/s is under three minutes.
+const uploadReadTime = 3 * time.Minute
+
 // serveUpload is POST /chat/api/upload: a resident's photo, with the origin,
 // cookie and rate rules of /chat/api/send.
 func (a *Adapter) serveUpload(w http.ResponseWriter, r *http.Request) {
@@ -217,6 +222,12 @@ func (a *Adapter) serveUpload(w http.ResponseWriter, r *http.Request) {
 		log.Info("web chat upload rate limited")
 		apiError(w, http.StatusTooManyRequests, "too many messages")
 		return
+	}
+	// a 5 MiB photo over a slow rural connection takes longer than the
+	// server's read timeout allows a request; this one may take its time
+	// (the size is capped, and the limits above were passed)
+	if err := http.NewResponseController(w).SetReadDeadline(time.Now().Add(uploadReadTime)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		log.Debug("web chat upload: read deadline not extended", "err", err)
 	}
 	req, status, problem := a.readUpload(w, r)
 	if status != 0 {

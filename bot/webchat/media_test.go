@@ -609,3 +609,47 @@ func FuzzUpload(f *testing.F) {
 		}
 	})
 }
+
+// slowReader hands out its bytes a few at a time, pausing between reads:
+// a phone on a weak connection.
+type slowReader struct {
+	data  []byte
+	chunk int
+	pause time.Duration
+}
+
+func (r *slowReader) Read(p []byte) (int, error) {
+	if len(r.data) == 0 {
+		return 0, io.EOF
+	}
+	time.Sleep(r.pause)
+	n := copy(p[:min(len(p), r.chunk)], r.data)
+	r.data = r.data[n:]
+	return n, nil
+}
+
+// An upload that takes longer than the server's read timeout (a photo over
+// a slow rural connection) still arrives: the upload extends its own read
+// deadline.
+func TestSlowUploadOutlastsTheReadTimeout(t *testing.T) {
+	e := newEnv(t)
+	slow := httptest.NewUnstartedServer(e.a)
+	slow.Config.ReadTimeout = 300 * time.Millisecond
+	slow.Start()
+	t.Cleanup(slow.Close)
+	v := e.visit()
+	ctype, body := multipartBody(t, field("id", newMsgID()), field("seq", "1"), file("image/png", pngPhoto))
+	req, _ := http.NewRequest(http.MethodPost, slow.URL+"/chat/api/upload", &slowReader{data: body, chunk: max(len(body)/8, 1), pause: 150 * time.Millisecond})
+	req.Header.Set("Content-Type", ctype)
+	req.Header.Set("Origin", wardOrigin)
+	req.AddCookie(&http.Cookie{Name: CookieName, Value: v})
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("a slow upload was cut off: %v", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("a slow upload answered %d: %s", resp.StatusCode, b)
+	}
+}
