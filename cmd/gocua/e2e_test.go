@@ -219,7 +219,7 @@ func TestRedisFlushedMidFlowRestartsGracefully(t *testing.T) {
 	deeper := h.sentTo(chat)
 	step := firstFlowButton(t, deeper[len(deeper)-1]) // a button two steps into the flow
 
-	if err := storetestFlush(); err != nil {
+	if err := flushOwnRedis(t); err != nil {
 		t.Fatal(err)
 	}
 	before := len(h.sentTo(chat))

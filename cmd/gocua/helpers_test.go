@@ -61,4 +61,8 @@ func firstFlowButton(t *testing.T, m telegramtest.SentMessage) string {
 	return ""
 }
 
-func storetestFlush() error { return storetest.FlushRedis(context.Background(), redisDB) }
+// flushOwnRedis deletes what this test wrote to Redis (as a Redis flush
+// would), leaving other tests and processes alone.
+func flushOwnRedis(t testing.TB) error {
+	return storetest.DeletePrefix(context.Background(), redisDB, testPrefix(t))
+}

@@ -49,11 +49,15 @@ func runTests(m *testing.M) int {
 	}
 	testDB.url = url
 	defer storetest.DropDatabase(context.Background(), testDB.name)
-	if err := storetest.FlushRedis(ctx, redisDB); err != nil {
+	// every key this process writes starts with its own prefix (testPrefix):
+	// delete those, not the whole DB, which another checkout's tests may be
+	// using at the same moment
+	own := "t" + strconv.Itoa(os.Getpid()) + "_"
+	if err := storetest.DeletePrefix(ctx, redisDB, own); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer storetest.FlushRedis(context.Background(), redisDB)
+	defer storetest.DeletePrefix(context.Background(), redisDB, own)
 	return m.Run()
 }
 

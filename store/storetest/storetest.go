@@ -86,18 +86,59 @@ func RedisURL(db int) string {
 
 // FlushRedis empties DB number db of the test Redis server.
 func FlushRedis(ctx context.Context, db int) error {
+	return withRedis(ctx, db, func(ctx context.Context, c *redis.Client) error {
+		if err := c.FlushDB(ctx).Err(); err != nil {
+			return fmt.Errorf("storetest: flush redis db %d: %w", db, err)
+		}
+		return nil
+	})
+}
+
+// DeletePrefix deletes the keys of Redis DB db that start with prefix: what
+// one test process wrote, leaving other processes using the same DB (another
+// checkout's tests) alone.
+func DeletePrefix(ctx context.Context, db int, prefix string) error {
+	if prefix == "" {
+		return fmt.Errorf("storetest: delete redis keys: empty prefix")
+	}
+	return withRedis(ctx, db, func(ctx context.Context, c *redis.Client) error {
+		iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+		var batch []string
+		flush := func() error {
+			if len(batch) == 0 {
+				return nil
+			}
+			err := c.Unlink(ctx, batch...).Err()
+			batch = batch[:0]
+			return err
+		}
+		for iter.Next(ctx) {
+			if batch = append(batch, iter.Val()); len(batch) == 1000 {
+				if err := flush(); err != nil {
+					return fmt.Errorf("storetest: delete redis keys %s*: %w", prefix, err)
+				}
+			}
+		}
+		if err := iter.Err(); err != nil {
+			return fmt.Errorf("storetest: delete redis keys %s*: %w", prefix, err)
+		}
+		if err := flush(); err != nil {
+			return fmt.Errorf("storetest: delete redis keys %s*: %w", prefix, err)
+		}
+		return nil
+	})
+}
+
+func withRedis(ctx context.Context, db int, fn func(context.Context, *redis.Client) error) error {
 	opts, err := redis.ParseURL(RedisURL(db))
 	if err != nil {
 		return fmt.Errorf("storetest: %w", err)
 	}
 	c := redis.NewClient(opts)
 	defer c.Close()
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if err := c.FlushDB(ctx).Err(); err != nil {
-		return fmt.Errorf("storetest: flush redis db %d: %w", db, err)
-	}
-	return nil
+	return fn(ctx, c)
 }
 
 func redact(raw string) string {
