@@ -237,7 +237,9 @@ func (d *Desk) knownStaff(ctx context.Context, user bot.ConvKey) bool {
 		}
 		d.staff = make(map[bot.ConvKey]bool, len(vs))
 		for _, v := range vs {
-			if v.Status == Approved || v.Status == Suspended || v.Status == Applied {
+			// an applicant still talks to the resident flows until approved
+			// (their buttons and commands reach the desk anyway)
+			if v.Status == Approved || v.Status == Suspended {
 				d.staff[v.User] = true
 			}
 		}

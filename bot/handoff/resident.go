@@ -304,7 +304,7 @@ func (u *turn) applyTap(v Volunteer) error {
 		return fmtErr("apply", err)
 	}
 	u.d.forgetStaff()
-	u.plan.Conv.Desk.Staff, u.plan.Conv.Desk.Apply, u.plan.Conv.Desk.Await = true, nil, ""
+	u.plan.Conv.Desk.Staff, u.plan.Conv.Desk.Apply, u.plan.Conv.Desk.Await = nv.Active(), nil, ""
 	if nv.Active() {
 		u.reply(u.text("desk_help", nil))
 		return nil

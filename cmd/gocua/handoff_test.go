@@ -584,6 +584,10 @@ func TestHandoffVolunteerPicksWards(t *testing.T) {
 	h.send(buttonUpdate(nextUpdateID(), v, "dk:send"))
 	h.settle()
 	h.waitFor(h.org, "Ở: Phường Phú Xuân")
+	// while the application waits, the applicant still uses the guides
+	h.send(textUpdate(nextUpdateID(), v, "/start"))
+	h.settle()
+	h.waitFor(v, plain(h.main.Flows.Text("vi", "menu", nil)))
 	vol, err := h.main.DB.Desk().Volunteer(context.Background(), bot.ConvKey{Channel: bot.ChannelTelegram, ChatID: strconv.FormatInt(v, 10)})
 	if err != nil {
 		t.Fatal(err)
