@@ -250,6 +250,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err := m.Desk.Start(ctx, time.Now()); err != nil {
 		return err
 	}
+	if !cfg.Telegram.Enabled() {
+		m.Log.Warn("the volunteer desk answers from Telegram, which is off: residents' requests for a volunteer wait until it is on")
+	} else if cfg.Telegram.VolunteerChatID == 0 {
+		m.Log.Info("no volunteers' group (GOCUA_TELEGRAM_VOLUNTEER_CHAT_ID): volunteers take tickets with /next")
+	}
 	m.Service = bot.NewService(bot.Config{
 		DefaultLang:   cfg.DefaultLang,
 		ReorderWindow: m.ReorderWindow,
