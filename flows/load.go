@@ -153,7 +153,7 @@ func (c *content) readFile(path string, data []byte, seen map[string]string) {
 	}
 	top := root.Content[0]
 	lines := map[string]int{}
-	walkLines(top, "", lines)
+	KeyLines(top, "", lines)
 
 	strict := yaml.NewDecoder(bytes.NewReader(data))
 	strict.KnownFields(true)
@@ -244,11 +244,16 @@ func yamlIssues(path string, err error, where func(line int) (flow, step string)
 
 // knownKeys lists the YAML keys of the named decode type ("flows.Step").
 func knownKeys(typeName string) []string {
-	for _, t := range []reflect.Type{
-		reflect.TypeFor[Flow](), reflect.TypeFor[Step](), reflect.TypeFor[StepButton](),
+	return YAMLKeys(typeName, reflect.TypeFor[Flow](), reflect.TypeFor[Step](), reflect.TypeFor[StepButton](),
 		reflect.TypeFor[Ask](), reflect.TypeFor[Choice](), reflect.TypeFor[Case](),
-		reflect.TypeFor[Cond](), reflect.TypeFor[HandoffStep](), reflect.TypeFor[localeDoc](),
-	} {
+		reflect.TypeFor[Cond](), reflect.TypeFor[HandoffStep](), reflect.TypeFor[localeDoc]())
+}
+
+// YAMLKeys lists the YAML keys of whichever of types is named typeName (as
+// yaml.v3's "field X not found in type T" names it), for an unknown-key
+// message; nil when none is. Other strict YAML loaders (areas) share it.
+func YAMLKeys(typeName string, types ...reflect.Type) []string {
+	for _, t := range types {
 		if t.String() != typeName {
 			continue
 		}
@@ -263,9 +268,10 @@ func knownKeys(typeName string) []string {
 	return nil
 }
 
-// walkLines records the line of every mapping key and sequence item under n,
-// by dotted path ("steps.3.buttons.0.goto"). Aliases are not followed.
-func walkLines(n *yaml.Node, path string, lines map[string]int) {
+// KeyLines records the line of every mapping key and sequence item under n,
+// by dotted path ("steps.3.buttons.0.goto"); the first of duplicate keys
+// wins. Aliases are not followed.
+func KeyLines(n *yaml.Node, path string, lines map[string]int) {
 	join := func(k string) string {
 		if path == "" {
 			return k
@@ -276,14 +282,16 @@ func walkLines(n *yaml.Node, path string, lines map[string]int) {
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			p := join(n.Content[i].Value)
-			lines[p] = n.Content[i].Line
-			walkLines(n.Content[i+1], p, lines)
+			if _, dup := lines[p]; !dup {
+				lines[p] = n.Content[i].Line
+			}
+			KeyLines(n.Content[i+1], p, lines)
 		}
 	case yaml.SequenceNode:
 		for i, item := range n.Content {
 			p := join(strconv.Itoa(i))
 			lines[p] = item.Line
-			walkLines(item, p, lines)
+			KeyLines(item, p, lines)
 		}
 	}
 }

@@ -28,8 +28,12 @@ type Desk struct {
 var _ handoff.Store = (*Desk)(nil)
 
 // at is how a time is passed to this dialect.
-func (d *Desk) at(t time.Time) any {
-	if d.sqlite {
+func (d *Desk) at(t time.Time) any { return dialectTime(d.sqlite, t) }
+
+// dialectTime is how a time is passed to a statement shared by both
+// dialects: SQLite's fixed-width text, PostgreSQL's timestamptz.
+func dialectTime(sqlite bool, t time.Time) any {
+	if sqlite {
 		return sqliteTime(t)
 	}
 	return t.UTC()
@@ -58,20 +62,7 @@ func (x *dbTime) Scan(v any) error {
 	return nil
 }
 
-func (d *Desk) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := d.w.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	return nil
-}
+func (d *Desk) tx(ctx context.Context, fn func(tx *sql.Tx) error) error { return inTx(ctx, d.w, fn) }
 
 const volunteerCols = `id, channel, external_id, chat_id, name, role, status, areas, skills, capacity, created_at, updated_at`
 

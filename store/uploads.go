@@ -37,12 +37,7 @@ var uploadIDRE = regexp.MustCompile(`^[0-9a-f]{32}$`)
 // maxUploadKey bounds an upload's visitor and message ids, in bytes.
 const maxUploadKey = 200
 
-func (u *Uploads) at(t time.Time) any {
-	if u.sqlite {
-		return sqliteTime(t)
-	}
-	return t.UTC()
-}
+func (u *Uploads) at(t time.Time) any { return dialectTime(u.sqlite, t) }
 
 // SaveUpload stores up (Data, MIME, Visitor, MsgID; a new random ID and
 // Created now unless set) and returns it as stored, without its bytes. An

@@ -147,7 +147,7 @@ func (c *checker) decode(data []byte) (*file, bool) {
 		c.add(root.Line, "", IssueSyntax, "expected a mapping with province: and areas:")
 		return nil, false
 	}
-	walkLines(root.Content[0], "", c.lines)
+	flows.KeyLines(root.Content[0], "", c.lines)
 	// yaml.v3 drops a null item of a list of mappings, which would shift
 	// every later line: refuse it before anything else
 	if line := nullItem(root.Content[0]); line > 0 {
@@ -191,48 +191,7 @@ func (c *checker) yamlErr(err error) {
 
 // knownKeys lists the YAML keys of the named decode type ("areas.Office").
 func knownKeys(typeName string) []string {
-	for _, t := range []reflect.Type{
-		reflect.TypeFor[file](), reflect.TypeFor[Province](), reflect.TypeFor[Area](), reflect.TypeFor[Office](),
-	} {
-		if t.String() != typeName {
-			continue
-		}
-		var keys []string
-		for f := range t.Fields() {
-			if tag := f.Tag.Get("yaml"); tag != "" && tag != "-" {
-				keys = append(keys, strings.Split(tag, ",")[0])
-			}
-		}
-		return keys
-	}
-	return nil
-}
-
-// walkLines records the line of every mapping key and sequence item under n
-// by dotted path ("areas.3.offices.0.phone"). Aliases are not followed.
-func walkLines(n *yaml.Node, path string, lines map[string]int) {
-	join := func(k string) string {
-		if path == "" {
-			return k
-		}
-		return path + "." + k
-	}
-	switch n.Kind {
-	case yaml.MappingNode:
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			p := join(n.Content[i].Value)
-			if _, dup := lines[p]; !dup {
-				lines[p] = n.Content[i].Line
-			}
-			walkLines(n.Content[i+1], p, lines)
-		}
-	case yaml.SequenceNode:
-		for i, item := range n.Content {
-			p := join(strconv.Itoa(i))
-			lines[p] = item.Line
-			walkLines(item, p, lines)
-		}
-	}
+	return flows.YAMLKeys(typeName, reflect.TypeFor[file](), reflect.TypeFor[Province](), reflect.TypeFor[Area](), reflect.TypeFor[Office]())
 }
 
 // nullItem is the line of the first null item of a list under n, or 0.

@@ -67,10 +67,11 @@ type Desk struct {
 
 	lastAudit int64 // the last system move told (Run's goroutine only)
 
-	mu      sync.Mutex
-	staff   map[bot.ConvKey]bool // platform identities with a volunteers row
-	staffAt time.Time
-	admins  map[bot.ConvKey]bool
+	mu         sync.Mutex
+	staff      map[bot.ConvKey]bool // approved or suspended staff, by platform identity
+	staffAt    time.Time            // when staff was read; zero: read it again
+	refreshing bool                 // one caller re-reads it, the others use what is there
+	admins     map[bot.ConvKey]bool
 }
 
 var _ bot.Desk = (*Desk)(nil)
@@ -112,7 +113,7 @@ func (d *Desk) Start(ctx context.Context, now time.Time) error {
 			return fmtErr("organizers", err)
 		}
 	}
-	d.forgetStaff()
+	d.readStaff(ctx)
 	return nil
 }
 
@@ -226,32 +227,47 @@ func (d *Desk) isStaff(ctx context.Context, t bot.DeskTurn, user bot.ConvKey) bo
 }
 
 // knownStaff looks user up in the staff list, re-read every StaffRefresh.
+// The read happens outside the lock, by one caller at a time: the updates
+// of everyone else never wait for it.
 func (d *Desk) knownStaff(ctx context.Context, user bot.ConvKey) bool {
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.staff == nil || time.Since(d.staffAt) > d.cfg.StaffRefresh {
-		vs, err := d.st.Volunteers(ctx)
-		if err != nil {
-			d.log.Warn("desk: staff list not read", "err", err)
-			return d.staff[user]
-		}
-		d.staff = make(map[bot.ConvKey]bool, len(vs))
-		for _, v := range vs {
-			// an applicant still talks to the resident flows until approved
-			// (their buttons and commands reach the desk anyway)
-			if v.Status == Approved || v.Status == Suspended {
-				d.staff[v.User] = true
-			}
-		}
-		d.staffAt = time.Now()
+	set := d.staff
+	refresh := !d.refreshing && (set == nil || time.Since(d.staffAt) > d.cfg.StaffRefresh)
+	d.refreshing = d.refreshing || refresh
+	d.mu.Unlock()
+	if refresh {
+		set = d.readStaff(ctx)
 	}
-	return d.staff[user]
+	return set[user]
+}
+
+// readStaff reads the staff list into the cache and returns it (the old one
+// when the store fails).
+func (d *Desk) readStaff(ctx context.Context) map[bot.ConvKey]bool {
+	vs, err := d.st.Volunteers(ctx)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.refreshing = false
+	if err != nil {
+		d.log.Warn("desk: staff list not read", "err", err)
+		return d.staff
+	}
+	set := make(map[bot.ConvKey]bool, len(vs))
+	for _, v := range vs {
+		// an applicant still talks to the resident flows until approved
+		// (their buttons and commands reach the desk anyway)
+		if v.Status == Approved || v.Status == Suspended {
+			set[v.User] = true
+		}
+	}
+	d.staff, d.staffAt = set, time.Now()
+	return set
 }
 
 // forgetStaff makes the next knownStaff re-read the list.
 func (d *Desk) forgetStaff() {
 	d.mu.Lock()
-	d.staff = nil
+	d.staffAt = time.Time{}
 	d.mu.Unlock()
 }
 
