@@ -181,7 +181,12 @@ type Conversation struct {
 	// store, read back when a conversation starts afresh).
 	Area string `json:"ar,omitempty"`
 	// Intake is a request for a volunteer being asked about (see Intake).
-	Intake    *Intake   `json:"in,omitempty"`
+	Intake *Intake `json:"in,omitempty"`
+	// Consent is the resident's answer about broadcasts (read from the
+	// durable store when a conversation starts; "" when there is none), and
+	// ConsentAsked says this conversation has asked it already.
+	Consent      Consent   `json:"c,omitempty"`
+	ConsentAsked bool      `json:"ca,omitempty"`
 	UpdatedAt time.Time `json:"u"`
 }
 

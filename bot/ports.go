@@ -142,8 +142,16 @@ type Residents interface {
 	// "" forgets it), the newest choice winning; an unknown resident is
 	// created.
 	SetResidentArea(ctx context.Context, key ConvKey, area string, at time.Time) error
-	// ResidentArea returns it, "" when not known.
-	ResidentArea(ctx context.Context, key ConvKey) (string, error)
+	// ResidentProfile returns what is known of the resident (the zero
+	// Profile, with consent unasked, for an unknown one).
+	ResidentProfile(ctx context.Context, key ConvKey) (Profile, error)
+}
+
+// Profile is what the durable store keeps of a resident that a new
+// conversation (or an expired one) starts from.
+type Profile struct {
+	Area    string  // commune/ward code; "" when not known
+	Consent Consent // whether they want broadcasts and reminders
 }
 
 // Deliverer sends one message on a platform. Implemented by each channel adapter.
@@ -187,7 +195,24 @@ func (NopMetrics) Queue(Channel, int)                {}
 
 // Preferences records a resident's choices. Implemented by the durable stores.
 type Preferences interface {
-	// SetBroadcastOptIn records whether the resident wants reminders and
-	// broadcasts (/stop turns them off; /start turns them back on).
-	SetBroadcastOptIn(ctx context.Context, key ConvKey, optIn bool, at time.Time) error
+	// SetConsent records whether the resident wants broadcasts and
+	// reminders (their answer to the consent question, /stop, or the
+	// unsubscribe button under a broadcast), the newest answer winning; an
+	// unknown resident is created.
+	SetConsent(ctx context.Context, key ConvKey, c Consent, at time.Time) error
+}
+
+// Consent is a resident's answer about broadcasts and reminders. Values are
+// stable: they are stored in residents.consent.
+type Consent string
+
+const (
+	ConsentUnasked Consent = "unasked" // never answered: receives nothing, is asked
+	ConsentYes     Consent = "yes"
+	ConsentNo      Consent = "no"
+)
+
+// Known reports whether c is one of the three answers.
+func (c Consent) Known() bool {
+	return c == ConsentUnasked || c == ConsentYes || c == ConsentNo
 }

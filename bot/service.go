@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -209,11 +210,17 @@ func (s *Service) handleOnce(ctx context.Context, in Inbound, rerun bool) (Ack, 
 		return Ack{}, s.commit(ctx, conv, in, now, nil)
 	}
 
-	if conv.Version == 0 && conv.Area == "" && s.cfg.Residents != nil {
-		// a new (or expired) conversation: the resident may have told us before
-		if conv.Area, err = s.cfg.Residents.ResidentArea(ctx, in.Key); err != nil {
-			return Ack{}, fmt.Errorf("load area: %w", err)
+	if conv.Consent == "" && s.cfg.Residents != nil {
+		// a new (or expired) conversation, or one from before consent was
+		// asked: the resident may have told us before
+		p, err := s.cfg.Residents.ResidentProfile(ctx, in.Key)
+		if err != nil {
+			return Ack{}, fmt.Errorf("load resident: %w", err)
 		}
+		if conv.Area == "" {
+			conv.Area = p.Area
+		}
+		conv.Consent = cmp.Or(p.Consent, ConsentUnasked)
 	}
 	set := s.flows.Load()
 	if s.cfg.Desk != nil {
@@ -230,11 +237,13 @@ func (s *Service) handleOnce(ctx context.Context, in Inbound, rerun bool) (Ack, 
 	prevLang, prevName := conv.Flow.Lang, conv.Flow.Vars["name"]
 	t := turn{svc: s, set: set, conv: conv, in: in, now: now}
 	t.run()
-	if t.optIn != nil {
+	if t.consent != nil {
 		if s.cfg.Preferences == nil {
 			t.out = []flows.Output{{Text: set.Text(t.lang(), "error", nil)}}
-		} else if err := s.cfg.Preferences.SetBroadcastOptIn(ctx, in.Key, *t.optIn, now); err != nil {
-			return Ack{}, fmt.Errorf("record opt-in: %w", err)
+		} else if err := s.cfg.Preferences.SetConsent(ctx, in.Key, *t.consent, now); err != nil {
+			return Ack{}, fmt.Errorf("record consent: %w", err)
+		} else {
+			t.conv.Consent = *t.consent
 		}
 	}
 	if t.cancel {

@@ -27,7 +27,7 @@ type turn struct {
 	handoff    *TicketRequest
 	transcript []TranscriptLine
 	cancel     bool    // the resident cancelled their waiting ticket
-	optIn      *bool   // /stop (false) or /start (true): reminders and broadcasts
+	consent    *Consent // the resident answered about broadcasts (or sent /stop)
 	newArea    *string // the resident chose their commune/ward
 }
 
@@ -77,13 +77,12 @@ func (t *turn) run() {
 			}
 			t.cancelTicket()
 		case "stop":
-			t.optIn = new(false)
+			t.consent = new(ConsentNo)
 			t.say("stopped")
 		default:
 			t.conv.Intake = nil
 			args, area := in.Args, ""
 			if in.Command == "start" {
-				t.optIn = new(true)
 				if name, ok := t.startArea(args); ok {
 					args, area = "", name
 				}
@@ -132,6 +131,39 @@ func (t *turn) run() {
 		}
 		t.advance(flows.Input{Kind: flows.InputText, Text: in.Text, Name: in.Name})
 	}
+	t.askConsent()
+}
+
+// askConsent asks a resident who never said whether they want broadcasts
+// and reminders: on /start right after the greeting (a new resident's first
+// message), otherwise once per conversation when they are back at the main
+// menu, never in the middle of a guide or a request for a volunteer. After
+// /stop only /start asks again.
+func (t *turn) askConsent() {
+	if t.svc.cfg.Preferences == nil || t.consent != nil || t.waiting() || t.conv.Intake != nil || len(t.out) == 0 ||
+		t.in.Kind == InMedia || t.in.Kind == InEdited {
+		return
+	}
+	start := t.in.Kind == InCommand && t.in.Command == "start"
+	switch t.conv.Consent {
+	case ConsentUnasked:
+		if !start && (t.conv.ConsentAsked || t.conv.Flow.Flow != "") {
+			return
+		}
+	case ConsentNo:
+		if !start {
+			return
+		}
+	default: // yes, or nothing known (no durable store)
+		return
+	}
+	q := t.set.ConsentQuestion(t.lang())
+	if start {
+		t.out = slices.Insert(t.out, 1, q) // after the greeting
+	} else {
+		t.out = append(t.out, q)
+	}
+	t.conv.ConsentAsked = true
 }
 
 func commandKind(cmd string) flows.InputKind {
@@ -146,6 +178,10 @@ func (t *turn) advance(in flows.Input) {
 	res := t.set.Advance(t.conv.Flow, in, t.now)
 	t.conv.Flow = res.State
 	t.out = append(t.out, res.Out...)
+	if res.Consent != "" {
+		c := Consent(res.Consent)
+		t.consent = &c
+	}
 	t.events = append(t.events, res.Events...)
 	h := res.Handoff
 	switch {

@@ -162,6 +162,9 @@ func (m *machine) button(data string) {
 	case data == dataLang:
 		m.langPrompt()
 		return
+	case data == DataSubscribe || data == DataUnsubscribe:
+		m.consent(data == DataSubscribe)
+		return
 	case strings.HasPrefix(data, dataLang):
 		if code := data[len(dataLang):]; slices.Contains(m.s.langs, code) {
 			m.setLang(code)
@@ -356,6 +359,42 @@ func (m *machine) pressTyped(f *Flow, st *Step, key string) bool {
 	return false
 }
 
+// consent records the resident's answer about broadcasts and confirms it.
+// Answered at a step with subscribe/unsubscribe buttons, that flow is
+// completed and the main menu follows; answered from anywhere else in a
+// guide (the button under a broadcast), the resident stays there, with the
+// way-out buttons under the confirmation.
+func (m *machine) consent(yes bool) {
+	m.res.Consent = "no"
+	key := "consent_no"
+	if yes {
+		m.res.Consent, key = "yes", "consent_yes"
+	}
+	if m.st.Flow == "" {
+		m.say(key)
+		m.menu()
+		return
+	}
+	_, st, _ := m.s.step(m.st.Flow, m.st.Step)
+	if st != nil && slices.ContainsFunc(st.Buttons, func(b StepButton) bool { return b.Action != "" }) {
+		m.say(key)
+		m.event(EventFlowCompleted, m.st.Flow, m.st.Step)
+		m.idle()
+		m.out(m.s.menuOut(m.lang, m.st.Vars))
+		return
+	}
+	m.out(Output{Text: m.text(key), Buttons: [][]Button{m.navRow()}})
+}
+
+// ConsentQuestion is the question asked of a resident who has never said
+// whether they want broadcasts and reminders.
+func (s *Set) ConsentQuestion(lang string) Output {
+	return Output{Text: s.Text(lang, "consent_ask", nil), Buttons: [][]Button{{
+		{Text: s.Text(lang, "consent_yes_button", nil), Data: DataSubscribe},
+		{Text: s.Text(lang, "consent_no_button", nil), Data: DataUnsubscribe},
+	}}}
+}
+
 // press acts as if button i of a message step was tapped.
 func (m *machine) press(f *Flow, st *Step, i int) {
 	b := st.Buttons[i]
@@ -365,6 +404,8 @@ func (m *machine) press(f *Flow, st *Step, i int) {
 		m.enter(f.ID, b.Goto, from)
 	case b.Flow != "":
 		m.enterFlow(b.Flow, from)
+	case b.Action != "":
+		m.consent(b.Action == ActionSubscribe)
 	default: // a link cannot be opened by typing: send it on its own
 		label := m.loc(b.Label)
 		m.out(Output{Text: label, Buttons: [][]Button{{{Text: label, URL: b.URL}}, m.navRow()}})

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 )
 
@@ -657,4 +658,64 @@ func mustFlow(t *testing.T, s *Set, id string) *Flow {
 		t.Fatalf("no flow %s", id)
 	}
 	return f
+}
+
+// TestAdvanceConsent: the consent answers (the core's question, a flow's
+// action buttons, typed or tapped, and the unsubscribe button under a
+// broadcast) are reported in Result.Consent with a confirmation, wherever
+// the resident is; they stay where they were.
+func TestAdvanceConsent(t *testing.T) {
+	extra := fstest.MapFS{"notify.yaml": {Data: []byte(`id: notify
+title: {vi: "Thông báo"}
+keywords: {vi: ["notify"]}
+start: choose
+steps:
+  - id: choose
+    say: {vi: "Nhận tin?"}
+    buttons:
+      - label: {vi: "Nhận"}
+        action: subscribe
+      - label: {vi: "Thôi"}
+        action: unsubscribe
+`)}}
+	s, err := Load(Named("good", os.DirFS("testdata/good")), Named("extra", extra))
+	if err != nil {
+		t.Fatal(err)
+	}
+	consent := func(want string) func(t *testing.T, r Result) {
+		return func(t *testing.T, r Result) {
+			t.Helper()
+			if r.Consent != want {
+				t.Errorf("Consent %q, want %q", r.Consent, want)
+			}
+		}
+	}
+	q := s.ConsentQuestion("vi")
+	if q.Text != "Nhận thông báo không?" || len(q.Buttons) != 1 || q.Buttons[0][0].Data != DataSubscribe || q.Buttons[0][1].Data != DataUnsubscribe {
+		t.Fatalf("consent question %+v", q)
+	}
+	play(t, s, State{}, []turn{press(DataSubscribe).then("", "", "Đã nhận", menuText).and(consent("yes"))})
+	play(t, s, State{Flow: "install_vneid", Step: "phone"}, []turn{
+		press(DataUnsubscribe).then("install_vneid", "phone", "Đã hủy").and(func(t *testing.T, r Result) {
+			consent("no")(t, r)
+			wantEvents()(t, r) // not abandoned
+		}),
+	})
+	play(t, s, State{}, []turn{
+		cmd("menu", "").and(consent("")),
+		say("notify").then("notify", "choose", "Nhận tin?").and(consent("")),
+		tap("Thôi").then("", "", "Đã hủy", menuText).and(func(t *testing.T, r Result) {
+			consent("no")(t, r)
+			wantEvents("flow_completed notify/choose")(t, r)
+		}),
+		say("notify").then("notify", "choose", "Nhận tin?"),
+		say("Nhận").then("", "", "Đã nhận", menuText).and(consent("yes")),
+	})
+
+	bad := fstest.MapFS{"x.yaml": {Data: []byte("id: x\nstart: a\nsteps:\n  - id: a\n    say: {vi: hi}\n    buttons:\n      - label: {vi: go}\n        action: dance\n      - label: {vi: two}\n        action: subscribe\n        goto: a\n")}}
+	_, err = Load(Named("good", os.DirFS("testdata/good")), Named("bad", bad))
+	if err == nil || !strings.Contains(err.Error(), `action "dance" is not subscribe or unsubscribe`) ||
+		!strings.Contains(err.Error(), "button 2 needs exactly one of goto, flow, url, action") {
+		t.Fatalf("bad actions: %v", err)
+	}
 }

@@ -82,13 +82,30 @@ type Step struct {
 }
 
 // StepButton is a button of a message step: a label and exactly one of Goto
-// (a step of the same flow), Flow ("flow" or "flow#step") or URL.
+// (a step of the same flow), Flow ("flow" or "flow#step"), URL or Action.
 type StepButton struct {
 	Label Text   `yaml:"label"`
 	Goto  string `yaml:"goto"`
 	Flow  string `yaml:"flow"`
 	URL   string `yaml:"url"`
+	// Action is something the core does: ActionSubscribe or
+	// ActionUnsubscribe (broadcasts and reminders).
+	Action string `yaml:"action"`
 }
+
+// Button actions (StepButton.Action).
+const (
+	ActionSubscribe   = "subscribe"
+	ActionUnsubscribe = "unsubscribe"
+)
+
+// Button data of the consent answers: the question asked at first contact,
+// a flow's subscribe/unsubscribe buttons and the unsubscribe button under
+// every broadcast all send one of these.
+const (
+	DataSubscribe   = "consent:yes"
+	DataUnsubscribe = "consent:no"
+)
 
 // Ask is a question step.
 type Ask struct {
@@ -232,4 +249,8 @@ type Result struct {
 	Events  []Event
 	Handoff *Handoff // non-nil: the core creates a waiting ticket
 	Stale   bool     // the tapped button belongs to no current content (friendly text + menu were output)
+	// Consent is the resident's answer about broadcasts and reminders when
+	// they gave one ("yes" or "no"; "" otherwise): the core records it. The
+	// confirmation is already in Out.
+	Consent string
 }

@@ -208,6 +208,10 @@ func (s *Set) stepData(f *Flow, st *Step) {
 			st.data[i] = add(ref{kind: refGoto, flow: f.ID, step: st.ID, target: b.Goto}, strconv.Itoa(i)+"\x00goto\x00"+b.Goto)
 		case b.Flow != "":
 			st.data[i] = add(ref{kind: refFlow, flow: f.ID, step: st.ID, target: b.Flow}, strconv.Itoa(i)+"\x00flow\x00"+b.Flow)
+		case b.Action == ActionSubscribe:
+			st.data[i] = DataSubscribe
+		case b.Action == ActionUnsubscribe:
+			st.data[i] = DataUnsubscribe
 		}
 	}
 	if st.Next != "" && st.Ask == nil {

@@ -23,6 +23,7 @@ var requiredTexts = []string{
 	"nav_next", "not_understood", "stale_button", "restart", "welcome_back", "invalid_answer", "yes", "no",
 	"pii_warning", "handoff_waiting", "handoff_cancel", "handoff_cancelled", "handoff_none", "edited", "media",
 	"error", "stopped", "nav_retry", "escalate_offer", "escalate_stuck",
+	"consent_ask", "consent_yes_button", "consent_no_button", "consent_yes", "consent_no",
 }
 
 // RequiredTexts returns the locale keys every deployment must define.
@@ -210,13 +211,13 @@ func (v *validator) button(f *Flow, st *Step, i, j int, b StepButton) {
 		v.ftext(f, st.ID, fmt.Sprintf("button %d label", j+1), b.Label, append(p, "label")...)
 	}
 	n := 0
-	for _, s := range []string{b.Goto, b.Flow, b.URL} {
+	for _, s := range []string{b.Goto, b.Flow, b.URL, b.Action} {
 		if s != "" {
 			n++
 		}
 	}
 	if n != 1 {
-		v.at(f, st.ID, IssueBadStep, p, "button %d needs exactly one of goto, flow, url", j+1)
+		v.at(f, st.ID, IssueBadStep, p, "button %d needs exactly one of goto, flow, url, action", j+1)
 		return
 	}
 	switch {
@@ -235,6 +236,9 @@ func (v *validator) button(f *Flow, st *Step, i, j int, b StepButton) {
 		if u, err := url.Parse(b.URL); err != nil || u.Scheme != "https" || u.Host == "" {
 			v.at(f, st.ID, IssueBadURL, append(p, "url"), "url %q must be an https:// address", b.URL)
 		}
+	case b.Action != ActionSubscribe && b.Action != ActionUnsubscribe:
+		v.at(f, st.ID, IssueBadStep, append(p, "action"), "button %d: action %q is not %s or %s",
+			j+1, b.Action, ActionSubscribe, ActionUnsubscribe)
 	}
 }
 

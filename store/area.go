@@ -2,8 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 
@@ -27,8 +25,6 @@ ON CONFLICT (channel, external_id) DO UPDATE SET
     area = EXCLUDED.area, area_changed_at = EXCLUDED.area_changed_at
 WHERE residents.area_changed_at IS NULL OR residents.area_changed_at <= EXCLUDED.area_changed_at`
 
-const selectAreaSQL = `SELECT area FROM residents WHERE channel = $1 AND external_id = $2`
-
 // SetResidentArea records the resident's commune/ward ("" forgets it); an
 // unknown resident is created.
 func (p *Postgres) SetResidentArea(ctx context.Context, key bot.ConvKey, area string, at time.Time) error {
@@ -41,16 +37,6 @@ func (p *Postgres) SetResidentArea(ctx context.Context, key bot.ConvKey, area st
 	return nil
 }
 
-// ResidentArea returns the resident's commune/ward, "" when not known (or
-// the resident is not).
-func (p *Postgres) ResidentArea(ctx context.Context, key bot.ConvKey) (string, error) {
-	var area string
-	err := p.pool.QueryRow(ctx, selectAreaSQL, string(key.Channel), clean(key.ChatID)).Scan(&area)
-	if err != nil && !errors.Is(notFound(err), ErrNotFound) {
-		return "", fmt.Errorf("store: area of %s: %w", key, err)
-	}
-	return area, nil
-}
 
 // SetResidentArea records the resident's commune/ward ("" forgets it); an
 // unknown resident is created.
@@ -64,12 +50,3 @@ func (s *SQLite) SetResidentArea(ctx context.Context, key bot.ConvKey, area stri
 	return nil
 }
 
-// ResidentArea returns the resident's commune/ward, "" when not known.
-func (s *SQLite) ResidentArea(ctx context.Context, key bot.ConvKey) (string, error) {
-	var area string
-	err := s.r.QueryRowContext(ctx, selectAreaSQL, string(key.Channel), clean(key.ChatID)).Scan(&area)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return "", fmt.Errorf("store: area of %s: %w", key, err)
-	}
-	return area, nil
-}

@@ -24,11 +24,11 @@ func testResidentArea(t *testing.T, p *recordsBackend) {
 	ctx := context.Background()
 	area := func(key bot.ConvKey) string {
 		t.Helper()
-		a, err := p.ResidentArea(ctx, key)
+		pr, err := p.ResidentProfile(ctx, key)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return a
+		return pr.Area
 	}
 	key := zaloKey(t, "1")
 	if a := area(key); a != "" {

@@ -129,7 +129,7 @@ func TestRecordsContract(t *testing.T) {
 		{"Resident", testRecordsResident},
 		{"Times", testRecordsTimes},
 		{"SetReachable", testSetReachable},
-		{"BroadcastOptIn", testBroadcastOptIn},
+		{"Consent", testConsent},
 		{"CancelTicket", testCancelTicket},
 		{"WaitingTickets", testWaitingTickets},
 		{"SkipResident", testSkipResident},
@@ -216,46 +216,67 @@ func testRecordsConcurrentResidents(t *testing.T, p *recordsBackend) {
 	}
 }
 
-// testBroadcastOptIn: /stop and /start stick, and later messages keep them.
-func testBroadcastOptIn(t *testing.T, p *recordsBackend) {
+// testConsent: a new resident is not asked yet (and receives nothing);
+// answers stick across later messages; the newest answer wins, so a late
+// re-delivery of an older one changes nothing; an answer before anything
+// else was recorded creates the resident; only the three answers are stored.
+func testConsent(t *testing.T, p *recordsBackend) {
 	ctx := context.Background()
-	optIn := func(key bot.ConvKey) bool {
+	consent := func(key bot.ConvKey) bot.Consent {
 		t.Helper()
 		r, err := p.Resident(ctx, key)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return r.BroadcastOptIn
+		pr, err := p.ResidentProfile(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pr.Consent != r.Consent {
+			t.Fatalf("profile says %q, resident row %q", pr.Consent, r.Consent)
+		}
+		return r.Consent
 	}
 	key := zaloKey(t, "1")
+	if pr, err := p.ResidentProfile(ctx, key); err != nil || pr.Consent != bot.ConsentUnasked || pr.Area != "" {
+		t.Fatalf("unknown resident: %+v, %v; want unasked, no area", pr, err)
+	}
 	if _, err := p.Record(ctx, bot.UpdateRecord{Key: key, UpdateID: "u1", At: t0}); err != nil {
 		t.Fatal(err)
 	}
-	if !optIn(key) {
-		t.Error("a new resident is opted out")
+	if c := consent(key); c != bot.ConsentUnasked {
+		t.Errorf("a new resident has consent %q, want unasked", c)
 	}
-	if err := p.SetBroadcastOptIn(ctx, key, false, t0.Add(time.Minute)); err != nil {
-		t.Fatal(err)
+	steps := []struct {
+		c    bot.Consent
+		at   time.Time
+		want bot.Consent
+	}{
+		{bot.ConsentYes, t0.Add(time.Minute), bot.ConsentYes},
+		{bot.ConsentNo, t0.Add(time.Hour), bot.ConsentNo},
+		{bot.ConsentYes, t0.Add(30 * time.Minute), bot.ConsentNo}, // older: ignored
+		{bot.ConsentYes, t0.Add(2 * time.Hour), bot.ConsentYes},
 	}
-	if _, err := p.Record(ctx, bot.UpdateRecord{Key: key, UpdateID: "u2", At: t0.Add(time.Hour)}); err != nil {
-		t.Fatal(err)
+	for i, st := range steps {
+		if err := p.SetConsent(ctx, key, st.c, st.at); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.Record(ctx, bot.UpdateRecord{Key: key, UpdateID: fmt.Sprintf("v%d", i), At: st.at.Add(time.Second)}); err != nil {
+			t.Fatal(err)
+		}
+		if c := consent(key); c != st.want {
+			t.Errorf("step %d (%s at +%s): consent %q, want %q", i, st.c, st.at.Sub(t0), c, st.want)
+		}
 	}
-	if optIn(key) {
-		t.Error("still opted in after /stop and a later message")
-	}
-	if err := p.SetBroadcastOptIn(ctx, key, true, t0.Add(2*time.Hour)); err != nil {
-		t.Fatal(err)
-	}
-	if !optIn(key) {
-		t.Error("still opted out after /start")
-	}
-	// /stop before anything else was recorded creates the resident opted out.
 	fresh := zaloKey(t, "2")
-	if err := p.SetBroadcastOptIn(ctx, fresh, false, t0); err != nil {
+	if err := p.SetConsent(ctx, fresh, bot.ConsentNo, t0); err != nil {
 		t.Fatal(err)
 	}
-	if optIn(fresh) {
-		t.Error("a resident created by /stop is opted in")
+	if c := consent(fresh); c != bot.ConsentNo {
+		t.Errorf("a resident created by /stop has consent %q", c)
+	}
+	if err := p.SetConsent(ctx, fresh, "maybe", t0.Add(time.Hour)); err == nil {
+		t.Error(`consent "maybe" was accepted`)
 	}
 }
 
@@ -659,7 +680,7 @@ func testRecordsResident(t *testing.T, p *recordsBackend) {
 	if !r.FirstSeen.Equal(t0.Add(-time.Hour)) || !r.LastSeen.Equal(t0.Add(2*time.Hour)) {
 		t.Errorf("seen %v .. %v", r.FirstSeen, r.LastSeen)
 	}
-	if r.Name != "Ông Tư Bến Tre" || r.Lang != "en" || !r.Reachable || !r.BroadcastOptIn || r.Key != key {
+	if r.Name != "Ông Tư Bến Tre" || r.Lang != "en" || !r.Reachable || r.Consent != bot.ConsentUnasked || r.Key != key {
 		t.Errorf("resident = %+v", r)
 	}
 }

@@ -356,7 +356,7 @@ func (p *Postgres) Resident(ctx context.Context, key bot.ConvKey) (Resident, err
 	err := p.pool.QueryRow(ctx, selectResidentSQL,
 		string(key.Channel), clean(key.ChatID)).Scan(
 		&r.ID, &ch, &r.Key.ChatID, &r.Name, &r.Lang, &r.FirstSeen, &r.LastSeen, &r.Reachable,
-		&changed, &r.BroadcastOptIn, &r.Area)
+		&changed, &r.Consent, &r.Area)
 	if err != nil {
 		return Resident{}, fmt.Errorf("store: resident %s: %w", key, notFound(err))
 	}

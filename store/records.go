@@ -73,7 +73,7 @@ type Resident struct {
 	LastSeen           time.Time
 	Reachable          bool
 	ReachableChangedAt time.Time // zero if never changed
-	BroadcastOptIn     bool
+	Consent            bot.Consent // unasked, yes or no
 	Area               string // commune/ward code; "" when not known
 }
 
@@ -186,7 +186,7 @@ const ticketExistsSQL = `SELECT EXISTS (SELECT 1 FROM tickets WHERE id = $1)`
 const (
 	selectResidentSQL = `
 SELECT id, channel, external_id, name, lang, first_seen, last_seen, reachable,
-       reachable_changed_at, broadcast_opt_in, area
+       reachable_changed_at, consent, area
 FROM residents WHERE channel = $1 AND external_id = $2`
 
 	selectTicketSQL = `

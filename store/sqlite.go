@@ -355,16 +355,6 @@ func (s *SQLite) SetReachable(ctx context.Context, key bot.ConvKey, reachable bo
 	return nil
 }
 
-// SetBroadcastOptIn records whether the resident wants reminders and
-// broadcasts; an unknown resident is created.
-func (s *SQLite) SetBroadcastOptIn(ctx context.Context, key bot.ConvKey, optIn bool, at time.Time) error {
-	_, err := s.w.ExecContext(ctx, setOptInSQL, string(key.Channel), clean(key.ChatID), optIn, sqliteTime(at))
-	if err != nil {
-		return fmt.Errorf("store: set broadcast opt-in: %w", err)
-	}
-	return nil
-}
-
 // CancelTicket marks a waiting or open ticket cancelled. Cancelling a ticket
 // that is already cancelled or closed does nothing; an unknown id returns
 // ErrNotFound.
@@ -402,7 +392,7 @@ func (s *SQLite) Resident(ctx context.Context, key bot.ConvKey) (Resident, error
 	var changed sql.NullString
 	err := s.r.QueryRowContext(ctx, selectResidentSQL, string(key.Channel), clean(key.ChatID)).Scan(
 		&r.ID, &ch, &r.Key.ChatID, &r.Name, &r.Lang, &first, &last, &r.Reachable,
-		&changed, &r.BroadcastOptIn, &r.Area)
+		&changed, &r.Consent, &r.Area)
 	if err == nil {
 		var ts storedTimes
 		r.Key.Channel = bot.Channel(ch)

@@ -357,13 +357,13 @@ func TestCrashWithRepliesPendingOnBothChannels(t *testing.T) {
 			c3 := startChild(t, with(map[string]string{"GOCUA_TEST_REPLICA": "replica-2"}))
 			for _, chat := range chats {
 				waitUntil(t, 15*time.Second, fmt.Sprintf("chat %d's replies", chat), func() bool {
-					return len(sentTo(api, chat)) >= 2
+					return len(sentTo(api, chat)) >= startReplies
 				})
 			}
 			time.Sleep(500 * time.Millisecond) // several sweeps: nothing more may come
 			for _, chat := range chats {
-				if got := sentTo(api, chat); len(got) != 2 || got[0].Text == got[1].Text {
-					t.Errorf("chat %d got %d messages, want its 2 replies once each: %q", chat, len(got), texts(got))
+				if got := sentTo(api, chat); len(got) != startReplies || !distinct(texts(got)) {
+					t.Errorf("chat %d got %d messages, want its %d replies once each: %q", chat, len(got), startReplies, texts(got))
 				}
 			}
 			for _, c := range api.CallsTo("sendMessage") {
@@ -380,8 +380,8 @@ func TestCrashWithRepliesPendingOnBothChannels(t *testing.T) {
 					}
 					seen[m.ID] = true
 				}
-				if len(msgs) != 2 {
-					t.Errorf("web resident %d has %d replies, want 2", i, len(msgs))
+				if len(msgs) != startReplies {
+					t.Errorf("web resident %d has %d replies, want %d", i, len(msgs), startReplies)
 				}
 			}
 			assertReachable(t, db, chats, web, c3.url)

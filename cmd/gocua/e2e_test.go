@@ -16,7 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gocua/gocua/bot"
 	"github.com/gocua/gocua/bot/telegram/telegramtest"
+	"github.com/gocua/gocua/flows"
 	"github.com/gocua/gocua/config"
 	"github.com/gocua/gocua/store"
 	"github.com/gocua/gocua/store/storetest"
@@ -418,7 +420,7 @@ func TestHugeAndOddUnicode(t *testing.T) {
 
 // TestProductionPacingKeepsTelegramLimits runs with Telegram's real per-chat
 // pace (1 message/s) against a fake API that refuses faster sending: /start
-// answers with two messages, which must arrive ≥ 1 s apart and with no 429.
+// answers with three messages, which must arrive ≥ 1 s apart and with no 429.
 func TestProductionPacingKeepsTelegramLimits(t *testing.T) {
 	api := telegramtest.New(t, telegramtest.WithRateLimit(1, time.Second, 30))
 	h := start(t, api, withMain(func(m *Main) { m.TelegramPerChat, m.TelegramBurst = 1, 1 }))
@@ -429,11 +431,13 @@ func TestProductionPacingKeepsTelegramLimits(t *testing.T) {
 	h.settle()
 	for _, c := range chats {
 		msgs := h.sentTo(c)
-		if len(msgs) != 2 {
-			t.Fatalf("chat %d got %d messages, want 2", c, len(msgs))
+		if len(msgs) != startReplies {
+			t.Fatalf("chat %d got %d messages, want %d", c, len(msgs), startReplies)
 		}
-		if gap := msgs[1].At.Sub(msgs[0].At); gap < 990*time.Millisecond {
-			t.Errorf("chat %d: messages %v apart; Telegram allows 1 per second", c, gap)
+		for i := 1; i < len(msgs); i++ {
+			if gap := msgs[i].At.Sub(msgs[i-1].At); gap < 990*time.Millisecond {
+				t.Errorf("chat %d: messages %v apart; Telegram allows 1 per second", c, gap)
+			}
 		}
 	}
 	if v := api.Violations(); v != 0 {
@@ -471,25 +475,72 @@ func TestGracefulShutdownFinishesInFlight(t *testing.T) {
 	}
 }
 
-func TestStopTurnsRemindersOff(t *testing.T) {
+// TestConsentAskedAndKept: a new resident is asked right after the
+// greeting and receives nothing until they say yes; /stop says no; /start
+// asks again; the answer is the newest one given.
+func TestConsentAskedAndKept(t *testing.T) {
 	h := start(t, nil)
+	ctx := context.Background()
 	chat := newChatID()
+	consent := func() bot.Consent {
+		t.Helper()
+		r, err := h.main.DB.Resident(ctx, key(chat))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.Consent
+	}
+	ask := h.main.Flows.Text("vi", "consent_ask", nil)
 	h.send(textUpdate(nextUpdateID(), chat, "/start"))
+	h.settle()
+	sent := h.sentTo(chat)
+	if len(sent) < 3 || plain(sent[1].Text) != plain(ask) {
+		t.Fatalf("the consent question is not right after the greeting: %v", texts(sent))
+	}
+	if c := consent(); c != bot.ConsentUnasked {
+		t.Fatalf("before answering the resident has consent %q", c)
+	}
+	// asked once per conversation: back at the menu it is not asked again
+	h.send(textUpdate(nextUpdateID(), chat, "/menu"))
+	h.settle()
+	if n := countText(h.sentTo(chat), ask); n != 1 {
+		t.Fatalf("asked %d times", n)
+	}
+	h.send(buttonUpdate(nextUpdateID(), chat, flows.DataSubscribe))
+	h.settle()
+	if c := consent(); c != bot.ConsentYes {
+		t.Fatalf("after yes the resident has consent %q", c)
+	}
+	if !containsText(h.sentTo(chat), h.main.Flows.Text("vi", "consent_yes", nil)) {
+		t.Fatal("no confirmation of yes")
+	}
+	h.send(textUpdate(nextUpdateID(), chat, "/start"))
+	h.settle()
+	if n := countText(h.sentTo(chat), ask); n != 1 {
+		t.Fatal("a resident who said yes is asked again on /start")
+	}
 	h.send(textUpdate(nextUpdateID(), chat, "/stop"))
 	h.settle()
-	r, err := h.main.DB.Resident(context.Background(), key(chat))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r.BroadcastOptIn {
-		t.Fatal("after /stop the resident still receives broadcasts")
+	if c := consent(); c != bot.ConsentNo {
+		t.Fatalf("after /stop the resident has consent %q", c)
 	}
 	if !containsText(h.sentTo(chat), h.main.Flows.Text("vi", "stopped", nil)) {
 		t.Fatal("no confirmation of /stop")
 	}
 	h.send(textUpdate(nextUpdateID(), chat, "/start"))
-	if r, _ := h.main.DB.Resident(context.Background(), key(chat)); !r.BroadcastOptIn {
-		t.Fatal("/start did not turn reminders back on")
+	h.settle()
+	if n := countText(h.sentTo(chat), ask); n != 2 {
+		t.Fatalf("/start after /stop did not ask again (asked %d times)", n)
+	}
+	if c := consent(); c != bot.ConsentNo {
+		t.Fatalf("/start alone changed consent to %q", c)
+	}
+	// the menu's announcements entry: typed, then its unsubscribe button
+	h.send(textUpdate(nextUpdateID(), chat, "nhận thông báo"))
+	h.send(buttonUpdate(nextUpdateID(), chat, flows.DataSubscribe))
+	h.settle()
+	if c := consent(); c != bot.ConsentYes {
+		t.Fatalf("the menu's subscribe button left consent %q", c)
 	}
 }
 

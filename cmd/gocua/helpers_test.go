@@ -34,6 +34,33 @@ func containsText(msgs []telegramtest.SentMessage, want string) bool {
 	return false
 }
 
+// startReplies is how many messages a new resident's /start gets: the
+// greeting, the consent question and the main menu.
+const startReplies = 3
+
+// distinct reports whether no two of ss are equal.
+func distinct(ss []string) bool {
+	seen := map[string]bool{}
+	for _, s := range ss {
+		if seen[s] {
+			return false
+		}
+		seen[s] = true
+	}
+	return true
+}
+
+// countText counts the messages that contain want.
+func countText(msgs []telegramtest.SentMessage, want string) int {
+	want, n := plain(want), 0
+	for _, m := range msgs {
+		if strings.Contains(plain(m.Text), want) {
+			n++
+		}
+	}
+	return n
+}
+
 func texts(msgs []telegramtest.SentMessage) []string {
 	out := make([]string, len(msgs))
 	for i, m := range msgs {

@@ -43,7 +43,7 @@ func testSecondReplica(t *testing.T, db []option) {
 	chat := newChatID()
 	const retryAfter = 6 * time.Second
 	api.FailNext("sendMessage", strconv.FormatInt(chat, 10), telegramtest.TooManyRequests(int(retryAfter/time.Second)))
-	a.send(textUpdate(nextUpdateID(), chat, "/start")) // 2 replies, held by a behind the 429
+	a.send(textUpdate(nextUpdateID(), chat, "/start")) // 3 replies, held by a behind the 429
 	waitUntil(t, 5*time.Second, "the 429", func() bool { return len(api.CallsTo("sendMessage")) == 1 })
 	limited := api.CallsTo("sendMessage")[0].At // when the 429 was answered
 
@@ -53,7 +53,7 @@ func testSecondReplica(t *testing.T, db []option) {
 	if time.Since(limited) >= retryAfter {
 		t.Fatalf("b took %v to start and sweep: longer than the 429 holds, the test proves nothing", time.Since(limited))
 	}
-	waitUntil(t, 20*time.Second, "all replies", func() bool { return len(a.sentTo(chat)) >= 3 })
+	waitUntil(t, 20*time.Second, "all replies", func() bool { return len(a.sentTo(chat)) >= startReplies+1 })
 	// nothing went out while the 429 held: only a, after it, sends them
 	for _, m := range a.sentTo(chat) {
 		if m.At.Before(limited.Add(retryAfter)) {
@@ -64,12 +64,12 @@ func testSecondReplica(t *testing.T, db []option) {
 	b.settle()
 	time.Sleep(300 * time.Millisecond)
 	got := a.sentTo(chat)
-	if len(got) != 3 {
-		t.Fatalf("chat got %d messages, want 3 (each once): %q", len(got), texts(got))
+	if len(got) != startReplies+1 {
+		t.Fatalf("chat got %d messages, want %d (each once): %q", len(got), startReplies+1, texts(got))
 	}
-	// the greeting and the menu of /start, then the menu b committed
+	// the greeting, consent question and menu of /start, then the menu b committed
 	greeting := a.main.Flows.Text("vi", "greeting", map[string]string{"name": "Lan"})
-	if !containsText(got[:1], greeting) || containsText(got[1:], greeting) || got[1].Text != got[2].Text {
+	if !containsText(got[:1], greeting) || containsText(got[1:], greeting) || got[startReplies-1].Text != got[startReplies].Text {
 		t.Errorf("replies out of order: %q", texts(got))
 	}
 }
@@ -130,7 +130,7 @@ func TestRejectedMessageIsNotRetried(t *testing.T) {
 	chat := newChatID()
 	api.FailNext("sendMessage", strconv.FormatInt(chat, 10),
 		telegramtest.Failure{Status: http.StatusBadRequest, Description: "Bad Request: can't parse entities: unsupported start tag"})
-	h.send(textUpdate(nextUpdateID(), chat, "/start")) // 2 replies: the first is refused
+	h.send(textUpdate(nextUpdateID(), chat, "/start")) // 3 replies: the first is refused
 	h.settle()
 	calls := 0
 	for _, c := range api.CallsTo("sendMessage") {
@@ -138,7 +138,7 @@ func TestRejectedMessageIsNotRetried(t *testing.T) {
 			calls++
 		}
 	}
-	if calls != 2 || len(h.sentTo(chat)) != 1 {
+	if calls != startReplies || len(h.sentTo(chat)) != startReplies-1 {
 		t.Fatalf("%d attempts, %d delivered; want the refused one tried once and the next delivered", calls, len(h.sentTo(chat)))
 	}
 	if r, err := h.main.DB.Resident(context.Background(), key(chat)); err != nil || !r.Reachable {

@@ -80,8 +80,8 @@ func TestEscalationOfferIntakeAndQueue(t *testing.T) {
 	if tk.Status != handoff.Waiting || tk.Topic != "vneid" || tk.Area != "phuong_phu_xuan" || tk.Lang != "vi" {
 		t.Fatalf("ticket %+v", tk)
 	}
-	if a, err := h.main.DB.ResidentArea(context.Background(), key(r)); err != nil || a != "phuong_phu_xuan" {
-		t.Fatalf("resident area %q, %v", a, err)
+	if p, err := h.main.DB.ResidentProfile(context.Background(), key(r)); err != nil || p.Area != "phuong_phu_xuan" {
+		t.Fatalf("resident area %q, %v", p.Area, err)
 	}
 	// a stale question button while waiting: acknowledged, nothing new
 	h.send(buttonUpdate(nextUpdateID(), r, "in:a:phuong_phu_xuan"))
