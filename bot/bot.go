@@ -187,7 +187,7 @@ type Conversation struct {
 	// ConsentAsked says this conversation has asked it already.
 	Consent      Consent   `json:"c,omitempty"`
 	ConsentAsked bool      `json:"ca,omitempty"`
-	UpdatedAt time.Time `json:"u"`
+	UpdatedAt    time.Time `json:"u"`
 }
 
 // HistoryItem is one stored message of a conversation's history (the web

@@ -26,9 +26,9 @@ type turn struct {
 	events     []flows.Event
 	handoff    *TicketRequest
 	transcript []TranscriptLine
-	cancel     bool    // the resident cancelled their waiting ticket
+	cancel     bool     // the resident cancelled their waiting ticket
 	consent    *Consent // the resident answered about broadcasts (or sent /stop)
-	newArea    *string // the resident chose their commune/ward
+	newArea    *string  // the resident chose their commune/ward
 }
 
 func (t *turn) lang() string { return t.conv.Flow.Lang }

@@ -37,7 +37,6 @@ func (p *Postgres) SetResidentArea(ctx context.Context, key bot.ConvKey, area st
 	return nil
 }
 
-
 // SetResidentArea records the resident's commune/ward ("" forgets it); an
 // unknown resident is created.
 func (s *SQLite) SetResidentArea(ctx context.Context, key bot.ConvKey, area string, at time.Time) error {
@@ -49,4 +48,3 @@ func (s *SQLite) SetResidentArea(ctx context.Context, key bot.ConvKey, area stri
 	}
 	return nil
 }
-

@@ -72,9 +72,9 @@ type Resident struct {
 	FirstSeen          time.Time
 	LastSeen           time.Time
 	Reachable          bool
-	ReachableChangedAt time.Time // zero if never changed
+	ReachableChangedAt time.Time   // zero if never changed
 	Consent            bot.Consent // unasked, yes or no
-	Area               string // commune/ward code; "" when not known
+	Area               string      // commune/ward code; "" when not known
 }
 
 // Ticket is a handoff request.

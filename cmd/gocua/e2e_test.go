@@ -18,8 +18,8 @@ import (
 
 	"github.com/gocua/gocua/bot"
 	"github.com/gocua/gocua/bot/telegram/telegramtest"
-	"github.com/gocua/gocua/flows"
 	"github.com/gocua/gocua/config"
+	"github.com/gocua/gocua/flows"
 	"github.com/gocua/gocua/store"
 	"github.com/gocua/gocua/store/storetest"
 )
