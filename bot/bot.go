@@ -158,6 +158,9 @@ type Outbound struct {
 	Decline    string `json:"ad,omitempty"`
 	// ClearKeyboard takes such a keyboard away again.
 	ClearKeyboard bool `json:"ck,omitempty"`
+	// Paid lets Telegram deliver this bulk message beyond its free 30 a
+	// second, for a fee (allow_paid_broadcast).
+	Paid bool `json:"pd,omitempty"`
 }
 
 // Conversation is a resident's conversation state kept in Redis.

@@ -216,3 +216,29 @@ const (
 func (c Consent) Known() bool {
 	return c == ConsentUnasked || c == ConsentYes || c == ConsentNo
 }
+
+// Pacer is the rate limit every replica shares (store.Redis): a channel's
+// budget, drawn on by replies first and by bulk sends with what replies
+// leave; each chat's budget; and a pause of the bulk lane after the
+// platform asked to slow down.
+type Pacer interface {
+	// Pace asks whether one message may go now; when not, it returns how
+	// long to wait (the pause, for a bulk send while the lane is paused).
+	// A message that may go is counted against every budget it checked.
+	Pace(ctx context.Context, p Pace) (time.Duration, error)
+	// PauseBulk holds every replica's bulk sends on ch for d.
+	PauseBulk(ctx context.Context, ch Channel, d time.Duration) error
+}
+
+// Pace describes one send to a Pacer.
+type Pace struct {
+	Channel Channel
+	Lane    Lane
+	Rate    float64 // the channel's messages per second
+	Burst   int     // how far replies may run ahead of Rate (bulk never does)
+	// Chat, when set, is also held to PerChat messages a second with
+	// ChatBurst back to back.
+	Chat      string
+	PerChat   float64
+	ChatBurst int
+}

@@ -19,15 +19,23 @@ import (
 
 // SenderConfig tunes one channel's sender.
 type SenderConfig struct {
-	Channel  Channel // the channel it delivers for; messages of any other are refused
-	Metrics  Metrics // defaults to NopMetrics
-	Limits   Limits
-	Rate     float64       // messages per second over the whole channel (Telegram ≈ 30; default 25)
-	PerChat  float64       // messages per second to one chat (Telegram: 1)
-	Burst    int           // messages a chat may receive back to back before pacing (default 1)
-	Workers  int           // concurrent sends (default 16)
-	Timeout  time.Duration // one delivery attempt (default 15 s)
-	MaxTries int           // attempts for transient failures before giving up (default 8)
+	Channel Channel // the channel it delivers for; messages of any other are refused
+	Metrics Metrics // defaults to NopMetrics
+	Limits  Limits
+	Rate    float64 // messages per second over the whole channel (Telegram ≈ 30; default 25)
+	PerChat float64 // messages per second to one chat (Telegram: 1)
+	Burst   int     // messages a chat may receive back to back before pacing (default 1)
+	// Pacer, when set, keeps Rate, PerChat and Burst together with every
+	// other replica (and with broadcasts); without it (or while it fails)
+	// this process paces alone.
+	Pacer Pacer
+	// ReplyBurst is how many replies may go back to back beyond Rate
+	// (default Rate/5, at least 1): in any second at most Rate+ReplyBurst
+	// messages leave. Bulk messages never run ahead.
+	ReplyBurst int
+	Workers    int           // concurrent sends (default 16)
+	Timeout    time.Duration // one delivery attempt (default 15 s)
+	MaxTries   int           // attempts for transient failures before giving up (default 8)
 
 	// SweepEvery is how often the sender forgets idle chats and looks in the
 	// outbox for messages no live sender is delivering (default 5 s).
@@ -110,6 +118,9 @@ func NewSender(cfg SenderConfig, d Deliverer, outbox Outbox, unr Unreachables, l
 	if cfg.Burst <= 0 {
 		cfg.Burst = 1
 	}
+	if cfg.ReplyBurst <= 0 {
+		cfg.ReplyBurst = max(1, int(cfg.Rate/5))
+	}
 	if cfg.Workers <= 0 {
 		cfg.Workers = 16
 	}
@@ -126,13 +137,9 @@ func NewSender(cfg SenderConfig, d Deliverer, outbox Outbox, unr Unreachables, l
 	if cfg.Metrics == nil {
 		cfg.Metrics = NopMetrics{}
 	}
-	burst := int(cfg.Rate)
-	if burst < 1 {
-		burst = 1
-	}
 	return &Sender{
 		cfg: cfg, d: d, outbox: outbox, unr: unr, log: log,
-		global: rate.NewLimiter(rate.Limit(cfg.Rate), burst),
+		global: rate.NewLimiter(rate.Limit(cfg.Rate), cfg.ReplyBurst),
 		chats:  make(map[ConvKey]*outChat),
 		ids:    make(map[string]time.Time),
 		ready:  [2]chatHeap{{lane: 0}, {lane: 1}},
@@ -427,12 +434,41 @@ func (s *Sender) work(ctx context.Context) {
 		if !ok {
 			return
 		}
-		if err := s.global.Wait(ctx); err != nil {
-			s.release(c)
-			return
+		if s.admit(ctx, c, item) {
+			s.deliver(ctx, c, item)
 		}
-		s.deliver(ctx, c, item)
 	}
+}
+
+// admit waits for the budget of c's next message. With the shared Pacer, a
+// message that must wait puts its chat back, due when the pacer says, and
+// the worker moves on; the local limiter waits in place.
+func (s *Sender) admit(ctx context.Context, c *outChat, item outItem) bool {
+	if s.cfg.Pacer != nil {
+		wait, err := s.cfg.Pacer.Pace(ctx, Pace{
+			Channel: s.cfg.Channel, Lane: item.out.Lane, Rate: s.cfg.Rate, Burst: s.cfg.ReplyBurst,
+			Chat: c.key.ChatID, PerChat: s.cfg.PerChat, ChatBurst: s.cfg.Burst,
+		})
+		switch {
+		case err == nil && wait <= 0:
+			return true
+		case err == nil:
+			s.mu.Lock()
+			c.nextAt = time.Now().Add(wait)
+			s.mu.Unlock()
+			s.release(c)
+			return false
+		case ctx.Err() != nil:
+			s.release(c)
+			return false
+		}
+		s.log.Warn("shared pacing failed; this send is paced by this process alone", "err", err)
+	}
+	if err := s.global.Wait(ctx); err != nil {
+		s.release(c)
+		return false
+	}
+	return true
 }
 
 // next waits for a chat whose next message may be sent now and marks it busy.
@@ -515,6 +551,11 @@ func (s *Sender) deliver(ctx context.Context, c *outChat, item outItem) {
 	case errors.As(err, &ra):
 		s.cfg.Metrics.Send(s.cfg.Channel, part.Lane, "retry_after")
 		log.Warn("rate limited by platform", "retry_after", ra.After)
+		if s.cfg.Pacer != nil { // the platform says we are too fast: bulk yields everywhere
+			if err := s.cfg.Pacer.PauseBulk(bg, s.cfg.Channel, ra.After); err != nil {
+				log.Warn("bulk lane not paused", "err", err)
+			}
+		}
 		s.mu.Lock()
 		c.nextAt = time.Now().Add(ra.After)
 		s.mu.Unlock()

@@ -58,6 +58,8 @@ type Config struct {
 	// Queue, when set, tells a resident whose ticket opens their place in
 	// the queue and the expected wait.
 	Queue Queue
+	// Taps counts taps on broadcasts' buttons (nil: not counted).
+	Taps Taps
 }
 
 // Marks records handled update ids without conversation state (store.Redis).
@@ -244,6 +246,12 @@ func (s *Service) handleOnce(ctx context.Context, in Inbound, rerun bool) (Ack, 
 			return Ack{}, fmt.Errorf("record consent: %w", err)
 		} else {
 			t.conv.Consent = *t.consent
+		}
+	}
+	if t.tapRun != 0 && s.cfg.Taps != nil { // idempotent: a re-run counts nothing twice
+		// counted once; a failure to count does not keep the resident waiting
+		if err := s.cfg.Taps.Tapped(ctx, t.tapRun, in.Key, now); err != nil {
+			s.log.Warn("broadcast tap not counted", "chat", in.Key.String(), "run", t.tapRun, "err", err)
 		}
 	}
 	if t.cancel {

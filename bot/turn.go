@@ -28,6 +28,7 @@ type turn struct {
 	transcript []TranscriptLine
 	cancel     bool     // the resident cancelled their waiting ticket
 	consent    *Consent // the resident answered about broadcasts (or sent /stop)
+	tapRun     int64    // the resident tapped a button of this broadcast run
 	newArea    *string  // the resident chose their commune/ward
 }
 
@@ -105,6 +106,12 @@ func (t *turn) run() {
 		}
 		if strings.HasPrefix(in.Data, dataIntake) {
 			t.intakeTap(in.Data)
+			return
+		}
+		if run, target, ok := ParseTap(in.Data); ok { // a broadcast's button: open its step
+			t.tapRun = run
+			t.conv.Intake = nil
+			t.advance(flows.Input{Kind: flows.InputButton, Data: flows.DataOpen(target), Name: in.Name})
 			return
 		}
 		t.conv.Intake = nil

@@ -165,6 +165,18 @@ func (m *machine) button(data string) {
 	case data == DataSubscribe || data == DataUnsubscribe:
 		m.consent(data == DataSubscribe)
 		return
+	case strings.HasPrefix(data, dataOpen):
+		target := data[len(dataOpen):]
+		if m.s.OpenTarget(target) != nil {
+			m.stale()
+			return
+		}
+		from := ""
+		if m.st.Flow != "" {
+			from = m.st.Flow + "/" + m.st.Step
+		}
+		m.enterFlow(target, from)
+		return
 	case strings.HasPrefix(data, dataLang):
 		if code := data[len(dataLang):]; slices.Contains(m.s.langs, code) {
 			m.setLang(code)

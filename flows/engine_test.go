@@ -719,3 +719,29 @@ steps:
 		t.Fatalf("bad actions: %v", err)
 	}
 }
+
+// TestAdvanceOpen: a broadcast's or reminder's button opens a flow at a
+// step from anywhere; a target the content no longer has (or the volunteer
+// flow) answers like a stale button.
+func TestAdvanceOpen(t *testing.T) {
+	s := mustLoadGood(t)
+	if err := s.OpenTarget("install_vneid#iphone"); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{"nowhere", "install_vneid#nowhere", "volunteer", "", "#"} {
+		if s.OpenTarget(bad) == nil {
+			t.Errorf("OpenTarget(%q) accepted", bad)
+		}
+	}
+	play(t, s, State{}, []turn{press(DataOpen("install_vneid#iphone")).then("install_vneid", "iphone", "Mở App Store").and(
+		wantEvents("flow_started install_vneid/iphone", "step_entered install_vneid/iphone"))})
+	play(t, s, State{Flow: "install_vneid", Step: "phone"}, []turn{
+		press(DataOpen("install_vneid#iphone")).then("install_vneid", "iphone", "Mở App Store"),
+		press("nav:back").then("install_vneid", "phone", "Điện thoại loại nào?"),
+	})
+	play(t, s, State{}, []turn{press(DataOpen("install_vneid#gone")).then("", "", "Nút cũ", menuText).and(func(t *testing.T, r Result) {
+		if !r.Stale {
+			t.Error("not stale")
+		}
+	})})
+}

@@ -10,7 +10,9 @@
 package flows
 
 import (
+	"fmt"
 	"regexp"
+	"strings"
 	"time"
 )
 
@@ -106,6 +108,29 @@ const (
 	DataSubscribe   = "consent:yes"
 	DataUnsubscribe = "consent:no"
 )
+
+// DataOpen is the button data that opens a flow at a step from outside the
+// flows ("flow" or "flow#step"): a broadcast's or a reminder's button. An
+// unknown target answers like a stale button.
+func DataOpen(target string) string { return dataOpen + target }
+
+const dataOpen = "o:"
+
+// OpenTarget checks a "flow" or "flow#step" target for DataOpen: the flow
+// and step must exist, and the target may not be the volunteer flow.
+func (s *Set) OpenTarget(target string) error {
+	id, step, _ := strings.Cut(target, "#")
+	f, ok := s.flows[id]
+	switch {
+	case !ok:
+		return fmt.Errorf("flows: no flow %q", id)
+	case id == VolunteerFlow:
+		return fmt.Errorf("flows: %q cannot be opened by a button", id)
+	case step != "" && f.steps[step] == nil:
+		return fmt.Errorf("flows: flow %s has no step %q", id, step)
+	}
+	return nil
+}
 
 // Ask is a question step.
 type Ask struct {

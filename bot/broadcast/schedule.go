@@ -1,0 +1,75 @@
+package broadcast
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// QuietHours is a daily window in which no broadcast goes out: what is due
+// then waits until it ends. From and To are times of day (since midnight,
+// in the deployment's timezone); From after To wraps past midnight
+// (21:00–07:00); From equal to To means none.
+type QuietHours struct {
+	From, To time.Duration
+}
+
+// ParseQuietHours reads "21:00-07:00"; "" and "off" are none.
+func ParseQuietHours(s string) (QuietHours, error) {
+	s = strings.TrimSpace(s)
+	if s == "" || strings.EqualFold(s, "off") {
+		return QuietHours{}, nil
+	}
+	from, to, ok := strings.Cut(s, "-")
+	if !ok {
+		return QuietHours{}, fmt.Errorf("quiet hours %q: want HH:MM-HH:MM, e.g. 21:00-07:00, or off", s)
+	}
+	f, err1 := clock(from)
+	t, err2 := clock(to)
+	if err1 != nil || err2 != nil {
+		return QuietHours{}, fmt.Errorf("quiet hours %q: want HH:MM-HH:MM, e.g. 21:00-07:00, or off", s)
+	}
+	return QuietHours{From: f, To: t}, nil
+}
+
+func clock(s string) (time.Duration, error) {
+	t, err := time.Parse("15:04", strings.TrimSpace(s))
+	if err != nil {
+		return 0, err
+	}
+	return time.Duration(t.Hour())*time.Hour + time.Duration(t.Minute())*time.Minute, nil
+}
+
+// None reports whether there are no quiet hours.
+func (q QuietHours) None() bool { return q.From == q.To }
+
+func (q QuietHours) String() string {
+	if q.None() {
+		return "off"
+	}
+	f := func(d time.Duration) string { return fmt.Sprintf("%02d:%02d", int(d.Hours()), int(d.Minutes())%60) }
+	return f(q.From) + "-" + f(q.To)
+}
+
+// Until returns when the quiet hours that t falls in end (in t's
+// location), or the zero time when t is not in them.
+func (q QuietHours) Until(t time.Time) time.Time {
+	if q.None() {
+		return time.Time{}
+	}
+	y, m, d := t.Date()
+	midnight := time.Date(y, m, d, 0, 0, 0, 0, t.Location())
+	at := func(day int, off time.Duration) time.Time {
+		return time.Date(y, m, d+day, int(off.Hours()), int(off.Minutes())%60, 0, 0, t.Location())
+	}
+	since := t.Sub(midnight)
+	switch {
+	case q.From < q.To && since >= q.From && since < q.To:
+		return at(0, q.To)
+	case q.From > q.To && since >= q.From:
+		return at(1, q.To)
+	case q.From > q.To && since < q.To:
+		return at(0, q.To)
+	}
+	return time.Time{}
+}
