@@ -40,11 +40,22 @@ type Config struct {
 	VolunteerHours Hours         // when volunteers are on duty; always when unset
 	SLA            SLA           // the handoff desk's timers
 	StateTTL       time.Duration // how long an idle conversation's state is kept
+	Broadcast      Broadcast
 	WebChat        WebChat
 	Log            Log
 	Telegram       Telegram
 	ZaloBot        ZaloBot
 	ZaloOA         ZaloOA
+}
+
+// Broadcast configures broadcasts and reminders.
+type Broadcast struct {
+	// QuietFrom and QuietTo bound the daily quiet hours (times of day in
+	// Timezone; QuietFrom after QuietTo wraps past midnight; equal: none).
+	QuietFrom, QuietTo time.Duration
+	// Grace is how late a one-off broadcast may still start after gocua
+	// was down at its time.
+	Grace time.Duration
 }
 
 // HTTP configures the HTTP server.
@@ -74,6 +85,9 @@ type Telegram struct {
 	// 0 if unset.
 	VolunteerChatID int64
 	Rate            float64 // messages per second over the whole channel
+	// PaidBroadcast lets broadcasts that ask for it use Telegram's paid
+	// broadcasts (up to 1000 messages a second, charged in Stars).
+	PaidBroadcast bool
 }
 
 // Enabled reports whether Telegram is configured (a token is set).
@@ -404,6 +418,32 @@ func variables() []variable {
 			show: func(c *Config) string { return c.SLA.SilentResident.String() },
 		},
 		{
+			VarDoc: VarDoc{Name: "GOCUA_QUIET_HOURS", Default: "21:00-07:00",
+				Description: "Daily hours, in GOCUA_TIMEZONE, in which no broadcast or reminder is sent (what falls due waits until they end); off for none."},
+			parse: func(c *Config, raw string) error {
+				from, to, err := parseWindow(raw)
+				if err != nil {
+					return err
+				}
+				c.Broadcast.QuietFrom, c.Broadcast.QuietTo = from, to
+				return nil
+			},
+			show: func(c *Config) string { return showWindow(c.Broadcast.QuietFrom, c.Broadcast.QuietTo) },
+		},
+		{
+			VarDoc: VarDoc{Name: "GOCUA_BROADCAST_GRACE", Default: "6h",
+				Description: "A one-off broadcast whose time passed while gocua was down is still sent at start if it is at most this late; later ones are marked missed."},
+			parse: func(c *Config, raw string) error {
+				d, err := time.ParseDuration(raw)
+				if err != nil || d < 0 {
+					return fmt.Errorf("%q is not a duration (write it like 6h or 30m)", raw)
+				}
+				c.Broadcast.Grace = d
+				return nil
+			},
+			show: func(c *Config) string { return c.Broadcast.Grace.String() },
+		},
+		{
 			VarDoc: VarDoc{Name: "GOCUA_STATE_TTL", Default: "720h",
 				Description: "How long an idle conversation's state is kept, as a Go duration (e.g. 720h for 30 days)."},
 			parse: func(c *Config, raw string) error {
@@ -495,6 +535,19 @@ func variables() []variable {
 			show: func(c *Config) string { return strconv.FormatFloat(c.Telegram.Rate, 'g', -1, 64) },
 		},
 
+		{
+			VarDoc: VarDoc{Name: "GOCUA_TELEGRAM_PAID_BROADCAST", Default: "false",
+				Description: "true lets broadcasts created with --paid use Telegram's paid broadcasts (faster than 30 a second, charged in Stars; enable them in @BotFather first)."},
+			parse: func(c *Config, raw string) error {
+				b, err := strconv.ParseBool(raw)
+				if err != nil {
+					return fmt.Errorf("%q is not true or false", raw)
+				}
+				c.Telegram.PaidBroadcast = b
+				return nil
+			},
+			show: func(c *Config) string { return strconv.FormatBool(c.Telegram.PaidBroadcast) },
+		},
 		secretVar("GOCUA_ZALO_BOT_TOKEN",
 			"Zalo Bot Platform token (<digits>:<secret>); setting it turns the Zalo bot on.",
 			func(c *Config) *Secret { return &c.ZaloBot.Token }),
@@ -560,4 +613,36 @@ func parseAdmins(raw string) ([]Identity, error) {
 		return nil, fmt.Errorf("%s: each entry must be telegram:<numeric user id> or zalo:<user id>", strings.Join(bad, ", "))
 	}
 	return ids, nil
+}
+
+// parseWindow reads a daily window "21:00-07:00" ("off": none, returned
+// as two equal times).
+func parseWindow(raw string) (from, to time.Duration, err error) {
+	raw = strings.TrimSpace(raw)
+	if strings.EqualFold(raw, "off") {
+		return 0, 0, nil
+	}
+	bad := fmt.Errorf("%q: want HH:MM-HH:MM, e.g. 21:00-07:00, or off", raw)
+	a, b, ok := strings.Cut(raw, "-")
+	if !ok {
+		return 0, 0, bad
+	}
+	clock := func(s string) (time.Duration, bool) {
+		t, err := time.Parse("15:04", strings.TrimSpace(s))
+		return time.Duration(t.Hour())*time.Hour + time.Duration(t.Minute())*time.Minute, err == nil
+	}
+	from, ok1 := clock(a)
+	to, ok2 := clock(b)
+	if !ok1 || !ok2 {
+		return 0, 0, bad
+	}
+	return from, to, nil
+}
+
+func showWindow(from, to time.Duration) string {
+	if from == to {
+		return "off"
+	}
+	f := func(d time.Duration) string { return fmt.Sprintf("%02d:%02d", int(d.Hours()), int(d.Minutes())%60) }
+	return f(from) + "-" + f(to)
 }

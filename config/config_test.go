@@ -58,6 +58,8 @@ func TestLoad_Defaults(t *testing.T) {
 		{"RedisURL", c.RedisURL, Secret("")},
 		{"DataDir", c.DataDir, "./data"},
 		{"FlowsDir", c.FlowsDir, ""},
+		{"Broadcast", c.Broadcast, Broadcast{QuietFrom: 21 * time.Hour, QuietTo: 7 * time.Hour, Grace: 6 * time.Hour}},
+		{"Telegram.PaidBroadcast", c.Telegram.PaidBroadcast, false},
 		{"AreasFile", c.AreasFile, ""},
 		{"Timezone", c.Timezone.String(), "Asia/Ho_Chi_Minh"},
 		{"DefaultLang", c.DefaultLang, "vi"},
@@ -118,6 +120,9 @@ func TestLoad_AllSet(t *testing.T) {
 		"GOCUA_ZALO_OA_REFRESH_TOKEN":      "oa-refresh-token",
 		"GOCUA_ZALO_OA_API_URL":            "http://127.0.0.1:8083",
 		"GOCUA_ZALO_OA_OAUTH_URL":          "http://127.0.0.1:8084",
+		"GOCUA_QUIET_HOURS":                "22:00-06:30",
+		"GOCUA_BROADCAST_GRACE":            "2h",
+		"GOCUA_TELEGRAM_PAID_BROADCAST":    "true",
 	}
 	c := mustLoad(t, e)
 	if err := c.Validate(); err != nil {
@@ -137,11 +142,12 @@ func TestLoad_AllSet(t *testing.T) {
 		TranscriptDays: 30,
 		SLA:            SLA{Unclaimed: 5 * time.Minute, SilentVolunteer: 20 * time.Minute, SilentResident: time.Hour},
 		StateTTL:       48 * time.Hour,
+		Broadcast:      Broadcast{QuietFrom: 22 * time.Hour, QuietTo: 6*time.Hour + 30*time.Minute, Grace: 2 * time.Hour},
 		WebChat:        WebChat{Origins: []string{"https://xa-abc.gov.vn", "http://localhost:3000"}},
 		Log:            Log{Level: slog.LevelDebug, Format: "json"},
 		Telegram: Telegram{
 			Token: tgToken, WebhookSecret: tgSecret, APIURL: "http://127.0.0.1:8081",
-			VolunteerChatID: -1001234567890, Rate: 2.5,
+			VolunteerChatID: -1001234567890, Rate: 2.5, PaidBroadcast: true,
 		},
 		ZaloBot: ZaloBot{Token: "987654321:zalo-bot-secret-token", WebhookSecret: "zalo-webhook-secret", APIURL: "http://127.0.0.1:8082"},
 		ZaloOA: ZaloOA{
@@ -170,6 +176,7 @@ var contract = []string{
 	"GOCUA_ZALO_OA_REFRESH_TOKEN", "GOCUA_ZALO_OA_API_URL", "GOCUA_ZALO_OA_OAUTH_URL",
 	"GOCUA_STATE_TTL", "GOCUA_VOLUNTEER_HOURS",
 	"GOCUA_SLA_UNCLAIMED", "GOCUA_SLA_SILENT_VOLUNTEER", "GOCUA_SLA_SILENT_RESIDENT",
+	"GOCUA_QUIET_HOURS", "GOCUA_BROADCAST_GRACE", "GOCUA_TELEGRAM_PAID_BROADCAST",
 }
 
 // secretNames are the variables with a _FILE twin.
@@ -244,6 +251,12 @@ func TestLoad_ParseErrors(t *testing.T) {
 		{"GOCUA_ADMINS", "telegram:abc", ""},
 		{"GOCUA_ADMINS", "zalo:", ""},
 		{"GOCUA_ADMINS", "42", ""},
+		{"GOCUA_QUIET_HOURS", "21h-7h", ""},
+		{"GOCUA_QUIET_HOURS", "21:00", ""},
+		{"GOCUA_QUIET_HOURS", "25:00-07:00", ""},
+		{"GOCUA_BROADCAST_GRACE", "-1h", ""},
+		{"GOCUA_BROADCAST_GRACE", "all day", ""},
+		{"GOCUA_TELEGRAM_PAID_BROADCAST", "yes please", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name+"="+tt.value, func(t *testing.T) {
@@ -403,4 +416,18 @@ func TestLoad_SecretFiles(t *testing.T) {
 			t.Errorf("HTTP.Addr = %q, want the default", c.HTTP.Addr)
 		}
 	})
+}
+
+func TestLoad_QuietHoursOff(t *testing.T) {
+	c := mustLoad(t, env{"GOCUA_QUIET_HOURS": "off"})
+	if c.Broadcast.QuietFrom != c.Broadcast.QuietTo {
+		t.Fatalf("off: %+v", c.Broadcast)
+	}
+	if got := showWindow(c.Broadcast.QuietFrom, c.Broadcast.QuietTo); got != "off" {
+		t.Fatalf("shown as %q", got)
+	}
+	c = mustLoad(t, env{"GOCUA_QUIET_HOURS": " 22:15 - 05:00 "})
+	if got := showWindow(c.Broadcast.QuietFrom, c.Broadcast.QuietTo); got != "22:15-05:00" {
+		t.Fatalf("shown as %q", got)
+	}
 }

@@ -24,6 +24,7 @@ var requiredTexts = []string{
 	"pii_warning", "handoff_waiting", "handoff_cancel", "handoff_cancelled", "handoff_none", "edited", "media",
 	"error", "stopped", "nav_retry", "escalate_offer", "escalate_stuck",
 	"consent_ask", "consent_yes_button", "consent_no_button", "consent_yes", "consent_no",
+	"unsubscribe_button", "broadcast_progress", "broadcast_report",
 }
 
 // RequiredTexts returns the locale keys every deployment must define.

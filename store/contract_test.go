@@ -32,6 +32,7 @@ type recordsStore interface {
 	SigningKeys(ctx context.Context, p KeyPolicy, now time.Time) ([]bot.SigningKey, error)
 	Desk() *Desk
 	Uploads() *Uploads
+	Broadcasts() *Broadcasts
 }
 
 var (

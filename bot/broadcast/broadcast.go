@@ -238,6 +238,13 @@ type Store interface {
 	// Rescue makes deliveries claimed before `before` and never recorded
 	// (their worker died) pending again, returning how many.
 	Rescue(ctx context.Context, before time.Time) (int, error)
+	// Release makes every delivery claimed by owner and never recorded
+	// pending again: a restarted replica takes back at once what it held
+	// when it stopped.
+	Release(ctx context.Context, owner string) (int, error)
+	// Recipient returns a resident's consent and reachability as they are
+	// now (a resident who sent /stop since the claim is not written to).
+	Recipient(ctx context.Context, resident int64) (bot.Consent, bool, error)
 	// Expire skips, as expired, the deliveries still pending of runs whose
 	// broadcast's Expires has passed; returns how many.
 	Expire(ctx context.Context, now time.Time) (int, error)

@@ -136,6 +136,13 @@ func (r *Runner) Wake() {
 // Run sends until ctx ends, then records what its workers were doing and
 // returns.
 func (r *Runner) Run(ctx context.Context) {
+	// what this replica held when it last stopped (it may have been
+	// killed) goes out again now, not after the lease
+	if n, err := r.store.Release(ctx, r.cfg.Owner); err != nil {
+		r.log.Warn("broadcast deliveries of the last run of this replica not taken back", "err", err)
+	} else if n > 0 {
+		r.log.Info("broadcast deliveries this replica held when it stopped are sent again", "deliveries", n)
+	}
 	var wg sync.WaitGroup
 	for ch, c := range r.cfg.Channels {
 		l := &lane{r: r, ch: ch, c: c, work: make(chan Delivery, r.cfg.Batch), done: make(chan Outcome, r.cfg.Batch)}
@@ -432,12 +439,14 @@ func (l *lane) claim(ctx context.Context) {
 			sleep(ctx, min(wait, cfg.Poll))
 			continue
 		}
-		free := cap(l.work) - len(l.work)
-		if free < cap(l.work)/2 {
+		// claim about a quarter second of sending: what waits here is
+		// checked again before it goes, but the less waits, the fresher
+		want := min(cap(l.work), max(1, int(l.c.Rate/4)))
+		if len(l.work) >= want {
 			sleep(ctx, 10*time.Millisecond)
 			continue
 		}
-		ds, err := l.r.store.Claim(ctx, l.ch, cfg.Owner, free, now)
+		ds, err := l.r.store.Claim(ctx, l.ch, cfg.Owner, want-len(l.work), now)
 		if err != nil {
 			if ctx.Err() == nil {
 				l.r.log.Warn("broadcast claim", "channel", l.ch, "err", err)
@@ -561,27 +570,21 @@ func (l *lane) deliver(ctx context.Context, d Delivery) Outcome {
 	if b.State == Cancelled {
 		return skip(ReasonCancelled)
 	}
-	if cfg.Pacer != nil {
-		for {
-			wait, err := cfg.Pacer.Pace(ctx, bot.Pace{
-				Channel: l.ch, Lane: bot.LaneBulk, Rate: l.c.Rate, Burst: 1,
-				Chat: d.Key.ChatID, PerChat: l.c.PerChat, ChatBurst: 1,
-			})
-			if err != nil {
-				return l.retry(d, now, fmt.Errorf("pacing: %w", err))
-			}
-			if wait <= 0 {
-				break
-			}
-			if wait > cfg.Poll { // paused, or the chat was just written to: later
-				l.pause(now.Add(wait), wait > 2*time.Second)
-				return Outcome{Run: d.Run, Resident: d.Resident, State: Pending, At: now, Retry: now.Add(wait), Reason: "paced"}
-			}
-			sleep(ctx, wait)
-			if ctx.Err() != nil {
-				return Outcome{Run: d.Run, Resident: d.Resident, State: Pending, At: now, Retry: now}
-			}
+	if err := l.pace(ctx, d); err != nil {
+		var w waitError
+		if errors.As(err, &w) {
+			return Outcome{Run: d.Run, Resident: d.Resident, State: Pending, At: now, Retry: now.Add(w.d), Reason: "paced"}
 		}
+		return l.retry(d, now, err)
+	}
+	// the last look before it goes: /stop or a block since the claim
+	switch consent, reachable, err := l.r.store.Recipient(ctx, d.Resident); {
+	case err != nil:
+		return l.retry(d, now, err)
+	case consent != bot.ConsentYes:
+		return skip(ReasonNoConsent)
+	case !reachable:
+		return skip(ReasonUnreachable)
 	}
 	out := l.outbound(b, d)
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
@@ -616,6 +619,41 @@ func (l *lane) deliver(ctx context.Context, d Delivery) Outcome {
 		return Outcome{Run: d.Run, Resident: d.Resident, State: Failed, Reason: clipReason(err.Error()), At: now}
 	}
 	return l.retry(d, now, err)
+}
+
+// waitError says a delivery must wait longer than a worker should hold it.
+type waitError struct{ d time.Duration }
+
+func (w waitError) Error() string { return fmt.Sprintf("wait %s", w.d) }
+
+// pace waits for the delivery's turn under the shared limits: the
+// channel's bulk budget and the chat's. A long wait (the bulk lane is
+// paused, or the chat was just written to) is a waitError: the delivery is
+// put back for later and the lane stops claiming meanwhile.
+func (l *lane) pace(ctx context.Context, d Delivery) error {
+	cfg := &l.r.cfg
+	if cfg.Pacer == nil {
+		return nil
+	}
+	for {
+		wait, err := cfg.Pacer.Pace(ctx, bot.Pace{
+			Channel: l.ch, Lane: bot.LaneBulk, Rate: l.c.Rate, Burst: 1,
+			Chat: d.Key.ChatID, PerChat: l.c.PerChat, ChatBurst: 1,
+		})
+		switch {
+		case err != nil:
+			return fmt.Errorf("pacing: %w", err)
+		case wait <= 0:
+			return nil
+		case wait > cfg.Poll:
+			l.pause(cfg.Now().Add(wait), wait > 2*time.Second)
+			return waitError{wait}
+		}
+		sleep(ctx, wait)
+		if ctx.Err() != nil {
+			return waitError{0}
+		}
+	}
 }
 
 // retry puts a delivery back with backoff, or fails it after MaxTries.

@@ -2,7 +2,6 @@ package broadcast
 
 import (
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -12,32 +11,6 @@ import (
 // (21:00–07:00); From equal to To means none.
 type QuietHours struct {
 	From, To time.Duration
-}
-
-// ParseQuietHours reads "21:00-07:00"; "" and "off" are none.
-func ParseQuietHours(s string) (QuietHours, error) {
-	s = strings.TrimSpace(s)
-	if s == "" || strings.EqualFold(s, "off") {
-		return QuietHours{}, nil
-	}
-	from, to, ok := strings.Cut(s, "-")
-	if !ok {
-		return QuietHours{}, fmt.Errorf("quiet hours %q: want HH:MM-HH:MM, e.g. 21:00-07:00, or off", s)
-	}
-	f, err1 := clock(from)
-	t, err2 := clock(to)
-	if err1 != nil || err2 != nil {
-		return QuietHours{}, fmt.Errorf("quiet hours %q: want HH:MM-HH:MM, e.g. 21:00-07:00, or off", s)
-	}
-	return QuietHours{From: f, To: t}, nil
-}
-
-func clock(s string) (time.Duration, error) {
-	t, err := time.Parse("15:04", strings.TrimSpace(s))
-	if err != nil {
-		return 0, err
-	}
-	return time.Duration(t.Hour())*time.Hour + time.Duration(t.Minute())*time.Minute, nil
 }
 
 // None reports whether there are no quiet hours.

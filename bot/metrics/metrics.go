@@ -1,6 +1,7 @@
 // Package metrics exposes what the bot core observes in the Prometheus text
 // format: updates by channel and outcome, flow events, escalations, delivery
-// attempts, send queue lengths and the number of waiting tickets. Each Metrics
+// attempts, send queue lengths, the number of waiting tickets and broadcasts'
+// progress and deliveries. Each Metrics
 // owns its registry (never the global default one), so tests and several
 // instances in one process do not collide.
 package metrics
@@ -8,6 +9,7 @@ package metrics
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -32,6 +34,9 @@ type Metrics struct {
 	sends       *prometheus.CounterVec
 	queue       *prometheus.GaugeVec
 	waiting     *waitingCollector
+	deliveries  *prometheus.CounterVec
+	settled     *prometheus.GaugeVec
+	recipients  *prometheus.GaugeVec
 }
 
 var _ bot.Metrics = (*Metrics)(nil)
@@ -65,6 +70,18 @@ func New() *Metrics {
 			Name: "gocua_send_queue",
 			Help: "Messages a channel's sender holds (queued or being sent).",
 		}, []string{"channel"}),
+		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gocua_broadcast_deliveries_total",
+			Help: "Broadcast deliveries by channel and outcome (delivered, blocked, failed, skipped, retry).",
+		}, []string{"channel", "outcome"}),
+		settled: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "gocua_broadcast_settled",
+			Help: "Deliveries of a broadcast's latest run that need nothing more (delivered, blocked, failed or skipped), by broadcast id.",
+		}, []string{"broadcast"}),
+		recipients: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "gocua_broadcast_recipients",
+			Help: "Deliveries of a broadcast's latest run (everyone its audience matched), by broadcast id.",
+		}, []string{"broadcast"}),
 		waiting: &waitingCollector{desc: prometheus.NewDesc(
 			"gocua_tickets_waiting",
 			"Tickets waiting for a volunteer (the queue length), read from the store at scrape time.",
@@ -75,8 +92,21 @@ func New() *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.updates, m.flowEvents, m.flowSteps, m.escalations, m.sends, m.queue, m.waiting,
+		m.deliveries, m.settled, m.recipients,
 	)
 	return m
+}
+
+// Delivery counts one broadcast delivery by outcome (broadcast.Metrics).
+func (m *Metrics) Delivery(ch bot.Channel, outcome string) {
+	m.deliveries.WithLabelValues(string(ch), outcome).Inc()
+}
+
+// Progress reports a broadcast's latest run (broadcast.Metrics).
+func (m *Metrics) Progress(broadcast int64, settled, total int) {
+	id := strconv.FormatInt(broadcast, 10)
+	m.settled.WithLabelValues(id).Set(float64(settled))
+	m.recipients.WithLabelValues(id).Set(float64(total))
 }
 
 // Registry returns the registry the metrics are registered on, for callers

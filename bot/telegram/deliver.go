@@ -87,6 +87,7 @@ func (a *Adapter) Deliver(ctx context.Context, out bot.Outbound) error {
 	if m := contactMarkup(out); m != nil {
 		params.ReplyMarkup = m
 	}
+	params.AllowPaidBroadcast = out.Paid
 	_, err = a.client.SendMessage(ctx, params)
 	return mapError("sendMessage", err)
 }

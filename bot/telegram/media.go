@@ -59,7 +59,7 @@ func (a *Adapter) deliverMedia(ctx context.Context, out bot.Outbound) error {
 		return err
 	}
 	defer closeFile()
-	method, err := a.sendMedia(ctx, md.Kind, out.Key.ChatID, file, caption, markup)
+	method, err := a.sendMedia(ctx, md.Kind, out.Key.ChatID, file, caption, markup, out.Paid)
 	return mapError(method, err)
 }
 
@@ -95,23 +95,23 @@ func (a *Adapter) inputFile(ctx context.Context, id string, md *bot.Media) (file
 
 // sendMedia calls the method for kind; it returns the method's name for
 // errors.
-func (a *Adapter) sendMedia(ctx context.Context, kind bot.MediaKind, chatID string, file models.InputFile, caption string, markup models.ReplyMarkup) (string, error) {
+func (a *Adapter) sendMedia(ctx context.Context, kind bot.MediaKind, chatID string, file models.InputFile, caption string, markup models.ReplyMarkup, paid bool) (string, error) {
 	var err error
 	switch kind {
 	case bot.MediaPhoto:
-		_, err = a.client.SendPhoto(ctx, &tgbot.SendPhotoParams{ChatID: chatID, Photo: file, Caption: caption, ParseMode: models.ParseModeHTML, ReplyMarkup: markup})
+		_, err = a.client.SendPhoto(ctx, &tgbot.SendPhotoParams{ChatID: chatID, Photo: file, AllowPaidBroadcast: paid, Caption: caption, ParseMode: models.ParseModeHTML, ReplyMarkup: markup})
 		return "sendPhoto", err
 	case bot.MediaDocument:
-		_, err = a.client.SendDocument(ctx, &tgbot.SendDocumentParams{ChatID: chatID, Document: file, Caption: caption, ParseMode: models.ParseModeHTML, ReplyMarkup: markup})
+		_, err = a.client.SendDocument(ctx, &tgbot.SendDocumentParams{ChatID: chatID, Document: file, AllowPaidBroadcast: paid, Caption: caption, ParseMode: models.ParseModeHTML, ReplyMarkup: markup})
 		return "sendDocument", err
 	case bot.MediaVoice:
-		_, err = a.client.SendVoice(ctx, &tgbot.SendVoiceParams{ChatID: chatID, Voice: file, Caption: caption, ParseMode: models.ParseModeHTML, ReplyMarkup: markup})
+		_, err = a.client.SendVoice(ctx, &tgbot.SendVoiceParams{ChatID: chatID, Voice: file, AllowPaidBroadcast: paid, Caption: caption, ParseMode: models.ParseModeHTML, ReplyMarkup: markup})
 		return "sendVoice", err
 	case bot.MediaAudio:
-		_, err = a.client.SendAudio(ctx, &tgbot.SendAudioParams{ChatID: chatID, Audio: file, Caption: caption, ParseMode: models.ParseModeHTML, ReplyMarkup: markup})
+		_, err = a.client.SendAudio(ctx, &tgbot.SendAudioParams{ChatID: chatID, Audio: file, AllowPaidBroadcast: paid, Caption: caption, ParseMode: models.ParseModeHTML, ReplyMarkup: markup})
 		return "sendAudio", err
 	case bot.MediaVideo:
-		_, err = a.client.SendVideo(ctx, &tgbot.SendVideoParams{ChatID: chatID, Video: file, Caption: caption, ParseMode: models.ParseModeHTML, ReplyMarkup: markup})
+		_, err = a.client.SendVideo(ctx, &tgbot.SendVideoParams{ChatID: chatID, Video: file, AllowPaidBroadcast: paid, Caption: caption, ParseMode: models.ParseModeHTML, ReplyMarkup: markup})
 		return "sendVideo", err
 	}
 	return "send", fmt.Errorf("%w: %q media cannot be sent", ErrInvalidMessage, kind)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/gocua/gocua/bot"
 	"github.com/gocua/gocua/bot/areas"
+	"github.com/gocua/gocua/bot/broadcast"
 	"github.com/gocua/gocua/bot/handoff"
 	"github.com/gocua/gocua/bot/metrics"
 	"github.com/gocua/gocua/bot/telegram"
@@ -82,6 +83,11 @@ type Main struct {
 	Telegram *telegram.Adapter
 	Web      *webchat.Adapter
 	Senders  map[bot.Channel]*bot.Sender
+	// Broadcasts sends broadcasts; BroadcastTune, when set, adjusts its
+	// configuration before it is built (tests shorten its poll and move
+	// its clock).
+	Broadcasts    *broadcast.Runner
+	BroadcastTune func(*broadcast.Config)
 
 	embRedis *store.EmbeddedRedis
 	srv      *http.Server
@@ -125,6 +131,7 @@ type Durable interface {
 	SigningKeys(ctx context.Context, p store.KeyPolicy, now time.Time) ([]bot.SigningKey, error)
 	Desk() *store.Desk
 	Uploads() *store.Uploads
+	Broadcasts() *store.Broadcasts
 }
 
 // visitorKeys signs web chat visitor cookies: a new key every 30 days,
@@ -191,6 +198,39 @@ func (m *Main) deliverer(ch bot.Channel, d bot.Deliverer) bot.Deliverer {
 		return m.WrapDeliverer(ch, d)
 	}
 	return d
+}
+
+// broadcastConfig sends broadcasts on every channel that is on, paced like
+// its replies through the shared limits.
+func (m *Main) broadcastConfig() broadcast.Config {
+	cfg := m.Config
+	bc := broadcast.Config{
+		Owner:     m.replicaID(),
+		Channels:  map[bot.Channel]broadcast.Channel{},
+		Pacer:     m.Redis,
+		Residents: m.DB,
+		Metrics:   m.Metrics,
+		Flows:     m.Service.Flows,
+		Rules:     broadcastRules(cfg),
+		Location:  cfg.Timezone,
+		Quiet:     broadcast.QuietHours{From: cfg.Broadcast.QuietFrom, To: cfg.Broadcast.QuietTo},
+		Grace:     cfg.Broadcast.Grace,
+	}
+	if m.Telegram != nil {
+		bc.Channels[bot.ChannelTelegram] = broadcast.Channel{
+			Deliverer: m.deliverer(bot.ChannelTelegram, m.Telegram),
+			Rate:      cmp.Or(m.TelegramRate, cfg.Telegram.Rate), PerChat: m.TelegramPerChat,
+			Paid: cfg.Telegram.PaidBroadcast,
+		}
+		bc.Notifier = m.Telegram
+	}
+	if m.Web != nil {
+		bc.Channels[bot.ChannelWeb] = broadcast.Channel{Deliverer: m.deliverer(bot.ChannelWeb, m.Web), Rate: 1000, PerChat: 20}
+	}
+	if m.BroadcastTune != nil {
+		m.BroadcastTune(&bc)
+	}
+	return bc
 }
 
 // replicaID is ReplicaID or its default, the host name and configured
@@ -266,6 +306,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Areas:         m.Areas,
 		Residents:     m.DB,
 		Queue:         m.Queue,
+		Taps:          m.DB.Broadcasts(),
 	}, m.Flows, m.Redis, m.DB, enqueuers, m.Log.With("component", "core"))
 
 	mux := http.NewServeMux()
@@ -292,6 +333,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			Rate:    cmp.Or(m.TelegramRate, cfg.Telegram.Rate),
 			PerChat: m.TelegramPerChat,
 			Burst:   m.TelegramBurst,
+			Pacer:   m.Redis,
 			Workers: m.SendWorkers,
 			Channel: bot.ChannelTelegram,
 			Metrics: m.Metrics,
@@ -341,6 +383,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	m.wg.Go(func() { m.Desk.Run(runCtx, deps) })
 	m.wg.Go(func() { m.runQueue(runCtx, m.Queue) })
+	m.Broadcasts = broadcast.New(m.broadcastConfig(), m.DB.Broadcasts(), m.Log.With("component", "broadcast"))
+	m.wg.Go(func() { m.Broadcasts.Run(runCtx) })
 
 	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
 	if err != nil {

@@ -30,6 +30,8 @@ commands:
   chat [--flow ID] [--lang vi|en] [--dir DIR] [--name NAME] [--debug]
                         talk to the flows in this terminal (throwaway embedded stores)
   webhook set           register the Telegram webhook and command menu
+  broadcast create|list|show|pause|resume|cancel
+                        schedule announcements and follow them (gocua broadcast help)
   version               print the version
 
 Configuration comes from GOCUA_* environment variables; see docs/configuration.md.
@@ -71,6 +73,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return checkContent(dir, cfg.AreasFile, time.Now(), stdout, stderr)
 	case cmd == "webhook" && len(args) == 1 && args[0] == "set":
 		return setWebhook(ctx, cfg, log, stdout, stderr)
+	case cmd == "broadcast":
+		return broadcastCommand(ctx, cfg, log, args, stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "gocua: unknown command %q\n\n%s", cmd, usage)
 	return 2

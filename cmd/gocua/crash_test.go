@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/gocua/gocua/bot"
+	"github.com/gocua/gocua/bot/broadcast"
 	"github.com/gocua/gocua/bot/telegram/telegramtest"
 	"github.com/gocua/gocua/bot/webchat"
 	"github.com/gocua/gocua/config"
@@ -36,7 +37,8 @@ const childEnv = "GOCUA_TEST_CHILD"
 
 // runChild runs Main from the environment until the process is killed.
 // Test-only knobs: GOCUA_TEST_PREFIX, GOCUA_TEST_REPLICA, GOCUA_TEST_LEASE,
-// GOCUA_TEST_SWEEP, GOCUA_TEST_STALE (durations), GOCUA_TEST_STALL_WEB=1
+// GOCUA_TEST_SWEEP, GOCUA_TEST_STALE, GOCUA_TEST_BROADCAST_POLL (durations),
+// GOCUA_TEST_STALL_WEB=1
 // (web chat deliveries hang, so web replies stay pending).
 func runChild() int {
 	cfg, err := config.Load(os.Getenv)
@@ -60,6 +62,14 @@ func runChild() int {
 				return 2
 			}
 		}
+	}
+	if v := os.Getenv("GOCUA_TEST_BROADCAST_POLL"); v != "" {
+		poll, err := time.ParseDuration(v)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "GOCUA_TEST_BROADCAST_POLL", err)
+			return 2
+		}
+		m.BroadcastTune = func(c *broadcast.Config) { c.Poll = poll }
 	}
 	if os.Getenv("GOCUA_TEST_STALL_WEB") == "1" {
 		m.WrapDeliverer = func(ch bot.Channel, d bot.Deliverer) bot.Deliverer {
