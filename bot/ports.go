@@ -235,7 +235,10 @@ type Pace struct {
 	Channel Channel
 	Lane    Lane
 	Rate    float64 // the channel's messages per second
-	Burst   int     // how far replies may run ahead of Rate (bulk never does)
+	// Burst is how many sends of this lane may go back to back ahead of
+	// Rate. Give replies a larger one than bulk: bulk then waits while
+	// replies are ahead, and replies always find room.
+	Burst int
 	// Chat, when set, is also held to PerChat messages a second with
 	// ChatBurst back to back.
 	Chat      string

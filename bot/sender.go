@@ -30,8 +30,8 @@ type SenderConfig struct {
 	// this process paces alone.
 	Pacer Pacer
 	// ReplyBurst is how many replies may go back to back beyond Rate
-	// (default Rate/5, at least 1): in any second at most Rate+ReplyBurst
-	// messages leave. Bulk messages never run ahead.
+	// (default Rate/5, at least 3): in any second at most Rate+ReplyBurst
+	// messages leave. Bulk messages run ahead by less, so replies go first.
 	ReplyBurst int
 	Workers    int           // concurrent sends (default 16)
 	Timeout    time.Duration // one delivery attempt (default 15 s)
@@ -119,7 +119,7 @@ func NewSender(cfg SenderConfig, d Deliverer, outbox Outbox, unr Unreachables, l
 		cfg.Burst = 1
 	}
 	if cfg.ReplyBurst <= 0 {
-		cfg.ReplyBurst = max(1, int(cfg.Rate/5))
+		cfg.ReplyBurst = max(3, int(cfg.Rate/5))
 	}
 	if cfg.Workers <= 0 {
 		cfg.Workers = 16
@@ -445,8 +445,12 @@ func (s *Sender) work(ctx context.Context) {
 // the worker moves on; the local limiter waits in place.
 func (s *Sender) admit(ctx context.Context, c *outChat, item outItem) bool {
 	if s.cfg.Pacer != nil {
+		burst := s.cfg.ReplyBurst
+		if item.out.Lane == LaneBulk {
+			burst = 2 // less than replies: they go first
+		}
 		wait, err := s.cfg.Pacer.Pace(ctx, Pace{
-			Channel: s.cfg.Channel, Lane: item.out.Lane, Rate: s.cfg.Rate, Burst: s.cfg.ReplyBurst,
+			Channel: s.cfg.Channel, Lane: item.out.Lane, Rate: s.cfg.Rate, Burst: burst,
 			Chat: c.key.ChatID, PerChat: s.cfg.PerChat, ChatBurst: s.cfg.Burst,
 		})
 		switch {

@@ -439,3 +439,79 @@ func benchmarkSenderManyChats(b *testing.B, n int) {
 	b.ReportMetric(after, "swept-heap-MB")
 	b.ReportMetric(float64(s.Chats()), "swept-chats")
 }
+
+// fakePacer makes the first calls for a chat wait, then lets them go; it
+// records every call, and fails while broken.
+type fakePacer struct {
+	mu     sync.Mutex
+	waits  map[string][]time.Duration // by chat: waits to answer before 0
+	calls  []Pace
+	paused []time.Duration
+	broken bool
+}
+
+func (p *fakePacer) Pace(_ context.Context, pc Pace) (time.Duration, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.calls = append(p.calls, pc)
+	if p.broken {
+		return 0, errors.New("redis down")
+	}
+	if w := p.waits[pc.Chat]; len(w) > 0 {
+		p.waits[pc.Chat] = w[1:]
+		return w[0], nil
+	}
+	return 0, nil
+}
+
+func (p *fakePacer) PauseBulk(_ context.Context, _ Channel, d time.Duration) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.paused = append(p.paused, d)
+	return nil
+}
+
+// TestSenderSharedPacing: with a shared Pacer, a chat the pacer holds back
+// waits as long as it says while other chats go; replies and bulk ask with
+// their own bursts; a 429 pauses the bulk lane everywhere; a pacer that
+// fails falls back to this process's own pacing instead of stopping.
+func TestSenderSharedPacing(t *testing.T) {
+	d := &fakeDeliverer{fail: map[string][]error{"c/0": {&RetryAfterError{After: 300 * time.Millisecond, Err: errors.New("429")}}}}
+	p := &fakePacer{waits: map[string][]time.Duration{"a": {400 * time.Millisecond}}}
+	s := startSender(t, SenderConfig{Rate: 25, PerChat: 100, Pacer: p}, d, nil, nil)
+	start := time.Now()
+	s.Enqueue(msg("a", "a/0", "held"), msg("b", "b/0", "free"))
+	bulk := msg("b", "b/1", "bulk")
+	bulk.Lane = LaneBulk
+	s.Enqueue(bulk, msg("c", "c/0", "limited"))
+	waitFor(t, 5*time.Second, func() bool { sent, _ := d.snapshot(); return len(sent) == 4 })
+	sent, at := d.snapshot()
+	for i, o := range sent {
+		switch o.ID {
+		case "a/0":
+			if at[i].Sub(start) < 400*time.Millisecond {
+				t.Errorf("chat a went after %v; the pacer said 400 ms", at[i].Sub(start))
+			}
+		case "b/0":
+			if at[i].Sub(start) > 300*time.Millisecond {
+				t.Errorf("chat b waited %v for chat a", at[i].Sub(start))
+			}
+		}
+	}
+	p.mu.Lock()
+	for _, c := range p.calls {
+		if c.Channel != ChannelTelegram || c.Rate != 25 || c.PerChat != 100 || c.Chat == "" {
+			t.Errorf("pace call %+v", c)
+		}
+		if want := map[Lane]int{LaneReply: 5, LaneBulk: 2}[c.Lane]; c.Burst != want {
+			t.Errorf("lane %d asked with burst %d, want %d", c.Lane, c.Burst, want)
+		}
+	}
+	if len(p.paused) != 1 || p.paused[0] != 300*time.Millisecond {
+		t.Errorf("bulk pauses %v, want one of 300ms after the 429", p.paused)
+	}
+	p.broken = true
+	p.mu.Unlock()
+	s.Enqueue(msg("d", "d/0", "pacer down"))
+	waitFor(t, 5*time.Second, func() bool { sent, _ := d.snapshot(); return len(sent) == 5 })
+}

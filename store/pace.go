@@ -20,10 +20,10 @@ var _ bot.Pacer = (*Redis)(nil)
 
 // paceLua is GCRA (see allowLua) on two budgets at once: the channel's and,
 // when ARGV[5] is 1, the chat's. A send passes only if both allow it, and
-// then spends from both. Replies may run ahead of the channel's rate by its
-// burst; bulk sends only when the channel is not ahead at all, so replies
-// always go first and bulk fills what they leave. Bulk sends also wait out
-// the lane's pause (KEYS[2], until µs). KEYS: channel budget, bulk pause,
+// then spends from both. How far a send may run ahead of the channel's
+// rate is its lane's burst: replies get a larger one than bulk, so while
+// replies come they go first and bulk fills what they leave. Bulk sends
+// also wait out the lane's pause (KEYS[2], until µs). KEYS: channel budget, bulk pause,
 // chat budget. ARGV: channel interval µs, channel tolerance µs, chat
 // interval µs, chat tolerance µs, check chat (0/1), bulk (0/1). Returns the
 // wait in µs (0: go now).
@@ -90,7 +90,7 @@ func (r *Redis) Pace(ctx context.Context, p bot.Pace) (time.Duration, error) {
 	gtol := int64(max(p.Burst-1, 0)) * gi
 	bulk := "0"
 	if p.Lane == bot.LaneBulk {
-		gtol, bulk = 0, "1"
+		bulk = "1"
 	}
 	var ci, ctol int64
 	checkChat, chatKey := "0", r.paceKey(p.Channel, "c:")

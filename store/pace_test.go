@@ -30,7 +30,7 @@ func testPaceLanes(t *testing.T, url string) {
 	// slow enough that nothing refills while 20 goroutines ask at once
 	reply := bot.Pace{Channel: "telegram", Lane: bot.LaneReply, Rate: 2, Burst: 5}
 	bulk := reply
-	bulk.Lane = bot.LaneBulk
+	bulk.Lane, bulk.Burst = bot.LaneBulk, 1
 	var passed atomic.Int64
 	var wg sync.WaitGroup
 	for i := range 20 {

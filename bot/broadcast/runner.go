@@ -621,6 +621,12 @@ func (l *lane) deliver(ctx context.Context, d Delivery) Outcome {
 	return l.retry(d, now, err)
 }
 
+// bulkBurst is how far bulk sends may run ahead of the channel's rate: a
+// little, so that a slot missed by a late worker is not lost, and less than
+// the replies' burst (Rate/5, at least 3 at Telegram's 25 a second), so
+// that replies always go first.
+const bulkBurst = 2
+
 // waitError says a delivery must wait longer than a worker should hold it.
 type waitError struct{ d time.Duration }
 
@@ -637,7 +643,7 @@ func (l *lane) pace(ctx context.Context, d Delivery) error {
 	}
 	for {
 		wait, err := cfg.Pacer.Pace(ctx, bot.Pace{
-			Channel: l.ch, Lane: bot.LaneBulk, Rate: l.c.Rate, Burst: 1,
+			Channel: l.ch, Lane: bot.LaneBulk, Rate: l.c.Rate, Burst: bulkBurst,
 			Chat: d.Key.ChatID, PerChat: l.c.PerChat, ChatBurst: 1,
 		})
 		switch {
