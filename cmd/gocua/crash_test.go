@@ -93,7 +93,7 @@ func (f deliverFunc) Deliver(ctx context.Context, o bot.Outbound) error { return
 
 // child is a gocua process started by a test.
 type child struct {
-	t    *testing.T
+	t    testing.TB
 	cmd  *exec.Cmd
 	url  string
 	logs *syncBuffer
@@ -102,7 +102,7 @@ type child struct {
 
 // startChild runs gocua with env (added to this process's environment) and
 // waits until it listens.
-func startChild(t *testing.T, env map[string]string) *child {
+func startChild(t testing.TB, env map[string]string) *child {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), childEnv+"=1")

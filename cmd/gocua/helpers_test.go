@@ -10,7 +10,7 @@ import (
 	"github.com/gocua/gocua/store/storetest"
 )
 
-func mustJSON(t *testing.T, v any) []byte {
+func mustJSON(t testing.TB, v any) []byte {
 	t.Helper()
 	b, err := json.Marshal(v)
 	if err != nil {
