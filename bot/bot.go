@@ -188,9 +188,22 @@ type Conversation struct {
 	// Consent is the resident's answer about broadcasts (read from the
 	// durable store when a conversation starts; "" when there is none), and
 	// ConsentAsked says this conversation has asked it already.
-	Consent      Consent   `json:"c,omitempty"`
-	ConsentAsked bool      `json:"ca,omitempty"`
-	UpdatedAt    time.Time `json:"u"`
+	Consent      Consent `json:"c,omitempty"`
+	ConsentAsked bool    `json:"ca,omitempty"`
+	// Draft is a broadcast an organizer is writing in this chat.
+	Draft     *BroadcastDraft `json:"bd,omitempty"`
+	UpdatedAt time.Time       `json:"u"`
+}
+
+// BroadcastDraft is an organizer's broadcast as the chat wizard collects
+// it (bot/broadcast): the step it waits at and what was given so far.
+type BroadcastDraft struct {
+	Step     string   `json:"s"`
+	Text     string   `json:"t,omitempty"`
+	Image    string   `json:"i,omitempty"`
+	Buttons  []string `json:"b,omitempty"` // "label=flow"
+	Audience string   `json:"a,omitempty"`
+	When     string   `json:"w,omitempty"` // "now" or "2006-01-02 15:04"
 }
 
 // HistoryItem is one stored message of a conversation's history (the web

@@ -191,14 +191,19 @@ func (s *Broadcasts) create(ctx context.Context, b broadcast.Broadcast) (int64, 
 		updated = created
 	}
 	var id int64
+	source := clean(b.Source)
 	err = s.w.QueryRowContext(ctx, `
 INSERT INTO broadcasts (text, image, buttons, audience, at, cron, state, missed, paid, expires_seconds,
-                        created_by, progress_channel, progress_chat, progress_msg, created_at, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, 'active', $7, $8, $9, $10, $11, $12, $13, $14, $15)
+                        created_by, progress_channel, progress_chat, progress_msg, created_at, updated_at, source)
+VALUES ($1, $2, $3, $4, $5, $6, 'active', $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+ON CONFLICT (source) WHERE source <> '' DO NOTHING
 RETURNING id`,
 		text, clean(b.Image), string(js), clean(b.Audience), at, cron, false, b.Paid, expires,
 		clean(b.CreatedBy), clean(string(b.ProgressChat.Channel)), clean(b.ProgressChat.ChatID), clean(b.ProgressMsg),
-		s.at(created), s.at(updated)).Scan(&id)
+		s.at(created), s.at(updated), source).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) && source != "" { // made before from the same source
+		err = s.w.QueryRowContext(ctx, `SELECT id FROM broadcasts WHERE source = $1`, source).Scan(&id)
+	}
 	return id, err
 }
 

@@ -1521,3 +1521,30 @@ func testBroadcastOddText(t *testing.T, f *bcFixture) {
 		t.Errorf("report = %+v", rep)
 	}
 }
+
+// TestBroadcastSourceOnce: a broadcast made twice from the same source (a
+// chat's confirming update delivered again) is stored once; without a
+// source, every call makes one.
+func TestBroadcastSourceOnce(t *testing.T) {
+	for _, be := range recordsBackends() {
+		t.Run(be.name, func(t *testing.T) {
+			st := be.open(t).Broadcasts()
+			ctx := context.Background()
+			b := broadcast.Broadcast{Text: "Thông báo", Audience: "all", At: time.Now(), Source: "telegram:42:" + t.Name()}
+			first, err := st.CreateBroadcast(ctx, b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			again, err := st.CreateBroadcast(ctx, b)
+			if err != nil || again != first {
+				t.Fatalf("second create from the same source: %d, %v; want %d", again, err, first)
+			}
+			b.Source = ""
+			x, err1 := st.CreateBroadcast(ctx, b)
+			y, err2 := st.CreateBroadcast(ctx, b)
+			if err1 != nil || err2 != nil || x == y || x == first {
+				t.Fatalf("without a source: %d %v, %d %v", x, err1, y, err2)
+			}
+		})
+	}
+}

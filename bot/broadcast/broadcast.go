@@ -66,6 +66,10 @@ type Broadcast struct {
 	Expires time.Duration
 	// CreatedBy is who made it: "cli" or "<channel>:<user id>".
 	CreatedBy string
+	// Source, when set, makes creating it idempotent: a second
+	// CreateBroadcast with the same Source returns the first one's id (the
+	// chat wizard uses the confirming update's id).
+	Source string
 	// Progress is the organizer's chat and the message in it that shows
 	// the progress, edited as the broadcast goes ("" when made elsewhere).
 	ProgressChat bot.ConvKey
@@ -198,7 +202,8 @@ var ErrState = errors.New("broadcast: not possible in this state")
 // Implemented by the durable stores (PostgreSQL; SQLite in the embedded
 // default). Every method is safe to call from several processes at once.
 type Store interface {
-	// CreateBroadcast stores a new broadcast (State Active) and returns its id.
+	// CreateBroadcast stores a new broadcast (State Active) and returns its
+	// id; with a Source already stored, the existing broadcast's id.
 	CreateBroadcast(ctx context.Context, b Broadcast) (int64, error)
 	// Broadcast returns one broadcast (ErrNotFound).
 	Broadcast(ctx context.Context, id int64) (Broadcast, error)

@@ -39,8 +39,8 @@ type Env struct {
 	Location *time.Location
 	Now      time.Time
 	// MaxText and MaxCaption are the strictest limits of the channels a
-	// broadcast may reach (characters; a caption is the text sent with an
-	// image).
+	// broadcast may reach (UTF-16 units, as Telegram counts; a caption is
+	// the text sent with an image).
 	MaxText, MaxCaption int
 }
 
@@ -67,7 +67,7 @@ func Compose(d Draft, env Env) (Broadcast, Audience, []error) {
 	if d.Image != "" {
 		limit, what = env.MaxCaption, "text with an image"
 	}
-	switch n := utf8.RuneCountInString(b.Text); {
+	switch n := utf16Len(b.Text); {
 	case b.Text == "":
 		bad("text: empty; write what residents should read")
 	case !utf8.ValidString(b.Text):
@@ -106,24 +106,7 @@ func Compose(d Draft, env Env) (Broadcast, Audience, []error) {
 	if err != nil {
 		errs = append(errs, err)
 	} else {
-		k := env.Known
-		if env.Flows != nil {
-			k.Flows = func(id string) ([]string, bool) {
-				f, ok := env.Flows.Flow(id)
-				if !ok {
-					return nil, false
-				}
-				steps := make([]string, len(f.Steps))
-				for i, st := range f.Steps {
-					steps[i] = st.ID
-				}
-				return steps, true
-			}
-			k.FlowIDs = nil
-			for _, f := range env.Flows.Flows() {
-				k.FlowIDs = append(k.FlowIDs, f.ID)
-			}
-		}
+		k := knownFor(env)
 		errs = append(errs, Validate(aud, k)...)
 		b.Audience = aud.String()
 	}

@@ -200,6 +200,20 @@ func (m *Main) deliverer(ch bot.Channel, d bot.Deliverer) bot.Deliverer {
 	return d
 }
 
+// organizers answers the broadcast wizard from the desk's roles.
+type organizers struct{ d *store.Desk }
+
+func (o organizers) Organizer(ctx context.Context, user bot.ConvKey) (bool, error) {
+	v, err := o.d.Volunteer(ctx, user)
+	switch {
+	case errors.Is(err, handoff.ErrNotFound):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return v.Organizer(), nil
+}
+
 // broadcastConfig sends broadcasts on every channel that is on, paced like
 // its replies through the shared limits.
 func (m *Main) broadcastConfig() broadcast.Config {
@@ -295,12 +309,25 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	} else if cfg.Telegram.VolunteerChatID == 0 {
 		m.Log.Info("no volunteers' group (GOCUA_TELEGRAM_VOLUNTEER_CHAT_ID): volunteers take tickets with /next")
 	}
+	var wake func()
+	wizard := broadcast.NewWizard(broadcast.WizardConfig{
+		Organizers: organizers{m.DB.Desk()},
+		Store:      m.DB.Broadcasts(),
+		Rules:      broadcastRules(cfg),
+		Areas:      m.Areas,
+		Env:        func(now time.Time) broadcast.Env { return composeEnv(cfg, m.Service.Flows(), m.Areas, now) },
+		Wake: func() {
+			if wake != nil {
+				wake()
+			}
+		},
+	}, m.Desk)
 	m.Service = bot.NewService(bot.Config{
 		DefaultLang:   cfg.DefaultLang,
 		ReorderWindow: m.ReorderWindow,
 		Preferences:   m.DB,
 		Metrics:       m.Metrics,
-		Desk:          m.Desk,
+		Desk:          wizard,
 		Mailboxes:     m.Redis,
 		Marks:         m.Redis,
 		Areas:         m.Areas,
@@ -384,6 +411,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.wg.Go(func() { m.Desk.Run(runCtx, deps) })
 	m.wg.Go(func() { m.runQueue(runCtx, m.Queue) })
 	m.Broadcasts = broadcast.New(m.broadcastConfig(), m.DB.Broadcasts(), m.Log.With("component", "broadcast"))
+	wake = m.Broadcasts.Wake
 	m.wg.Go(func() { m.Broadcasts.Run(runCtx) })
 
 	ln, err := net.Listen("tcp", cfg.HTTP.Addr)

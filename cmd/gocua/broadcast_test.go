@@ -496,7 +496,7 @@ func TestBroadcastCommand(t *testing.T) {
 	if code, out, _ := run("help"); code != 0 || !strings.Contains(out, "--audience") {
 		t.Fatalf("help: %d %q", code, out)
 	}
-	at := time.Now().Add(48 * time.Hour).In(mustLoc(t, "Asia/Ho_Chi_Minh")).Format("2006-01-02") + " 07:30"
+	at := time.Now().Add(48*time.Hour).In(mustLoc(t, "Asia/Ho_Chi_Minh")).Format("2006-01-02") + " 07:30"
 	code, out, errs := run("create", "--text", "Thứ Bảy 7:30 hỗ trợ cài VNeID tại nhà văn hoá", "--at", at,
 		"--button", "Cài VNeID=install_vneid", "--audience", "lang:vi", "--dry-run")
 	if code != 0 || !strings.Contains(out, "would reach 2 of 3 matched (no consent 1") {
@@ -547,4 +547,99 @@ func mustLoc(t *testing.T, name string) *time.Location {
 		t.Fatal(err)
 	}
 	return loc
+}
+
+// TestBroadcastWizard: an organizer writes a broadcast in a private chat:
+// /broadcast, the text, a button opening a guide, the audience with its
+// exact count, "now", a preview of the very message, the confirmation. The
+// subscribers get it, the organizer's progress message turns into the
+// report, a confirmation delivered twice makes one broadcast, and someone
+// who is not an organizer is refused.
+func TestBroadcastWizard(t *testing.T) {
+	api := telegramtest.New(t)
+	org := newChatID()
+	h := startBroadcasts(t, api, withEnv("GOCUA_ADMINS", "telegram:"+strconv.FormatInt(org, 10)))
+	subs := h.residents(7, bot.ConsentYes)
+	h.residents(3, bot.ConsentNo)
+	set := h.main.Flows
+	last := func() telegramtest.SentMessage {
+		t.Helper()
+		msgs := h.sentTo(org)
+		if len(msgs) == 0 {
+			t.Fatal("the organizer got nothing")
+		}
+		return msgs[len(msgs)-1]
+	}
+	find := func(prefix string) string {
+		t.Helper()
+		for _, row := range last().Keyboard {
+			for _, b := range row {
+				if strings.HasPrefix(b.CallbackData, prefix) {
+					return b.CallbackData
+				}
+			}
+		}
+		t.Fatalf("no button %q under %q", prefix, last().Plain)
+		return ""
+	}
+	step := func(u map[string]any, want string) {
+		t.Helper()
+		before := len(h.sentTo(org))
+		h.send(u)
+		h.settle()
+		got := h.sentTo(org)[before:]
+		if !containsText(got, want) {
+			t.Fatalf("after the step: %q; want %q", texts(got), plain(want))
+		}
+	}
+	step(textUpdate(nextUpdateID(), org, "/broadcast"), set.Text("vi", "bc_ask_text", nil))
+	step(textUpdate(nextUpdateID(), org, "Thứ Bảy 7:30, tổ công nghệ số hỗ trợ cài VNeID tại nhà văn hoá khu phố 3"),
+		set.Text("vi", "bc_ask_buttons", map[string]string{"max": "3"}))
+	step(buttonUpdate(nextUpdateID(), org, "bcw:b:install_vneid"), "1/3")
+	step(buttonUpdate(nextUpdateID(), org, "bcw:b:"), set.Text("vi", "bc_ask_audience", nil))
+	step(buttonUpdate(nextUpdateID(), org, "bcw:a:expr"), "area:19771")
+	step(textUpdate(nextUpdateID(), org, "aera:1"), "unknown term")
+	step(textUpdate(nextUpdateID(), org, "all"), "Sẽ gửi cho 7 người (10 người phù hợp; 3 chưa đồng ý")
+	step(buttonUpdate(nextUpdateID(), org, "bcw:w:now"), "Gửi thông báo này cho 7 người")
+	// the preview is the very message, with its button opening the guide
+	msgs := h.sentTo(org)
+	preview := msgs[len(msgs)-2]
+	if preview.Plain != "Thứ Bảy 7:30, tổ công nghệ số hỗ trợ cài VNeID tại nhà văn hoá khu phố 3" ||
+		len(preview.Keyboard) != 2 || preview.Keyboard[0][0].CallbackData != flows.DataOpen("install_vneid") {
+		t.Fatalf("preview %q %+v", preview.Plain, preview.Keyboard)
+	}
+	ok := nextUpdateID()
+	step(buttonUpdate(ok, org, find("bcw:ok")), "Đã lên lịch thông báo #")
+	h.send(buttonUpdate(ok, org, "bcw:ok")) // Telegram delivers it again
+	list, err := h.main.DB.Broadcasts().Broadcasts(context.Background(), 10)
+	if err != nil || len(list) != 1 {
+		t.Fatalf("broadcasts %d, %v; want 1", len(list), err)
+	}
+	b := list[0]
+	if b.CreatedBy != "telegram:"+strconv.FormatInt(org, 10) || b.ProgressChat != key(org) || len(b.Buttons) != 1 {
+		t.Fatalf("broadcast %+v", b)
+	}
+	rep := h.report(b.ID, 20*time.Second)
+	if rep.Delivered != 7 || rep.Skipped[broadcast.ReasonNoConsent] != 3 {
+		t.Fatalf("report %+v", rep)
+	}
+	for _, c := range subs {
+		if bulkTo(api)[strconv.FormatInt(c, 10)] != 1 {
+			t.Fatalf("subscriber %d", c)
+		}
+	}
+	waitUntil(t, 10*time.Second, "the final report", func() bool {
+		return containsText(h.sentTo(org), "đã gửi xong (10 người)")
+	})
+	// a second /broadcast, dropped; a stale button afterwards
+	step(textUpdate(nextUpdateID(), org, "/broadcast"), set.Text("vi", "bc_ask_text", nil))
+	step(buttonUpdate(nextUpdateID(), org, "bcw:no"), set.Text("vi", "bc_dropped", nil))
+	step(buttonUpdate(nextUpdateID(), org, "bcw:a:all"), set.Text("vi", "bc_stale", nil))
+	// a resident is not an organizer
+	stranger := newChatID()
+	h.send(textUpdate(nextUpdateID(), stranger, "/broadcast"))
+	h.settle()
+	if !containsText(h.sentTo(stranger), set.Text("vi", "bc_not_organizer", nil)) {
+		t.Fatalf("a resident's /broadcast: %q", texts(h.sentTo(stranger)))
+	}
 }

@@ -18,6 +18,7 @@ CREATE TABLE broadcasts (
     paid             boolean     NOT NULL DEFAULT false,
     expires_seconds  integer     NOT NULL DEFAULT 0 CHECK (expires_seconds >= 0), -- 0: never
     created_by       text        NOT NULL DEFAULT '',
+    source           text        NOT NULL DEFAULT '', -- what made it, once: a chat's confirming update
     progress_channel text        NOT NULL DEFAULT '',
     progress_chat    text        NOT NULL DEFAULT '',
     progress_msg     text        NOT NULL DEFAULT '',
@@ -26,6 +27,7 @@ CREATE TABLE broadcasts (
     CHECK ((at IS NULL) = (cron <> ''))
 );
 CREATE INDEX broadcasts_active ON broadcasts (id) WHERE state = 'active';
+CREATE UNIQUE INDEX broadcasts_source ON broadcasts (source) WHERE source <> '';
 
 -- One sending of a broadcast: the one of a one-off broadcast, or one cron
 -- tick of a recurring one. UNIQUE (broadcast_id, tick) makes a tick fire

@@ -17,6 +17,7 @@ CREATE TABLE broadcasts (
     paid             INTEGER NOT NULL DEFAULT 0 CHECK (paid IN (0, 1)),
     expires_seconds  INTEGER NOT NULL DEFAULT 0 CHECK (expires_seconds >= 0),
     created_by       TEXT    NOT NULL DEFAULT '',
+    source           TEXT    NOT NULL DEFAULT '',
     progress_channel TEXT    NOT NULL DEFAULT '',
     progress_chat    TEXT    NOT NULL DEFAULT '',
     progress_msg     TEXT    NOT NULL DEFAULT '',
@@ -25,6 +26,7 @@ CREATE TABLE broadcasts (
     CHECK ((at IS NULL) = (cron <> ''))
 ) STRICT;
 CREATE INDEX broadcasts_active ON broadcasts (id) WHERE state = 'active';
+CREATE UNIQUE INDEX broadcasts_source ON broadcasts (source) WHERE source <> '';
 
 CREATE TABLE broadcast_runs (
     id           INTEGER PRIMARY KEY AUTOINCREMENT,
