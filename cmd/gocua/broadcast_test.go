@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -642,4 +643,50 @@ func TestBroadcastWizard(t *testing.T) {
 	if !containsText(h.sentTo(stranger), set.Text("vi", "bc_not_organizer", nil)) {
 		t.Fatalf("a resident's /broadcast: %q", texts(h.sentTo(stranger)))
 	}
+}
+
+// TestBroadcastReachesWebChat: a web chat visitor who said yes finds the
+// broadcast in their chat (live or at their next visit); one who did not
+// answer does not.
+func TestBroadcastReachesWebChat(t *testing.T) {
+	h := startBroadcasts(t, nil)
+	yes, silent := newWebResident(t), newWebResident(t)
+	for _, w := range []*webResident{yes, silent} {
+		w.open(h.url)
+		if code := w.send(h.url, "msg-0001", 1, "xin chào"); code != 200 {
+			t.Fatalf("send: %d", code)
+		}
+	}
+	waitUntil(t, 5*time.Second, "the consent question", func() bool {
+		return slices.ContainsFunc(yes.botMessages(h.url), func(m historyMsg) bool {
+			return strings.Contains(m.Text, plain(h.main.Flows.Text("vi", "consent_ask", nil)))
+		})
+	})
+	if code := yes.tap(h.url, "msg-0002", 2, flows.DataSubscribe, "Có"); code != 200 {
+		t.Fatalf("tap: %d", code)
+	}
+	waitUntil(t, 5*time.Second, "the consent", func() bool {
+		n, err := h.main.DB.Broadcasts().CountAudience(context.Background(), mustAudience(t, "channel:web"), broadcastRules(h.main.Config), time.Now())
+		return err == nil && n.Recipients == 1 && n.Matched == 2
+	})
+	text := "Chủ nhật tổ công nghệ số trực ở nhà văn hoá từ 7:30"
+	b := h.create(broadcast.Draft{Text: text, Now: true, Audience: "channel:web"})
+	rep := h.report(b.ID, 20*time.Second)
+	if rep.Delivered != 1 || rep.Skipped[broadcast.ReasonNoConsent] != 1 {
+		t.Fatalf("report %+v", rep)
+	}
+	has := func(w *webResident) bool {
+		return slices.ContainsFunc(w.botMessages(h.url), func(m historyMsg) bool { return m.Text == text })
+	}
+	if !has(yes) || has(silent) {
+		t.Fatalf("the subscriber has it: %v; the silent one: %v", has(yes), has(silent))
+	}
+}
+
+func mustAudience(t *testing.T, src string) broadcast.Audience {
+	a, err := broadcast.Parse(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
 }

@@ -201,6 +201,22 @@ func (w *webResident) send(base, id string, seq int, text string) int {
 	return resp.StatusCode
 }
 
+// tap sends a button tap.
+func (w *webResident) tap(base, id string, seq int, data, label string) int {
+	w.t.Helper()
+	body := fmt.Sprintf(`{"id":%q,"seq":%d,"data":%q,"label":%q}`, id, seq, data, label)
+	req, _ := http.NewRequest(http.MethodPost, base+"/chat/api/send", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Origin", base)
+	resp, err := w.client.Do(req)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
 type historyMsg struct {
 	ID   string `json:"id"`
 	From string `json:"from"`
