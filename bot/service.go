@@ -60,6 +60,12 @@ type Config struct {
 	Queue Queue
 	// Taps counts taps on broadcasts' buttons (nil: not counted).
 	Taps Taps
+	// Reminders keeps the personal reminders residents ask flows for
+	// (nil: they are told it cannot be done); they fall due at RemindAt
+	// (default 07:30) on the day chosen, in Location (default UTC).
+	Reminders Reminders
+	Location  *time.Location
+	RemindAt  time.Duration
 }
 
 // Marks records handled update ids without conversation state (store.Redis).
@@ -104,6 +110,12 @@ func NewService(cfg Config, set *flows.Set, convs Conversations, recs Records, s
 	}
 	if cfg.Metrics == nil {
 		cfg.Metrics = NopMetrics{}
+	}
+	if cfg.Location == nil {
+		cfg.Location = time.UTC
+	}
+	if cfg.RemindAt <= 0 {
+		cfg.RemindAt = 7*time.Hour + 30*time.Minute
 	}
 	s := &Service{cfg: cfg, convs: convs, recs: recs, senders: senders, log: log, seq: newSequencer(cfg.ReorderWindow)}
 	s.flows.Store(set)
@@ -248,6 +260,9 @@ func (s *Service) handleOnce(ctx context.Context, in Inbound, rerun bool) (Ack, 
 			t.conv.Consent = *t.consent
 		}
 	}
+	if err := s.reminders(ctx, &t, in, now); err != nil {
+		return Ack{}, err
+	}
 	if t.tapRun != 0 && s.cfg.Taps != nil { // idempotent: a re-run counts nothing twice
 		// counted once; a failure to count does not keep the resident waiting
 		if err := s.cfg.Taps.Tapped(ctx, t.tapRun, in.Key, now); err != nil {
@@ -303,6 +318,80 @@ func (s *Service) handleOnce(ctx context.Context, in Inbound, rerun bool) (Ack, 
 	}
 	s.cfg.Metrics.FlowEvents(in.Key.Channel, t.events)
 	return Ack{}, nil
+}
+
+// reminders does what the turn decided about personal reminders: schedule
+// one (once per update), cancel one, or cancel them all on /stop; and says
+// so to the resident.
+func (s *Service) reminders(ctx context.Context, t *turn, in Inbound, now time.Time) error {
+	set, lang := t.set, t.lang()
+	switch {
+	case t.remind != nil:
+		if s.cfg.Reminders == nil {
+			t.out = append(t.out, flows.Output{Text: set.Text(lang, "error", nil)})
+			return nil
+		}
+		due := s.remindDue(t.remind.When, now)
+		id, err := s.cfg.Reminders.ScheduleReminder(ctx, Reminder{
+			Key: in.Key, Lang: lang, Flow: t.remind.Flow, Step: t.remind.Step, Due: due, Update: in.UpdateID, Created: now,
+		})
+		if err != nil {
+			return fmt.Errorf("schedule reminder: %w", err)
+		}
+		local := due.In(s.cfg.Location)
+		t.out = append(t.out, flows.Output{
+			Text: set.Text(lang, "remind_set", map[string]string{"time": local.Format("15:04"), "date": local.Format("02/01/2006")}),
+			Buttons: [][]flows.Button{
+				{{Text: set.Text(lang, "remind_cancel_button", nil), Data: dataUnremind + strconv.FormatInt(id, 10)}},
+				{{Text: set.Text(lang, "nav_menu", nil), Data: "nav:menu"}},
+			},
+		})
+	case t.unremind != 0:
+		key := "remind_gone"
+		if s.cfg.Reminders != nil {
+			cancelled, err := s.cfg.Reminders.CancelReminder(ctx, in.Key, t.unremind, now)
+			switch {
+			case errors.Is(err, ErrNoReminder):
+			case err != nil:
+				return fmt.Errorf("cancel reminder: %w", err)
+			case cancelled:
+				key = "remind_cancelled"
+			}
+		}
+		t.out = append(t.out, flows.Output{Text: set.Text(lang, key, nil),
+			Buttons: [][]flows.Button{{{Text: set.Text(lang, "nav_menu", nil), Data: "nav:menu"}}}})
+	case t.stop && s.cfg.Reminders != nil: // no more reminders either
+		if _, err := s.cfg.Reminders.CancelReminders(ctx, in.Key, now); err != nil {
+			return fmt.Errorf("cancel reminders: %w", err)
+		}
+	}
+	return nil
+}
+
+// remindDue is when a reminder asked for at now falls due: RemindAt on the
+// day chosen (tomorrow, in three days, or a date), in Location; a date
+// whose hour has passed today is in an hour.
+func (s *Service) remindDue(when string, now time.Time) time.Time {
+	local := now.In(s.cfg.Location)
+	y, m, d := local.Date()
+	day := time.Date(y, m, d, 0, 0, 0, 0, s.cfg.Location)
+	switch when {
+	case flows.RemindTomorrow:
+		day = day.AddDate(0, 0, 1)
+	case flows.RemindIn3Days:
+		day = day.AddDate(0, 0, 3)
+	default:
+		if t, err := time.ParseInLocation("2006-01-02", when, s.cfg.Location); err == nil {
+			day = t
+		} else {
+			day = day.AddDate(0, 0, 1)
+		}
+	}
+	due := day.Add(s.cfg.RemindAt)
+	if !due.After(now) {
+		due = now.Add(time.Hour)
+	}
+	return due
 }
 
 // commitDesk records and commits what the desk planned for an update: the

@@ -3,6 +3,7 @@ package bot
 import (
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -10,7 +11,10 @@ import (
 )
 
 // Reserved button data handled by the core rather than the flow engine.
-const dataCancelTicket = "nav:cancel"
+const (
+	dataCancelTicket = "nav:cancel"
+	dataUnremind     = "rmx:" // + reminder id: cancel that reminder
+)
 
 // turn is the pure part of handling one update: from the conversation and the
 // input it decides the replies, flow events, ticket and transcript changes.
@@ -26,10 +30,13 @@ type turn struct {
 	events     []flows.Event
 	handoff    *TicketRequest
 	transcript []TranscriptLine
-	cancel     bool     // the resident cancelled their waiting ticket
-	consent    *Consent // the resident answered about broadcasts (or sent /stop)
-	tapRun     int64    // the resident tapped a button of this broadcast run
-	newArea    *string  // the resident chose their commune/ward
+	cancel     bool          // the resident cancelled their waiting ticket
+	consent    *Consent      // the resident answered about broadcasts (or sent /stop)
+	tapRun     int64         // the resident tapped a button of this broadcast run
+	remind     *flows.Remind // the resident asked to be reminded
+	unremind   int64         // the resident cancelled this reminder
+	stop       bool          // /stop: no more announcements or reminders
+	newArea    *string       // the resident chose their commune/ward
 }
 
 func (t *turn) lang() string { return t.conv.Flow.Lang }
@@ -78,7 +85,7 @@ func (t *turn) run() {
 			}
 			t.cancelTicket()
 		case "stop":
-			t.consent = new(ConsentNo)
+			t.consent, t.stop = new(ConsentNo), true
 			t.say("stopped")
 		default:
 			t.conv.Intake = nil
@@ -107,6 +114,12 @@ func (t *turn) run() {
 		if strings.HasPrefix(in.Data, dataIntake) {
 			t.intakeTap(in.Data)
 			return
+		}
+		if id, ok := strings.CutPrefix(in.Data, dataUnremind); ok {
+			if n, err := strconv.ParseInt(id, 10, 64); err == nil && n > 0 {
+				t.unremind = n
+				return
+			}
 		}
 		if run, target, ok := ParseTap(in.Data); ok { // a broadcast's button: open its step
 			t.tapRun = run
@@ -189,6 +202,7 @@ func (t *turn) advance(in flows.Input) {
 		c := Consent(res.Consent)
 		t.consent = &c
 	}
+	t.remind = res.Remind
 	t.events = append(t.events, res.Events...)
 	h := res.Handoff
 	switch {

@@ -3,6 +3,7 @@ package flows
 import (
 	"cmp"
 	"maps"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -32,14 +33,20 @@ type machine struct {
 
 	// signal is the signal found in the typed text, if any (see typed).
 	signal *keyword
+	// pending is the "remind me later" question this input may answer
+	// (State.Remind when it came in; cleared from the state meanwhile).
+	pending pendingRemind
 }
 
 // Advance is the engine: from a resident's state and one input it returns
-// the new state, the messages to send (at least one), analytics events and,
-// when a human is needed, a Handoff. It is pure: the same arguments always
-// give the same result, and st is not modified.
+// the new state, the messages to send (at least one, unless the input asked
+// for a reminder: see Result.Remind), analytics events and, when a human is
+// needed, a Handoff. It is pure: the same arguments always give the same
+// result, and st is not modified. now is the resident's clock too: a typed
+// reminder date is read in now's location.
 func (s *Set) Advance(st State, in Input, now time.Time) Result {
 	m := &machine{s: s, st: cloneState(st), now: now}
+	m.pending, m.st.Remind = s.pendingRemind(m.st.Remind), ""
 	if name := strings.TrimSpace(clip(in.Name, 4*maxName)); name != "" {
 		m.st.Vars["name"] = clipRunes(name, maxName)
 	}
@@ -73,7 +80,7 @@ func (s *Set) Advance(st State, in Input, now time.Time) Result {
 	case InputCommand:
 		m.command(in.Command, in.Args)
 	}
-	if len(m.res.Out) == 0 {
+	if len(m.res.Out) == 0 && m.res.Remind == nil {
 		m.say("not_understood")
 		m.menu()
 	}
@@ -152,12 +159,7 @@ func (m *machine) button(data string) {
 		m.menu()
 		return
 	case data == dataRetry:
-		if m.st.Flow == "" {
-			m.menu()
-			return
-		}
-		m.st.Attempts = 0
-		m.reshow()
+		m.retry()
 		return
 	case data == dataLang:
 		m.langPrompt()
@@ -195,9 +197,16 @@ func (m *machine) button(data string) {
 		m.stale()
 		return
 	}
-	if r.kind == refMenu {
+	switch r.kind {
+	case refMenu:
 		m.leave()
 		m.enter(f.ID, f.Start, "")
+		return
+	case refRemind: // wherever the resident is: they do not move
+		m.askWhen(f.ID, st.ID, r.target)
+		return
+	case refRemindWhen:
+		m.remindChoice(f.ID, r.target, r.when)
 		return
 	}
 	if m.st.Flow == "" && st.ID != f.Start {
@@ -224,6 +233,9 @@ func (m *machine) button(data string) {
 func (m *machine) typed(raw string, away bool) {
 	text := clip(raw, maxInput)
 	key := MatchKey(text)
+	if m.pending.flow != "" && m.remindTyped(key, away) {
+		return
+	}
 	if sg, ok := m.s.signal(key); ok {
 		if sg.flow != m.st.Flow {
 			m.signalled(sg)
@@ -418,6 +430,8 @@ func (m *machine) press(f *Flow, st *Step, i int) {
 		m.enterFlow(b.Flow, from)
 	case b.Action != "":
 		m.consent(b.Action == ActionSubscribe)
+	case b.Remind != "":
+		m.askWhen(f.ID, st.ID, b.Remind)
 	default: // a link cannot be opened by typing: send it on its own
 		label := m.loc(b.Label)
 		m.out(Output{Text: label, Buttons: [][]Button{{{Text: label, URL: b.URL}}, m.navRow()}})
@@ -701,6 +715,17 @@ func (m *machine) setLang(code string) {
 	m.menu()
 }
 
+// retry shows the current step again with a fresh count of wrong answers
+// (the main menu when idle).
+func (m *machine) retry() {
+	if m.st.Flow == "" {
+		m.menu()
+		return
+	}
+	m.st.Attempts = 0
+	m.reshow()
+}
+
 func (m *machine) stale() {
 	m.res.Stale = true
 	m.say("stale_button")
@@ -961,4 +986,191 @@ func clipRunes(s string, n int) string {
 		i++
 	}
 	return s
+}
+
+// --- reminders ----------------------------------------------------------------
+
+// pendingRemind is a "remind me later" question waiting for a typed answer
+// (State.Remind).
+type pendingRemind struct {
+	date       bool   // the date was asked ("🗓️ Chọn ngày"); else the when-question
+	flow, step string // where the reminder resumes; "" = nothing pending
+}
+
+// State.Remind prefixes.
+const (
+	remindAskedWhen = "w:"
+	remindAskedDate = "d:"
+)
+
+// pendingRemind reads State.Remind; a target the content no longer has is
+// nothing pending.
+func (s *Set) pendingRemind(marker string) pendingRemind {
+	var p pendingRemind
+	rest, ok := strings.CutPrefix(marker, remindAskedWhen)
+	if !ok {
+		rest, ok = strings.CutPrefix(marker, remindAskedDate)
+		p.date = true
+	}
+	flow, step, _ := strings.Cut(rest, "#")
+	if _, _, found := s.step(flow, step); !ok || !found || flow == VolunteerFlow {
+		return pendingRemind{}
+	}
+	p.flow, p.step = flow, step
+	return p
+}
+
+// askWhen asks when to remind, for a remind button of flow's step resuming
+// at target. The resident stays where they are.
+func (m *machine) askWhen(flow, step, target string) {
+	m.st.Remind = remindAskedWhen + flow + "#" + target
+	rows := make([][]Button, 0, len(remindWhens)+1)
+	for _, w := range remindWhens {
+		rows = append(rows, []Button{{Text: m.text(remindLabels[w]), Data: remindWhenData(flow, step, target, w)}})
+	}
+	m.out(Output{Text: m.text("remind_when"), Buttons: append(rows, m.remindNav())})
+}
+
+// askDate asks for the date of a reminder resuming flow at target.
+func (m *machine) askDate(flow, target string) {
+	m.st.Remind = remindAskedDate + flow + "#" + target
+	m.out(Output{Text: m.text("remind_date_ask"), Buttons: [][]Button{m.remindNav()}})
+}
+
+// remindChoice answers the when-question. A reminder is reported in
+// Result.Remind with nothing said: the core confirms it.
+func (m *machine) remindChoice(flow, target, when string) {
+	if when == remindPickDate {
+		m.askDate(flow, target)
+		return
+	}
+	m.res.Remind = &Remind{Flow: flow, Step: target, When: when}
+}
+
+// remindNav is the way-out row under the reminder questions: back shows the
+// step the resident is at again (they never left it).
+func (m *machine) remindNav() []Button {
+	row := m.navRow()
+	row[0].Data = dataRetry
+	return row
+}
+
+// remindTyped reads typed text while a reminder question is pending: a
+// when-answer or a date answers it. After the when-question anything else
+// is read as usual; after the date question, a signal or a way-out word
+// leaves, and anything else is asked again (unless the resident comes back
+// after a while with something else to say).
+func (m *machine) remindTyped(key string, away bool) bool {
+	p := m.pending
+	if w := m.remindWord(key); w != "" {
+		m.remindChoice(p.flow, p.step, w)
+		return true
+	}
+	date, looks := remindDate(key, m.now)
+	if date != "" {
+		m.res.Remind = &Remind{Flow: p.flow, Step: p.step, When: date}
+		return true
+	}
+	if !p.date && !looks {
+		return false
+	}
+	if sg, ok := m.s.signal(key); ok {
+		m.signalled(sg)
+		return true
+	}
+	switch m.s.global(key, false) {
+	case actMenu:
+		m.menu()
+		return true
+	case actBack:
+		m.retry()
+		return true
+	case actHuman:
+		m.human()
+		return true
+	}
+	for _, kw := range m.s.offers {
+		if containsWords(key, kw.key) {
+			m.offer("escalate_offer")
+			return true
+		}
+	}
+	if away && !looks {
+		return false
+	}
+	m.say("remind_date_invalid")
+	m.askDate(p.flow, p.step)
+	return true
+}
+
+// remindWords are typed answers to the when-question besides its labels.
+var remindWords = map[string]string{
+	"mai": RemindTomorrow, "ngay mai": RemindTomorrow, "sang mai": RemindTomorrow, "sang ngay mai": RemindTomorrow,
+	"tomorrow": RemindTomorrow, "tomorrow morning": RemindTomorrow,
+	"3 ngay": RemindIn3Days, "3 ngay nua": RemindIn3Days, "ba ngay": RemindIn3Days, "ba ngay nua": RemindIn3Days,
+	"3 days": RemindIn3Days, "in 3 days": RemindIn3Days,
+}
+
+// remindWord reads typed text as an answer of the when-question: its
+// number (right after the question), its label or a common phrase.
+func (m *machine) remindWord(key string) string {
+	if n, ok := ordinal(key); ok {
+		if !m.pending.date && n <= len(remindWhens) {
+			return remindWhens[n-1]
+		}
+		return ""
+	}
+	if key == "" {
+		return ""
+	}
+	for _, w := range remindWhens {
+		if anyKey(m.s.texts[remindLabels[w]], key) {
+			return w
+		}
+	}
+	return remindWords[key]
+}
+
+// remindDatePattern is a typed day and month, optionally a year, as a match
+// key: "15/12", "05-01", "15.12.2026", "ngày 15/12", "mùng 5 tháng 1",
+// "nhắc tôi ngày 15/12 nhé" ("/", "-" and "." are spaces in a match key).
+var remindDatePattern = regexp.MustCompile(`^(?:nhac (?:toi |bac )?)?(?:vao )?(?:ngay )?(?:mung )?` +
+	`(\d{1,2}) (?:thang )?(\d{1,2})(?: (?:nam )?(\d{4}|\d{2}))?(?: (?:a|nhe|nha|nhen))?$`)
+
+// remindDate reads a typed reminder date (a match key) on now's calendar:
+// the ISO date, or "" with looks reporting whether the text is written like
+// a date at all. Without a year it is the next such day on or after today;
+// a day that does not exist, is past, or is more than a year ahead is
+// refused.
+func remindDate(key string, now time.Time) (iso string, looks bool) {
+	sub := remindDatePattern.FindStringSubmatch(key)
+	if sub == nil {
+		return "", false
+	}
+	day, _ := strconv.Atoi(sub[1])
+	month, _ := strconv.Atoi(sub[2])
+	y, mo, d := now.Date()
+	today := time.Date(y, mo, d, 0, 0, 0, 0, time.UTC) // a calendar day: no clock, no zone
+	on := func(year int) (time.Time, bool) {
+		t := time.Date(year, time.Month(month), day, 0, 0, 0, 0, time.UTC)
+		return t, month >= 1 && month <= 12 && t.Day() == day && t.Month() == time.Month(month)
+	}
+	var t time.Time
+	ok := false
+	if sub[3] != "" {
+		year, _ := strconv.Atoi(sub[3])
+		if len(sub[3]) == 2 {
+			year += 2000
+		}
+		t, ok = on(year)
+	} else {
+		for year := y; year <= y+1 && !ok; year++ {
+			t, ok = on(year)
+			ok = ok && !t.Before(today)
+		}
+	}
+	if !ok || t.Before(today) || t.After(today.AddDate(1, 0, 0)) {
+		return "", true
+	}
+	return t.Format(time.DateOnly), true
 }

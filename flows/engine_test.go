@@ -74,8 +74,11 @@ func play(t *testing.T, s *Set, st State, turns []turn) Result {
 		if !reflect.DeepEqual(cloneState(st), before) {
 			t.Fatalf("turn %d: Advance modified its input state", i)
 		}
-		if len(r.Out) == 0 {
+		switch {
+		case len(r.Out) == 0 && r.Remind == nil:
 			t.Fatalf("turn %d (%+v): no output", i, in)
+		case len(r.Out) > 0 && r.Remind != nil:
+			t.Fatalf("turn %d (%+v): a reminder with output (the core confirms it)\n%s", i, in, dump(r))
 		}
 		if got := texts(r); tr.expect && !slices.Equal(got, tr.want) {
 			t.Fatalf("turn %d (%+v): texts\n got %q\nwant %q\n%s", i, in, got, tr.want, dump(r))
@@ -715,7 +718,7 @@ steps:
 	bad := fstest.MapFS{"x.yaml": {Data: []byte("id: x\nstart: a\nsteps:\n  - id: a\n    say: {vi: hi}\n    buttons:\n      - label: {vi: go}\n        action: dance\n      - label: {vi: two}\n        action: subscribe\n        goto: a\n")}}
 	_, err = Load(Named("good", os.DirFS("testdata/good")), Named("bad", bad))
 	if err == nil || !strings.Contains(err.Error(), `action "dance" is not subscribe or unsubscribe`) ||
-		!strings.Contains(err.Error(), "button 2 needs exactly one of goto, flow, url, action") {
+		!strings.Contains(err.Error(), "button 2 needs exactly one of goto, flow, url, action, remind") {
 		t.Fatalf("bad actions: %v", err)
 	}
 }
@@ -744,4 +747,351 @@ func TestAdvanceOpen(t *testing.T) {
 			t.Error("not stale")
 		}
 	})})
+}
+
+// remindFlow is a flow with "remind me later" buttons, layered over
+// testdata/good (whose fixtures stay without them: every result there
+// has output).
+const remindFlow = `id: wait
+title: {vi: "Chờ duyệt"}
+keywords: {vi: ["chờ duyệt"]}
+start: sent
+steps:
+  - id: sent
+    say: {vi: "Đã gửi hồ sơ"}
+    next: wait
+  - id: wait
+    say: {vi: "Chờ tin nhắn", en: "Wait for the text"}
+    buttons:
+      - label: {vi: "Đã có tin"}
+        goto: approved
+      - label: {vi: "Nhắc tôi sau", en: "Remind me later"}
+        remind: approved
+  - id: approved
+    say: {vi: "Kích hoạt nhé"}
+    next: done
+  - id: done
+    end: {vi: "Xong"}
+`
+
+// dangerFlow has a signal, to check it still wins during a reminder question.
+const dangerFlow = `id: danger
+start: warning
+steps:
+  - id: warning
+    signals: {vi: ["chuyển tiền"]}
+    end: {vi: "Dừng lại!"}
+`
+
+func loadRemind(t *testing.T, flow string) *Set {
+	t.Helper()
+	s, err := Load(Named("good", os.DirFS("testdata/good")),
+		Named("remind", fstest.MapFS{"wait.yaml": {Data: []byte(flow)}, "danger.yaml": {Data: []byte(dangerFlow)}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func wantRemind(flow, step, when string) func(t *testing.T, r Result) {
+	return func(t *testing.T, r Result) {
+		t.Helper()
+		if r.Remind == nil || *r.Remind != (Remind{Flow: flow, Step: step, When: when}) {
+			t.Fatalf("Remind = %+v, want %s#%s %s", r.Remind, flow, step, when)
+		}
+		if len(r.Out) != 0 || len(r.Events) != 0 || r.State.Remind != "" {
+			t.Fatalf("a reminder says nothing, counts nothing and leaves nothing pending:\n%s\nstate %+v", dump(r), r.State)
+		}
+	}
+}
+
+func wantPending(marker string) func(t *testing.T, r Result) {
+	return func(t *testing.T, r Result) {
+		t.Helper()
+		if r.State.Remind != marker {
+			t.Fatalf("State.Remind = %q, want %q", r.State.Remind, marker)
+		}
+		if r.Remind != nil {
+			t.Fatalf("Remind = %+v before it was answered", r.Remind)
+		}
+	}
+}
+
+// both runs checks in order.
+func both(checks ...func(t *testing.T, r Result)) func(t *testing.T, r Result) {
+	return func(t *testing.T, r Result) {
+		t.Helper()
+		for _, c := range checks {
+			c(t, r)
+		}
+	}
+}
+
+// TestAdvanceRemind: a `remind:` button asks when, without moving the
+// resident; the answer is reported in Result.Remind (nothing said: the core
+// confirms); a date can be typed; way-outs leave the question.
+func TestAdvanceRemind(t *testing.T) {
+	s := loadRemind(t, remindFlow)
+	const when, ask = "Khi nào nhắc?", "Gõ ngày"
+	whenLabels := []string{"Sáng mai", "3 ngày nữa", "Chọn ngày", nav}
+	const pending, pendingDate = "w:wait#approved", "d:wait#approved"
+	remind := stepButton(t, s, "wait", "wait", "Nhắc tôi sau")
+	atWait := func() []turn {
+		return []turn{say("chờ duyệt"), say("tiếp").then("wait", "wait", "Chờ tin nhắn")}
+	}
+	tests := []struct {
+		name  string
+		st    State
+		turns []turn
+	}{
+		{"tap: the when-question, the resident stays; tomorrow", State{}, append(atWait(),
+			tap("Nhắc tôi sau").then("wait", "wait", when).and(func(t *testing.T, r Result) {
+				wantLabels(0, whenLabels...)(t, r)
+				wantPending(pending)(t, r)
+				wantEvents()(t, r)
+				if !slices.Equal(r.State.Back, []string{"wait/sent"}) {
+					t.Errorf("back = %q", r.State.Back)
+				}
+				for _, b := range r.Out[0].Buttons[0:3] {
+					if len(b[0].Data) > MaxCallbackData || !strings.HasPrefix(b[0].Data, "s:") {
+						t.Errorf("when data %q", b[0].Data)
+					}
+				}
+				if d := r.Out[0].Buttons[3][0].Data; d != "nav:retry" {
+					t.Errorf("back under the question: %q, want nav:retry (the step they are at)", d)
+				}
+			}),
+			tap("Sáng mai").then("wait", "wait").and(wantRemind("wait", "approved", RemindTomorrow)),
+			say("đã có tin").then("wait", "approved", "Kích hoạt nhé"),
+		)},
+		{"in 3 days", State{}, append(atWait(),
+			tap("Nhắc tôi sau"),
+			tap("3 ngày nữa").then("wait", "wait").and(wantRemind("wait", "approved", RemindIn3Days)),
+		)},
+		{"pick a date, typed", State{}, append(atWait(),
+			tap("Nhắc tôi sau"),
+			tap("Chọn ngày").then("wait", "wait", ask).and(both(wantPending(pendingDate), wantLabels(0, nav))),
+			say("15/12").then("wait", "wait").and(wantRemind("wait", "approved", "2026-12-15")),
+		)},
+		{"a wrong date: said so, asked again, until a right one", State{}, append(atWait(),
+			tap("Nhắc tôi sau"), tap("Chọn ngày"),
+			say("31/02").then("wait", "wait", "Ngày sai", ask).and(wantPending(pendingDate)),
+			say("hôm nào cũng được").then("wait", "wait", "Ngày sai", ask).and(wantPending(pendingDate)),
+			say("1").then("wait", "wait", "Ngày sai", ask).and(wantPending(pendingDate)),
+			say("ngày 2/3 nhé").then("wait", "wait").and(wantRemind("wait", "approved", "2026-03-02")),
+		)},
+		{"the typed label and number of the remind button", State{}, append(atWait(),
+			say("nhac toi sau").then("wait", "wait", when).and(wantPending(pending)),
+			say("sáng mai").then("wait", "wait").and(wantRemind("wait", "approved", RemindTomorrow)),
+			say("2").then("wait", "wait", when).and(wantPending(pending)),
+			say("2").then("wait", "wait").and(wantRemind("wait", "approved", RemindIn3Days)),
+			say("2").then("wait", "wait", when),
+			say("3").then("wait", "wait", ask).and(wantPending(pendingDate)),
+			say("mai").then("wait", "wait").and(wantRemind("wait", "approved", RemindTomorrow)),
+		)},
+		{"a date typed right after the when-question", State{}, append(atWait(),
+			tap("Nhắc tôi sau"),
+			say("15.12.2026").then("wait", "wait").and(wantRemind("wait", "approved", "2026-12-15")),
+			press(remind),
+			say("1/1/2028").then("wait", "wait", "Ngày sai", ask).and(wantPending(pendingDate)), // over a year ahead
+		)},
+		{"something else after the when-question is read as usual", State{}, append(atWait(),
+			tap("Nhắc tôi sau"),
+			say("đã có tin").then("wait", "approved", "Kích hoạt nhé").and(wantPending("")),
+		)},
+		{"way out of the date question: menu", State{}, append(atWait(),
+			tap("Nhắc tôi sau"), tap("Chọn ngày"),
+			say("menu").then("", "", menuText).and(wantPending("")),
+			say("15/12").then("", "", "Chưa hiểu", menuText),
+		)},
+		{"way out of the date question: back is the step they are at", State{}, append(atWait(),
+			tap("Nhắc tôi sau"), tap("Chọn ngày"),
+			tap("Quay lại").then("wait", "wait", "Chờ tin nhắn").and(wantPending("")),
+			say("15/12").then("wait", "wait", "Chưa hiểu", "Chờ tin nhắn"),
+			tap("Nhắc tôi sau"), tap("Chọn ngày"),
+			say("quay lại").then("wait", "wait", "Chờ tin nhắn").and(wantPending("")),
+		)},
+		{"way out of the date question: a volunteer, a tapped button, a command", State{}, append(atWait(),
+			tap("Nhắc tôi sau"), tap("Chọn ngày"),
+			say("gặp tình nguyện viên").then("", "", "Đã gọi tình nguyện viên").and(func(t *testing.T, r Result) {
+				wantPending("")(t, r)
+				if r.Handoff == nil || r.Handoff.Flow != "wait" || r.Handoff.Step != "wait" {
+					t.Errorf("handoff = %+v", r.Handoff)
+				}
+			}),
+			say("chờ duyệt"), say("tiếp"), tap("Nhắc tôi sau"), tap("Chọn ngày"),
+			press(stepButton(t, s, "wait", "wait", "Đã có tin")).then("wait", "approved", "Kích hoạt nhé").and(wantPending("")),
+			say("chờ duyệt"), say("tiếp"), tap("Nhắc tôi sau"), tap("Chọn ngày"),
+			cmd("help", "").then("", "", "Trợ giúp", menuText).and(wantPending("")),
+		)},
+		{"a signal wins over the date question", State{}, append(atWait(),
+			tap("Nhắc tôi sau"), tap("Chọn ngày"),
+			say("họ bảo chuyển tiền").then("", "", "Dừng lại!", menuText).and(wantPending("")),
+		)},
+		{"the when-question from an old message, with no state", State{}, []turn{
+			press(remind).then("", "", when).and(wantPending(pending)),
+			tap("Sáng mai").then("", "").and(wantRemind("wait", "approved", RemindTomorrow)),
+		}},
+		{"a when-button of an old message, elsewhere", State{Flow: "install_vneid", Step: "phone"}, []turn{
+			press(remindWhenData("wait", "wait", "approved", RemindIn3Days)).then("install_vneid", "phone").and(
+				wantRemind("wait", "approved", RemindIn3Days)),
+		}},
+		{"a pending question whose target is gone is nothing", State{Flow: "wait", Step: "wait", Remind: "d:wait#gone"}, []turn{
+			say("15/12").then("wait", "wait", "Chưa hiểu", "Chờ tin nhắn").and(wantPending("")),
+		}},
+		{"English", State{Lang: "en", Flow: "wait", Step: "wait"}, []turn{
+			press(remind).then("wait", "wait", "When?").and(wantLabels(0, "Tomorrow", "In 3 days", "Pick a day", "Back|Main menu|Talk to a volunteer")),
+			say("tomorrow").and(wantRemind("wait", "approved", RemindTomorrow)),
+			say("remind me later").then("wait", "wait", "When?"),
+			tap("Pick a day").then("wait", "wait", "Type a day"),
+			say("29/02").then("wait", "wait", "Bad day", "Type a day"),
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { play(t, s, tc.st, tc.turns) })
+	}
+}
+
+// TestAdvanceRemindDate: typed dates, read on now's calendar (in now's
+// location): the given year, else the next such day on or after today; a
+// past day, one over a year ahead or no day at all is asked again.
+func TestAdvanceRemindDate(t *testing.T) {
+	s := loadRemind(t, remindFlow)
+	ict := time.FixedZone("ICT", 7*60*60)
+	dec20 := time.Date(2026, 12, 20, 10, 0, 0, 0, ict)
+	tests := []struct {
+		text string
+		now  time.Time
+		want string // "" = refused
+	}{
+		{"05/01", dec20, "2027-01-05"}, // the year rolls over
+		{"5/1", dec20, "2027-01-05"},
+		{"ngày 5/1", dec20, "2027-01-05"},
+		{"Ngày 05-01", dec20, "2027-01-05"},
+		{"mùng 5 tháng 1", dec20, "2027-01-05"},
+		{"5.1.2027", dec20, "2027-01-05"},
+		{"05/01/27", dec20, "2027-01-05"},
+		{"１５/１２/２０２７", dec20, "2027-12-15"}, // full-width digits
+		{" 20/12 ", dec20, "2026-12-20"},    // today
+		{"19/12", dec20, "2027-12-19"},      // passed this year: next year's
+		{"20/12/2027", dec20, "2027-12-20"}, // a year ahead, to the day
+		{"nhắc tôi ngày 24/12 nhé", dec20, "2026-12-24"},
+		{"15/12 ạ", dec20, "2027-12-15"},
+		{"21/12/2027", dec20, ""}, // over a year ahead
+		{"19/12/2026", dec20, ""}, // past
+		{"1/1/2020", dec20, ""},
+		{"29/02", dec20, ""}, // no 29 February within a year
+		{"29/02", time.Date(2027, 3, 1, 9, 0, 0, 0, ict), "2028-02-29"},
+		{"31/04", dec20, ""},
+		{"32/1", dec20, ""},
+		{"1/13", dec20, ""},
+		{"0/1", dec20, ""},
+		{"15/12/12026", dec20, ""},
+		{"15", dec20, ""},
+		{"mười lăm tháng mười hai", dec20, ""},
+		{"2026-12-24", dec20, ""}, // year first is not how residents write it
+		// 23:30 UTC on the 20th is already the 21st in Vietnam: today is
+		// now's own date
+		{"20/12", time.Date(2026, 12, 20, 23, 30, 0, 0, time.UTC), "2026-12-20"},
+		{"20/12", time.Date(2026, 12, 20, 23, 30, 0, 0, time.UTC).In(ict), "2027-12-20"},
+	}
+	st := State{Flow: "wait", Step: "wait", Remind: "d:wait#approved", Seen: dec20}
+	for _, tc := range tests {
+		r := s.Advance(st, Input{Kind: InputText, Text: tc.text}, tc.now)
+		switch {
+		case tc.want != "" && (r.Remind == nil || *r.Remind != Remind{Flow: "wait", Step: "approved", When: tc.want} || len(r.Out) != 0):
+			t.Errorf("%q on %s: Remind %+v, want %s\n%s", tc.text, tc.now, r.Remind, tc.want, dump(r))
+		case tc.want == "" && (r.Remind != nil || !slices.Equal(texts(r), []string{"Ngày sai", "Gõ ngày"}) || r.State.Remind != st.Remind):
+			t.Errorf("%q on %s: want it asked again, got Remind %+v, pending %q\n%s", tc.text, tc.now, r.Remind, r.State.Remind, dump(r))
+		}
+		if r.State.Flow != "wait" || r.State.Step != "wait" {
+			t.Errorf("%q: moved to %s/%s", tc.text, r.State.Flow, r.State.Step)
+		}
+	}
+	// Back after a while with something else to say: the question lapsed.
+	r := s.Advance(st, Input{Kind: InputText, Text: "alo"}, dec20.Add(7*time.Hour))
+	if got := texts(r); !slices.Equal(got, []string{"Chào mừng quay lại", "Chờ tin nhắn"}) || r.State.Remind != "" {
+		t.Errorf("after 7 hours: %q, pending %q", got, r.State.Remind)
+	}
+	// A date is still a date then.
+	if r := s.Advance(st, Input{Kind: InputText, Text: "24/12"}, dec20.Add(7*time.Hour)); r.Remind == nil || r.Remind.When != "2026-12-24" {
+		t.Errorf("a date after 7 hours: %+v", r.Remind)
+	}
+}
+
+// TestAdvanceRemindStale: the when-buttons are stable across loads of the
+// same content and answer like stale buttons once the content changed
+// under them (the target renamed, the button removed).
+func TestAdvanceRemindStale(t *testing.T) {
+	a, b := loadRemind(t, remindFlow), loadRemind(t, remindFlow)
+	tomorrow := remindWhenData("wait", "wait", "approved", RemindTomorrow)
+	for _, s := range []*Set{a, b} {
+		if r, ok := s.refs[tomorrow]; !ok || r.kind != refRemindWhen {
+			t.Fatalf("when data %q not stable: %+v", tomorrow, r)
+		}
+	}
+	remind := stepButton(t, a, "wait", "wait", "Nhắc tôi sau")
+	if stepButton(t, b, "wait", "wait", "Nhắc tôi sau") != remind {
+		t.Fatal("remind button data not stable")
+	}
+	renamed := loadRemind(t, strings.ReplaceAll(remindFlow, "approved", "ok"))
+	removed := loadRemind(t, strings.Replace(remindFlow, `      - label: {vi: "Nhắc tôi sau", en: "Remind me later"}
+        remind: approved
+`, "", 1))
+	for name, s := range map[string]*Set{"target renamed": renamed, "button removed": removed} {
+		for _, data := range []string{tomorrow, remind, remindWhenData("wait", "wait", "approved", remindPickDate)} {
+			r := s.Advance(State{Flow: "wait", Step: "wait"}, Input{Kind: InputButton, Data: data}, t0)
+			if !r.Stale || r.Remind != nil || !slices.Equal(texts(r), []string{"Nút cũ", menuText}) {
+				t.Errorf("%s: %q: stale %v, remind %+v\n%s", name, data, r.Stale, r.Remind, dump(r))
+			}
+		}
+	}
+	// Renamed, the new buttons work.
+	r := renamed.Advance(State{}, Input{Kind: InputButton, Data: remindWhenData("wait", "wait", "ok", RemindIn3Days)}, t0)
+	if r.Remind == nil || *r.Remind != (Remind{Flow: "wait", Step: "ok", When: RemindIn3Days}) {
+		t.Errorf("renamed: %+v", r.Remind)
+	}
+}
+
+// TestBundledRemind: the bundled level 2 guide offers a reminder while the
+// resident waits for the approval text (back at that step, whose button
+// starts the activation) and before the trip to the police (the list of
+// what to bring).
+func TestBundledRemind(t *testing.T) {
+	s, err := Load(Named("bundled", Bundled()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []string{"wait_sms", "bring"} {
+		st := State{Flow: "level2", Step: step}
+		r := s.Advance(st, Input{Kind: InputText, Text: "nhắc tôi sau"}, t0)
+		if r.State.Step != step || len(r.Out) != 1 || r.Out[0].Text != "⏰ Bác muốn mình nhắc lúc nào?" {
+			t.Fatalf("%s: %s", step, dump(r))
+		}
+		b, ok := findButton(r, "🌅 Sáng mai")
+		if !ok {
+			t.Fatalf("%s: no tomorrow button: %s", step, dump(r))
+		}
+		r = s.Advance(r.State, Input{Kind: InputButton, Data: b.Data}, t0)
+		if r.Remind == nil || *r.Remind != (Remind{Flow: "level2", Step: step, When: RemindTomorrow}) || r.State.Step != step {
+			t.Fatalf("%s: Remind %+v at %s", step, r.Remind, r.State.Step)
+		}
+		if err := s.OpenTarget(r.Remind.Flow + "#" + r.Remind.Step); err != nil {
+			t.Fatal(err)
+		}
+		r = s.Advance(State{}, Input{Kind: InputButton, Data: DataOpen("level2#" + step)}, t0)
+		if r.State.Step != step {
+			t.Fatalf("the reminder's button opened %s", r.State.Step)
+		}
+	}
+	r := s.Advance(State{Flow: "level2", Step: "wait_sms"}, Input{Kind: InputText, Text: "nhắc tôi sau"}, t0)
+	b, _ := findButton(r, "🗓️ Chọn ngày")
+	r = s.Advance(r.State, Input{Kind: InputButton, Data: b.Data}, t0)
+	if !slices.Equal(texts(r), []string{s.Text("vi", "remind_date_ask", nil)}) {
+		t.Fatalf("date question: %s", dump(r))
+	}
+	r = s.Advance(r.State, Input{Kind: InputText, Text: "ngày 10/3"}, t0)
+	if r.Remind == nil || r.Remind.When != "2026-03-10" {
+		t.Fatalf("typed date: %+v", r.Remind)
+	}
 }

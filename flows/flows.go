@@ -84,7 +84,8 @@ type Step struct {
 }
 
 // StepButton is a button of a message step: a label and exactly one of Goto
-// (a step of the same flow), Flow ("flow" or "flow#step"), URL or Action.
+// (a step of the same flow), Flow ("flow" or "flow#step"), URL, Action or
+// Remind.
 type StepButton struct {
 	Label Text   `yaml:"label"`
 	Goto  string `yaml:"goto"`
@@ -93,6 +94,11 @@ type StepButton struct {
 	// Action is something the core does: ActionSubscribe or
 	// ActionUnsubscribe (broadcasts and reminders).
 	Action string `yaml:"action"`
+	// Remind is "remind me later": a step of the same flow the reminder
+	// resumes at. Tapping it does not move the resident; it asks when
+	// (tomorrow morning, in three days, on a date) and Advance reports the
+	// answer in Result.Remind.
+	Remind string `yaml:"remind"`
 }
 
 // Button actions (StepButton.Action).
@@ -194,6 +200,11 @@ type State struct {
 	Attempts int               `json:"a,omitempty"` // wrong answers at the current question
 	Back     []string          `json:"b,omitempty"` // "flow/step" history for the back button, bounded (≤ 20)
 	Seen     time.Time         `json:"t,omitempty"` // last input time (set by Advance from now)
+	// Remind is a pending "remind me later" question, kept for one input:
+	// "w:flow#step" after the when-question (a typed "sáng mai", "1" or a
+	// date answers it), "d:flow#step" after "🗓️ Chọn ngày" (the next typed
+	// text is the date). Any other input clears it.
+	Remind string `json:"r,omitempty"`
 }
 
 // InputKind says what the resident did.
@@ -267,10 +278,30 @@ type Handoff struct {
 	At string
 }
 
+// Remind is a personal reminder the resident asked for: remind them When,
+// with a button resuming Flow at Step (flows.DataOpen(Flow + "#" + Step)).
+// When is RemindTomorrow, RemindIn3Days or a date "2026-12-15" (on or after
+// the day of Advance's now, in now's location, at most a year later). The
+// core knows the timezone and the clock: it picks the hour, stores the
+// reminder and confirms it (locale text remind_set).
+type Remind struct {
+	Flow, Step string
+	When       string
+}
+
+// Remind.When values besides a date.
+const (
+	RemindTomorrow = "tomorrow" // tomorrow morning
+	RemindIn3Days  = "3d"       // three days from today
+)
+
 // Result is what Advance decided.
 type Result struct {
-	State   State
-	Out     []Output // messages to send, in order; never empty
+	State State
+	// Out is the messages to send, in order. It is never empty, except
+	// when Remind is set: then the engine says nothing and the core writes
+	// the confirmation.
+	Out     []Output
 	Events  []Event
 	Handoff *Handoff // non-nil: the core creates a waiting ticket
 	Stale   bool     // the tapped button belongs to no current content (friendly text + menu were output)
@@ -278,4 +309,7 @@ type Result struct {
 	// they gave one ("yes" or "no"; "" otherwise): the core records it. The
 	// confirmation is already in Out.
 	Consent string
+	// Remind is a reminder the resident asked for; the resident's place
+	// (State.Flow, State.Step) is unchanged.
+	Remind *Remind
 }

@@ -166,7 +166,7 @@ func playLoaded(t *testing.T, s *Set) {
 	t.Helper()
 	check := func(r Result) {
 		t.Helper()
-		if len(r.Out) == 0 {
+		if len(r.Out) == 0 && r.Remind == nil { // a reminder's time: the core answers
 			t.Fatal("no output")
 		}
 		for _, o := range r.Out {

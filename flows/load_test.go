@@ -141,6 +141,10 @@ func TestCheckMessages(t *testing.T) {
 		{"branch without else", "id: x\nstart: a\nsteps:\n  - id: a\n    branch:\n      - if: {var: v, eq: x}\n        goto: b\n  - id: b\n    end: {vi: ok}\n", IssueBadStep, 6, "end with else"},
 		{"dangling branch", "id: x\nstart: a\nsteps:\n  - id: a\n    branch:\n      - else: zz\n", IssueDangling, 6, `"zz"`},
 		{"button with two targets", "id: x\nstart: a\nsteps:\n  - id: a\n    say: {vi: hi}\n    buttons:\n      - label: {vi: go}\n        goto: b\n        url: https://a.vn\n  - id: b\n    end: {vi: ok}\n", IssueBadStep, 7, "exactly one of goto"},
+		{"remind and goto", "id: x\nstart: a\nsteps:\n  - id: a\n    say: {vi: hi}\n    buttons:\n      - label: {vi: go}\n        goto: a\n        remind: a\n", IssueBadStep, 7, "needs exactly one of goto, flow, url, action, remind"},
+		{"dangling remind", "id: x\nstart: a\nsteps:\n  - id: a\n    say: {vi: hi}\n    buttons:\n      - label: {vi: later}\n        remind: zz\n", IssueDangling, 8, `"zz" names no step of flow x`},
+		{"remind across flows", "id: x\nstart: a\nsteps:\n  - id: a\n    say: {vi: hi}\n    buttons:\n      - label: {vi: later}\n        remind: install_vneid#phone\n", IssueDangling, 8, `"install_vneid#phone" names no step of flow x`},
+		{"remind in the volunteer flow", "id: volunteer\nstart: a\nsteps:\n  - id: a\n    handoff: {reason: r, say: {vi: x}}\n  - id: b\n    say: {vi: hi}\n    buttons:\n      - label: {vi: later}\n        remind: b\n", IssueBadStep, 10, "volunteer flow cannot be resumed"},
 		{"duplicate step id", "id: x\nstart: a\nsteps:\n  - id: a\n    say: {vi: hi}\n    next: a\n  - id: a\n    end: {vi: ok}\n", IssueBadStep, 7, "used twice"},
 		{"reserved keyword", "id: x\nkeywords: {vi: [\"Menu chính\"]}\nstart: a\nsteps:\n  - id: a\n    end: {vi: ok}\n", IssueDuplicateKeyword, 2, "reserved"},
 		{"bad source", "id: x\nsources: [\"dean06.hanam.gov.vn\"]\nstart: a\nsteps:\n  - id: a\n    end: {vi: ok}\n", IssueBadURL, 2, "not an http(s) address"},
@@ -161,6 +165,22 @@ func TestCheckMessages(t *testing.T) {
 			}
 			t.Fatalf("want %s at line %d containing %q, got:\n%s", tc.kind, tc.line, tc.msg, Issues(got).Error())
 		})
+	}
+}
+
+// TestCheckRemindTargetIsReached: the step a reminder resumes at is
+// reached (by the reminder's button) even when nothing else leads there.
+func TestCheckRemindTargetIsReached(t *testing.T) {
+	file := "id: x\nstart: a\nsteps:\n  - id: a\n    say: {vi: hi}\n    buttons:\n      - label: {vi: later}\n        remind: later\n  - id: later\n    end: {vi: back}\n"
+	if got := Check(checkDay, Named("good", goodFS(t)), Named("x", fstest.MapFS{"f.yaml": {Data: []byte(file)}})); len(got) != 0 {
+		t.Fatalf("issues:\n%s", Issues(got).Error())
+	}
+	// Every reminder text is required.
+	for _, k := range []string{"remind_when", "remind_tomorrow", "remind_3days", "remind_date", "remind_date_ask", "remind_date_invalid",
+		"remind_set", "remind_cancel_button", "remind_cancelled", "remind_gone", "remind_message", "remind_open_button"} {
+		if !slices.Contains(RequiredTexts(), k) {
+			t.Errorf("%s is not required", k)
+		}
 	}
 }
 

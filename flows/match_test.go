@@ -138,7 +138,7 @@ func TestAdvanceOddInput(t *testing.T) {
 // checkResult asserts what every Advance result must satisfy.
 func checkResult(t testing.TB, r Result) {
 	t.Helper()
-	if len(r.Out) == 0 {
+	if len(r.Out) == 0 && r.Remind == nil { // a reminder's time: the core answers
 		t.Fatal("no output")
 	}
 	for _, o := range r.Out {

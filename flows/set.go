@@ -32,11 +32,13 @@ type Set struct {
 type refKind uint8
 
 const (
-	refGoto   refKind = iota + 1 // goto a step of the same flow
-	refFlow                      // start another flow (target "flow" or "flow#step")
-	refNext                      // the "continue" button of a message step
-	refAnswer                    // an answer of a question (target = saved value)
-	refMenu                      // a main-menu button (flow = the flow to start)
+	refGoto       refKind = iota + 1 // goto a step of the same flow
+	refFlow                          // start another flow (target "flow" or "flow#step")
+	refNext                          // the "continue" button of a message step
+	refAnswer                        // an answer of a question (target = saved value)
+	refMenu                          // a main-menu button (flow = the flow to start)
+	refRemind                        // a "remind me later" button (target = the step to resume at)
+	refRemindWhen                    // an answer of its when-question (target as refRemind, when = the answer)
 )
 
 // ref is what a callback data string points at.
@@ -45,6 +47,22 @@ type ref struct {
 	flow   string
 	step   string
 	target string
+	when   string // refRemindWhen: RemindTomorrow, RemindIn3Days or remindPickDate
+}
+
+// The answers of the when-question of a "remind me later" button, in the
+// order shown, and their locale labels.
+const remindPickDate = "date" // "🗓️ Chọn ngày": ask for a date
+
+var (
+	remindWhens  = []string{RemindTomorrow, RemindIn3Days, remindPickDate}
+	remindLabels = map[string]string{RemindTomorrow: "remind_tomorrow", RemindIn3Days: "remind_3days", remindPickDate: "remind_date"}
+)
+
+// remindWhenData is the data of an answer of the when-question asked by a
+// remind button of flow's step (resuming at target).
+func remindWhenData(flow, step, target, when string) string {
+	return buttonData("s:", flow, step, "remind\x00"+target+"\x00"+when)
 }
 
 // keyword is a normalized phrase that starts a flow.
@@ -212,6 +230,11 @@ func (s *Set) stepData(f *Flow, st *Step) {
 			st.data[i] = DataSubscribe
 		case b.Action == ActionUnsubscribe:
 			st.data[i] = DataUnsubscribe
+		case b.Remind != "":
+			st.data[i] = add(ref{kind: refRemind, flow: f.ID, step: st.ID, target: b.Remind}, strconv.Itoa(i)+"\x00remind\x00"+b.Remind)
+			for _, w := range remindWhens {
+				s.refs[remindWhenData(f.ID, st.ID, b.Remind, w)] = ref{kind: refRemindWhen, flow: f.ID, step: st.ID, target: b.Remind, when: w}
+			}
 		}
 	}
 	if st.Next != "" && st.Ask == nil {

@@ -25,6 +25,8 @@ var requiredTexts = []string{
 	"error", "stopped", "nav_retry", "escalate_offer", "escalate_stuck",
 	"consent_ask", "consent_yes_button", "consent_no_button", "consent_yes", "consent_no",
 	"unsubscribe_button", "broadcast_progress", "broadcast_report",
+	"remind_when", "remind_tomorrow", "remind_3days", "remind_date", "remind_date_ask", "remind_date_invalid",
+	"remind_set", "remind_cancel_button", "remind_cancelled", "remind_gone", "remind_message", "remind_open_button",
 }
 
 // RequiredTexts returns the locale keys every deployment must define.
@@ -212,18 +214,24 @@ func (v *validator) button(f *Flow, st *Step, i, j int, b StepButton) {
 		v.ftext(f, st.ID, fmt.Sprintf("button %d label", j+1), b.Label, append(p, "label")...)
 	}
 	n := 0
-	for _, s := range []string{b.Goto, b.Flow, b.URL, b.Action} {
+	for _, s := range []string{b.Goto, b.Flow, b.URL, b.Action, b.Remind} {
 		if s != "" {
 			n++
 		}
 	}
 	if n != 1 {
-		v.at(f, st.ID, IssueBadStep, p, "button %d needs exactly one of goto, flow, url, action", j+1)
+		v.at(f, st.ID, IssueBadStep, p, "button %d needs exactly one of goto, flow, url, action, remind", j+1)
 		return
 	}
 	switch {
 	case b.Goto != "":
 		v.target(f, st.ID, b.Goto, append(p, "goto"))
+	case b.Remind != "":
+		if f.ID == VolunteerFlow {
+			v.at(f, st.ID, IssueBadStep, append(p, "remind"), "button %d: the volunteer flow cannot be resumed by a reminder", j+1)
+		} else {
+			v.target(f, st.ID, b.Remind, append(p, "remind"))
+		}
 	case b.Flow != "":
 		id, step, _ := strings.Cut(b.Flow, "#")
 		tf, ok := v.s.flows[id]
@@ -390,6 +398,9 @@ func (v *validator) reachability() {
 						visit(tf, step)
 					}
 				}
+				if b.Remind != "" { // the reminder's button opens it
+					visit(f, b.Remind)
+				}
 			}
 		}
 	}
@@ -399,7 +410,7 @@ func (v *validator) reachability() {
 		}
 		for i, st := range f.Steps {
 			if st != nil && f.index[st.ID] == i && !reached[st] {
-				v.at(f, st.ID, IssueUnreachable, []any{"steps", i}, "step %q is never reached: no start, goto, next, on_fail, branch or flow#step leads here", st.ID)
+				v.at(f, st.ID, IssueUnreachable, []any{"steps", i}, "step %q is never reached: no start, goto, next, on_fail, branch, remind or flow#step leads here", st.ID)
 			}
 		}
 		v.branchLoops(f)

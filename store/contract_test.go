@@ -33,6 +33,8 @@ type recordsStore interface {
 	Desk() *Desk
 	Uploads() *Uploads
 	Broadcasts() *Broadcasts
+	bot.Reminders
+	RemindersQueue() *RemindersQueue
 }
 
 var (

@@ -89,6 +89,23 @@ type Config struct {
 	// edited (default 5 s).
 	ProgressEvery time.Duration
 	Now           func() time.Time
+	// Reminders, when set, are the residents' personal reminders to send
+	// when due, through Relay (the core: appended to the resident's outbox
+	// once per reminder, delivered by its channel's sender).
+	Reminders ReminderQueue
+	Relay     func(ctx context.Context, marker string, msgs []bot.Outbound) error
+}
+
+// ReminderQueue is the store's queue of personal reminders.
+type ReminderQueue interface {
+	// Due claims up to n reminders due at now for owner.
+	Due(ctx context.Context, owner string, now time.Time, n int) ([]bot.Reminder, error)
+	// Sent marks a claimed reminder sent.
+	Sent(ctx context.Context, id int64, at time.Time) error
+	// Rescue puts back reminders claimed before `before` and never sent.
+	Rescue(ctx context.Context, before time.Time) (int, error)
+	// Release puts back every reminder owner claimed and did not send.
+	Release(ctx context.Context, owner string) (int, error)
 }
 
 // Runner sends broadcasts: it starts runs when they are due (once across
@@ -142,6 +159,11 @@ func (r *Runner) Run(ctx context.Context) {
 		r.log.Warn("broadcast deliveries of the last run of this replica not taken back", "err", err)
 	} else if n > 0 {
 		r.log.Info("broadcast deliveries this replica held when it stopped are sent again", "deliveries", n)
+	}
+	if r.cfg.Reminders != nil {
+		if _, err := r.cfg.Reminders.Release(ctx, r.cfg.Owner); err != nil {
+			r.log.Warn("reminders of the last run of this replica not taken back", "err", err)
+		}
 	}
 	var wg sync.WaitGroup
 	for ch, c := range r.cfg.Channels {
@@ -211,6 +233,65 @@ func (r *Runner) tick(ctx context.Context) {
 		if run, err := r.store.LastRun(ctx, b.ID); err == nil && run.State == RunSending {
 			r.report(ctx, run, false)
 		}
+	}
+	r.guard("reminders", func() { r.remind(ctx, now) })
+}
+
+// remind sends the personal reminders that are due (not in the quiet
+// hours): each is appended to its resident's outbox once, whatever crashes
+// between that and marking it sent.
+func (r *Runner) remind(ctx context.Context, now time.Time) {
+	q := r.cfg.Reminders
+	if q == nil || r.cfg.Relay == nil || r.cfg.Flows == nil {
+		return
+	}
+	if n, err := q.Rescue(ctx, now.Add(-r.cfg.Lease)); err != nil {
+		r.log.Warn("reminder rescue", "err", err)
+	} else if n > 0 {
+		r.log.Info("reminders claimed by a stopped process are sent again", "reminders", n)
+	}
+	if !r.cfg.Quiet.Until(now.In(r.cfg.Location)).IsZero() {
+		return
+	}
+	due, err := q.Due(ctx, r.cfg.Owner, now, 100)
+	if err != nil {
+		r.log.Warn("due reminders", "err", err)
+		return
+	}
+	set := r.cfg.Flows()
+	for _, rem := range due {
+		out := ReminderMessage(set, rem)
+		if err := r.cfg.Relay(ctx, "reminder:"+strconv.FormatInt(rem.ID, 10), []bot.Outbound{out}); err != nil {
+			r.log.Warn("reminder not sent; tried again later", "reminder", rem.ID, "err", err)
+			continue
+		}
+		if err := q.Sent(ctx, rem.ID, now); err != nil {
+			r.log.Warn("reminder sent but not marked", "reminder", rem.ID, "err", err)
+		}
+	}
+}
+
+// ReminderMessage is what a resident's reminder says: the guide it is
+// about and a button back to the step where they stopped.
+func ReminderMessage(set *flows.Set, rem bot.Reminder) bot.Outbound {
+	lang := cmp.Or(rem.Lang, "vi")
+	name := rem.Flow
+	if f, ok := set.Flow(rem.Flow); ok {
+		name = title(f, lang)
+	}
+	target := rem.Flow
+	if rem.Step != "" {
+		target += "#" + rem.Step
+	}
+	return bot.Outbound{
+		ID:   "r" + strconv.FormatInt(rem.ID, 10),
+		Key:  rem.Key,
+		Text: set.Text(lang, "remind_message", map[string]string{"title": name}),
+		Lane: bot.LaneBulk,
+		Buttons: [][]bot.Button{
+			{{Text: set.Text(lang, "remind_open_button", nil), Data: flows.DataOpen(target)}},
+			{{Text: set.Text(lang, "nav_menu", nil), Data: "nav:menu"}},
+		},
 	}
 }
 

@@ -132,6 +132,8 @@ type Durable interface {
 	Desk() *store.Desk
 	Uploads() *store.Uploads
 	Broadcasts() *store.Broadcasts
+	bot.Reminders
+	RemindersQueue() *store.RemindersQueue
 }
 
 // visitorKeys signs web chat visitor cookies: a new key every 30 days,
@@ -229,6 +231,8 @@ func (m *Main) broadcastConfig() broadcast.Config {
 		Location:  cfg.Timezone,
 		Quiet:     broadcast.QuietHours{From: cfg.Broadcast.QuietFrom, To: cfg.Broadcast.QuietTo},
 		Grace:     cfg.Broadcast.Grace,
+		Reminders: m.DB.RemindersQueue(),
+		Relay:     m.Service.Relay,
 	}
 	if m.Telegram != nil {
 		bc.Channels[bot.ChannelTelegram] = broadcast.Channel{
@@ -334,6 +338,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Residents:     m.DB,
 		Queue:         m.Queue,
 		Taps:          m.DB.Broadcasts(),
+		Reminders:     m.DB,
+		Location:      cfg.Timezone,
 	}, m.Flows, m.Redis, m.DB, enqueuers, m.Log.With("component", "core"))
 
 	mux := http.NewServeMux()

@@ -690,3 +690,104 @@ func mustAudience(t *testing.T, src string) broadcast.Audience {
 	}
 	return a
 }
+
+// TestReminderFiresOnceAndResumes: a resident asks a guide step to remind
+// them tomorrow morning; the reminder arrives once, at 07:30 in the
+// deployment's timezone (the runner's clock is moved there), and its button
+// takes them back to that step. A reminder they cancel, and one left when
+// they send /stop, never arrive.
+func TestReminderFiresOnceAndResumes(t *testing.T) {
+	api := telegramtest.New(t)
+	var clock atomic.Int64
+	clock.Store(time.Now().UnixNano())
+	now := func() time.Time { return time.Unix(0, clock.Load()) }
+	h := startBroadcasts(t, api, withEnv("GOCUA_TIMEZONE", "Asia/Ho_Chi_Minh"), withMain(func(m *Main) {
+		m.BroadcastTune = func(c *broadcast.Config) { c.Now, c.Poll = now, 50*time.Millisecond }
+	}))
+	set := h.main.Flows
+	chat := newChatID()
+	tapLabel := func(label string) {
+		t.Helper()
+		msgs := h.sentTo(chat)
+		for i := len(msgs) - 1; i >= 0; i-- {
+			for _, row := range msgs[i].Keyboard {
+				for _, b := range row {
+					if plain(b.Text) == plain(label) {
+						h.send(buttonUpdate(nextUpdateID(), chat, b.CallbackData))
+						h.settle()
+						return
+					}
+				}
+			}
+		}
+		t.Fatalf("no button %q in %q", label, texts(msgs))
+	}
+	ask := func() string { // open the step, ask for tomorrow morning; returns the cancel button's data
+		t.Helper()
+		h.send(buttonUpdate(nextUpdateID(), chat, flows.DataOpen("level2#wait_sms")))
+		h.settle()
+		tapLabel("⏰ Nhắc tôi sau")
+		if !containsText(h.sentTo(chat)[len(h.sentTo(chat))-1:], set.Text("vi", "remind_when", nil)) {
+			t.Fatalf("no when question: %q", texts(h.sentTo(chat)))
+		}
+		tapLabel(set.Text("vi", "remind_tomorrow", nil))
+		last := h.sentTo(chat)[len(h.sentTo(chat))-1]
+		if !strings.Contains(last.Plain, "07:30") {
+			t.Fatalf("confirmation %q", last.Plain)
+		}
+		return last.Keyboard[0][0].CallbackData
+	}
+	hcm := mustLoc(t, "Asia/Ho_Chi_Minh")
+	y, m, d := time.Now().In(hcm).Date()
+	due := time.Date(y, m, d+1, 7, 30, 0, 0, hcm)
+	ask()
+	title := set.Text("vi", "remind_message", map[string]string{"title": "x"})[:20]
+	reminders := func() []telegramtest.SentMessage {
+		var out []telegramtest.SentMessage
+		for _, msg := range h.sentTo(chat) {
+			if strings.HasPrefix(plain(msg.Text), plain(title)) {
+				out = append(out, msg)
+			}
+		}
+		return out
+	}
+	clock.Store(due.Add(-time.Minute).UnixNano())
+	time.Sleep(300 * time.Millisecond)
+	if n := len(reminders()); n != 0 {
+		t.Fatalf("%d reminders before their time", n)
+	}
+	clock.Store(due.Add(time.Second).UnixNano())
+	waitUntil(t, 10*time.Second, "the reminder", func() bool { return len(reminders()) == 1 })
+	time.Sleep(300 * time.Millisecond) // several ticks: it comes once
+	rs := reminders()
+	if len(rs) != 1 {
+		t.Fatalf("%d reminders, want 1", len(rs))
+	}
+	h.send(buttonUpdate(nextUpdateID(), chat, rs[0].Keyboard[0][0].CallbackData))
+	h.settle()
+	conv, _, err := h.main.Redis.Load(context.Background(), key(chat), "")
+	if err != nil || conv.Flow.Flow != "level2" || conv.Flow.Step != "wait_sms" {
+		t.Fatalf("after the reminder's button: %s/%s, %v", conv.Flow.Flow, conv.Flow.Step, err)
+	}
+	// cancelled, and cancelled by /stop: neither comes
+	clock.Store(time.Now().UnixNano())
+	cancel := ask()
+	h.send(buttonUpdate(nextUpdateID(), chat, cancel))
+	h.settle()
+	if !containsText(h.sentTo(chat), set.Text("vi", "remind_cancelled", nil)) {
+		t.Fatal("no confirmation of the cancel")
+	}
+	h.send(buttonUpdate(nextUpdateID(), chat, cancel)) // again: already cancelled
+	h.settle()
+	if !containsText(h.sentTo(chat), set.Text("vi", "remind_gone", nil)) {
+		t.Fatal("a second cancel is not told it is gone")
+	}
+	ask()
+	h.send(textUpdate(nextUpdateID(), chat, "/stop"))
+	h.settle()
+	clock.Store(due.Add(2 * time.Minute).UnixNano())
+	time.Sleep(500 * time.Millisecond)
+	if n := len(reminders()); n != 1 {
+		t.Fatalf("%d reminders after a cancel and a /stop, want still 1", n)
+	}
+}
