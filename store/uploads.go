@@ -133,13 +133,19 @@ func (u *Uploads) OpenMedia(ctx context.Context, ref string) (bot.Media, io.Read
 // transcript retention job calls it with the transcripts' cutoff) and
 // returns how many it deleted.
 func (u *Uploads) DeleteUploadsBefore(ctx context.Context, cutoff time.Time) (int64, error) {
-	res, err := u.w.ExecContext(ctx, `DELETE FROM web_uploads WHERE created_at < $1`, u.at(cutoff))
+	res, err := u.w.ExecContext(ctx, `DELETE FROM web_uploads WHERE created_at < $1 AND visitor_id <> $2`, u.at(cutoff), BroadcastImages)
 	if err != nil {
 		return 0, fmt.Errorf("store: delete uploads: %w", err)
 	}
 	n, _ := res.RowsAffected()
 	return n, nil
 }
+
+// BroadcastImages is the owner of broadcasts' images among the uploads (no
+// web chat visitor id looks like it): every recipient gets a copy, and the
+// transcript retention leaves them, since a recurring broadcast keeps
+// sending its image.
+const BroadcastImages = "broadcasts"
 
 // DeleteVisitorUploads deletes every upload of a web chat visitor (with
 // their transcript) and returns how many it deleted.

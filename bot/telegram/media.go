@@ -59,8 +59,91 @@ func (a *Adapter) deliverMedia(ctx context.Context, out bot.Outbound) error {
 		return err
 	}
 	defer closeFile()
-	method, err := a.sendMedia(ctx, md.Kind, out.Key.ChatID, file, caption, markup, out.Paid)
+	method, msg, err := a.sendMedia(ctx, md.Kind, out.Key.ChatID, file, caption, markup, out.Paid)
+	if _, upload := file.(*models.InputFileUpload); err == nil && upload {
+		if id := sentFileID(msg); id != "" {
+			a.uploaded.put(md.Ref, id)
+		}
+	}
 	return mapError(method, err)
+}
+
+// fileIDs maps refs of uploaded files to Telegram's file_id, bounded: when
+// full it starts again (a file is then uploaded once more). Uploads of one
+// ref take turns, so the others can use the first one's file_id.
+type fileIDs struct {
+	mu   sync.Mutex
+	ids  map[string]string
+	busy map[string]chan struct{} // refs being uploaded: closed when done
+}
+
+// lock waits until no upload of ref is going on (or ctx ends) and marks
+// one; the returned function ends it.
+func (f *fileIDs) lock(ctx context.Context, ref string) func() {
+	for {
+		f.mu.Lock()
+		ch, busy := f.busy[ref]
+		if !busy {
+			if f.busy == nil {
+				f.busy = make(map[string]chan struct{})
+			}
+			ch = make(chan struct{})
+			f.busy[ref] = ch
+			f.mu.Unlock()
+			var once sync.Once
+			return func() {
+				once.Do(func() {
+					f.mu.Lock()
+					delete(f.busy, ref)
+					f.mu.Unlock()
+					close(ch)
+				})
+			}
+		}
+		f.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return func() {}
+		}
+	}
+}
+
+const maxFileIDs = 512
+
+func (f *fileIDs) get(ref string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.ids[ref]
+}
+
+func (f *fileIDs) put(ref, id string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.ids == nil || len(f.ids) >= maxFileIDs {
+		f.ids = make(map[string]string)
+	}
+	f.ids[ref] = id
+}
+
+// sentFileID is the file_id of what a media message carried (a photo's
+// largest size).
+func sentFileID(m *models.Message) string {
+	switch {
+	case m == nil:
+		return ""
+	case len(m.Photo) > 0:
+		return m.Photo[len(m.Photo)-1].FileID
+	case m.Document != nil:
+		return m.Document.FileID
+	case m.Voice != nil:
+		return m.Voice.FileID
+	case m.Audio != nil:
+		return m.Audio.FileID
+	case m.Video != nil:
+		return m.Video.FileID
+	}
+	return ""
 }
 
 // inputFile is the file of a media message: a Telegram file_id as it is, or
@@ -76,8 +159,15 @@ func (a *Adapter) inputFile(ctx context.Context, id string, md *bot.Media) (file
 	if md.Ref == "" || a.media == nil {
 		return nil, nop, fmt.Errorf("%w: message %s: no source for media %q", ErrInvalidMessage, id, md.Ref)
 	}
+	// one upload per file at a time: those waiting send the file_id it gets
+	unlock := a.uploaded.lock(ctx, md.Ref)
+	if fileID := a.uploaded.get(md.Ref); fileID != "" { // uploaded before: Telegram keeps it
+		unlock()
+		return &models.InputFileString{Data: fileID}, nop, nil
+	}
 	meta, rc, err := a.media.OpenMedia(ctx, md.Ref)
 	if err != nil {
+		unlock()
 		return nil, nop, fmt.Errorf("telegram: message %s: opening media %q: %w", id, md.Ref, err)
 	}
 	limit := int64(MaxUpload)
@@ -86,35 +176,37 @@ func (a *Adapter) inputFile(ctx context.Context, id string, md *bot.Media) (file
 	}
 	if meta.Size > limit {
 		rc.Close()
+		unlock()
 		return nil, nop, fmt.Errorf("%w: message %s: media is %d bytes, over Telegram's %d", ErrInvalidMessage, id, meta.Size, limit)
 	}
 	r := &syncReader{r: rc}
 	name := uploadName(cmp.Or(meta.Name, md.Name), md.Kind)
-	return &models.InputFileUpload{Filename: name, Data: r}, func() { _ = r.Close() }, nil
+	return &models.InputFileUpload{Filename: name, Data: r}, func() { _ = r.Close(); unlock() }, nil
 }
 
 // sendMedia calls the method for kind; it returns the method's name for
 // errors.
-func (a *Adapter) sendMedia(ctx context.Context, kind bot.MediaKind, chatID string, file models.InputFile, caption string, markup models.ReplyMarkup, paid bool) (string, error) {
+func (a *Adapter) sendMedia(ctx context.Context, kind bot.MediaKind, chatID string, file models.InputFile, caption string, markup models.ReplyMarkup, paid bool) (string, *models.Message, error) {
+	var m *models.Message
 	var err error
 	switch kind {
 	case bot.MediaPhoto:
-		_, err = a.client.SendPhoto(ctx, &tgbot.SendPhotoParams{ChatID: chatID, Photo: file, AllowPaidBroadcast: paid, Caption: caption, ParseMode: models.ParseModeHTML, ReplyMarkup: markup})
-		return "sendPhoto", err
+		m, err = a.client.SendPhoto(ctx, &tgbot.SendPhotoParams{ChatID: chatID, Photo: file, AllowPaidBroadcast: paid, Caption: caption, ParseMode: models.ParseModeHTML, ReplyMarkup: markup})
+		return "sendPhoto", m, err
 	case bot.MediaDocument:
-		_, err = a.client.SendDocument(ctx, &tgbot.SendDocumentParams{ChatID: chatID, Document: file, AllowPaidBroadcast: paid, Caption: caption, ParseMode: models.ParseModeHTML, ReplyMarkup: markup})
-		return "sendDocument", err
+		m, err = a.client.SendDocument(ctx, &tgbot.SendDocumentParams{ChatID: chatID, Document: file, AllowPaidBroadcast: paid, Caption: caption, ParseMode: models.ParseModeHTML, ReplyMarkup: markup})
+		return "sendDocument", m, err
 	case bot.MediaVoice:
-		_, err = a.client.SendVoice(ctx, &tgbot.SendVoiceParams{ChatID: chatID, Voice: file, AllowPaidBroadcast: paid, Caption: caption, ParseMode: models.ParseModeHTML, ReplyMarkup: markup})
-		return "sendVoice", err
+		m, err = a.client.SendVoice(ctx, &tgbot.SendVoiceParams{ChatID: chatID, Voice: file, AllowPaidBroadcast: paid, Caption: caption, ParseMode: models.ParseModeHTML, ReplyMarkup: markup})
+		return "sendVoice", m, err
 	case bot.MediaAudio:
-		_, err = a.client.SendAudio(ctx, &tgbot.SendAudioParams{ChatID: chatID, Audio: file, AllowPaidBroadcast: paid, Caption: caption, ParseMode: models.ParseModeHTML, ReplyMarkup: markup})
-		return "sendAudio", err
+		m, err = a.client.SendAudio(ctx, &tgbot.SendAudioParams{ChatID: chatID, Audio: file, AllowPaidBroadcast: paid, Caption: caption, ParseMode: models.ParseModeHTML, ReplyMarkup: markup})
+		return "sendAudio", m, err
 	case bot.MediaVideo:
-		_, err = a.client.SendVideo(ctx, &tgbot.SendVideoParams{ChatID: chatID, Video: file, AllowPaidBroadcast: paid, Caption: caption, ParseMode: models.ParseModeHTML, ReplyMarkup: markup})
-		return "sendVideo", err
+		m, err = a.client.SendVideo(ctx, &tgbot.SendVideoParams{ChatID: chatID, Video: file, AllowPaidBroadcast: paid, Caption: caption, ParseMode: models.ParseModeHTML, ReplyMarkup: markup})
+		return "sendVideo", m, err
 	}
-	return "send", fmt.Errorf("%w: %q media cannot be sent", ErrInvalidMessage, kind)
+	return "send", nil, fmt.Errorf("%w: %q media cannot be sent", ErrInvalidMessage, kind)
 }
 
 // maxUploadName bounds an upload's file name, in bytes.

@@ -137,8 +137,9 @@ func TestDeliverMediaUpload(t *testing.T) {
 			"web:1": {Kind: bot.MediaDocument, Name: "đơn\n\"xin\"/../việc.pdf\u202e", Size: 9},
 			"web:2": {Kind: bot.MediaPhoto},
 			"web:3": {Kind: bot.MediaPhoto, Size: MaxUploadPhoto + 1},
+			"web:5": {Kind: bot.MediaPhoto},
 		},
-		data: map[string][]byte{"web:1": []byte("%PDF-1.4\n"), "web:2": []byte("\x89PNG")},
+		data: map[string][]byte{"web:1": []byte("%PDF-1.4\n"), "web:2": []byte("\x89PNG"), "web:5": []byte("\x89PNG")},
 	}
 	f := newFixtureWith(t, nil, nil, nil, WithMediaSource(src))
 	ctx := context.Background()
@@ -163,20 +164,27 @@ func TestDeliverMediaUpload(t *testing.T) {
 	if err := f.a.Deliver(ctx, mediaOut(bot.MediaPhoto, "web:3", "")); !errors.Is(err, ErrInvalidMessage) {
 		t.Fatalf("photo over 10 MB: %v", err)
 	}
+	// the same file again goes by the file_id Telegram gave it
+	if err := f.a.Deliver(ctx, mediaOut(bot.MediaPhoto, "web:2", "again")); err != nil {
+		t.Fatal(err)
+	}
+	if again := f.api.MediaSent()[2]; again.File.Uploaded || again.File.FileID != p.File.FileID {
+		t.Fatalf("second send of one file: %+v, want file_id %s", again.File, p.File.FileID)
+	}
 	// the source failing is worth retrying, unless it says otherwise
 	src.err = errors.New("store down")
-	if err := f.a.Deliver(ctx, mediaOut(bot.MediaPhoto, "web:2", "")); err == nil || errors.Is(err, bot.ErrRejected) {
+	if err := f.a.Deliver(ctx, mediaOut(bot.MediaPhoto, "web:4", "")); err == nil || errors.Is(err, bot.ErrRejected) {
 		t.Fatalf("source down: %v", err)
 	}
 	src.err = bot.ErrRejected
-	if err := f.a.Deliver(ctx, mediaOut(bot.MediaPhoto, "web:2", "")); !errors.Is(err, bot.ErrRejected) {
+	if err := f.a.Deliver(ctx, mediaOut(bot.MediaPhoto, "web:4", "")); !errors.Is(err, bot.ErrRejected) {
 		t.Fatalf("source refusing: %v", err)
 	}
 	src.err = nil
 	// Telegram refusing an upload still closes it
 	f.api.FailNext("sendPhoto", "42", telegramtest.TooManyRequests(3))
 	var ra *bot.RetryAfterError
-	if err := f.a.Deliver(ctx, mediaOut(bot.MediaPhoto, "web:2", "")); !errors.As(err, &ra) || ra.After != 3*time.Second {
+	if err := f.a.Deliver(ctx, mediaOut(bot.MediaPhoto, "web:5", "")); !errors.As(err, &ra) || ra.After != 3*time.Second {
 		t.Fatalf("429: %v", err)
 	}
 	src.mu.Lock()

@@ -70,6 +70,10 @@ type Adapter struct {
 	now    func() time.Time
 	parse  parseConfig
 	media  MediaSource // nil: only files kept by Telegram can be sent
+	// uploaded remembers the file_id Telegram gave a file this adapter
+	// uploaded (by its Ref), so a broadcast's image is uploaded once, not
+	// once per recipient.
+	uploaded fileIDs
 }
 
 // Option tunes an Adapter.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -789,5 +790,51 @@ func TestReminderFiresOnceAndResumes(t *testing.T) {
 	time.Sleep(500 * time.Millisecond)
 	if n := len(reminders()); n != 1 {
 		t.Fatalf("%d reminders after a cancel and a /stop, want still 1", n)
+	}
+}
+
+// TestBroadcastImage: gocua broadcast create --image FILE keeps the photo
+// in the durable store; Telegram gets it uploaded once and then by the
+// file_id it gave, with the text as its caption.
+func TestBroadcastImage(t *testing.T) {
+	api := telegramtest.New(t)
+	h := startBroadcasts(t, api)
+	subs := h.residents(3, bot.ConsentYes)
+	png := append([]byte("\x89PNG\r\n\x1a\n"), make([]byte, 200)...)
+	file := filepath.Join(t.TempDir(), "ngay-hoi.png")
+	if err := os.WriteFile(file, png, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"GOCUA_DATABASE_URL": h.db, "GOCUA_TIMEZONE": "Asia/Ho_Chi_Minh"}
+	code, out, errs := runCLI(t, env, "broadcast", "create", "--text", "Ngày hội cài VNeID", "--image", file, "--now")
+	if code != 0 {
+		t.Fatalf("create: %d %q %q", code, out, errs)
+	}
+	if code, _, errs := runCLI(t, env, "broadcast", "create", "--text", "x", "--image", filepath.Join(t.TempDir(), "none.png"), "--now"); code != 1 || !strings.Contains(errs, "--image") {
+		t.Fatalf("a missing image: %d %q", code, errs)
+	}
+	text := filepath.Join(t.TempDir(), "note.txt")
+	_ = os.WriteFile(text, []byte("not a photo"), 0o600)
+	if code, _, errs := runCLI(t, env, "broadcast", "create", "--text", "x", "--image", text, "--now"); code != 1 || !strings.Contains(errs, "not a JPEG, PNG or WebP") {
+		t.Fatalf("a text file as image: %d %q", code, errs)
+	}
+	h.main.Broadcasts.Wake()
+	list, _ := h.main.DB.Broadcasts().Broadcasts(context.Background(), 1)
+	rep := h.report(list[0].ID, 20*time.Second)
+	if rep.Delivered != 3 {
+		t.Fatalf("report %+v", rep)
+	}
+	media := api.MediaSent()
+	uploads := 0
+	for _, m := range media {
+		if m.File.Uploaded {
+			uploads++
+		}
+		if m.Method != "sendPhoto" || m.Plain != "Ngày hội cài VNeID" {
+			t.Fatalf("sent %s %q", m.Method, m.Plain)
+		}
+	}
+	if len(media) != len(subs) || uploads != 1 {
+		t.Fatalf("%d photos, %d uploaded; want %d and 1", len(media), uploads, len(subs))
 	}
 }

@@ -2,11 +2,15 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -23,7 +27,7 @@ import (
 
 const broadcastUsage = `usage: gocua broadcast <command>
 
-  create --text TEXT [--button "label=flow:step"]... [--audience EXPR]
+  create --text TEXT [--image FILE] [--button "label=flow:step"]... [--audience EXPR]
          (--at "2026-12-05 07:30" | --cron "30 7 * * 6" | --now)
          [--expires 24h] [--paid] [--dry-run]
                         schedule a broadcast (times in GOCUA_TIMEZONE); --dry-run
@@ -53,6 +57,34 @@ type broadcastDB interface {
 	Migrate(ctx context.Context) error
 	Close()
 	Broadcasts() *store.Broadcasts
+	Uploads() *store.Uploads
+}
+
+// storeImage keeps a broadcast's photo in the durable store (every replica
+// and channel can read it there) and returns its ref.
+func storeImage(ctx context.Context, db broadcastDB, path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, bot.MaxUpload+1))
+	if err != nil {
+		return "", err
+	}
+	if len(data) > bot.MaxUpload {
+		return "", fmt.Errorf("%s is over %d MiB", path, bot.MaxUpload>>20)
+	}
+	mime := http.DetectContentType(data)
+	if !bot.UploadMIME(mime) {
+		return "", fmt.Errorf("%s is %s, not a JPEG, PNG or WebP photo", path, mime)
+	}
+	sum := sha256.Sum256(data)
+	up, err := db.Uploads().SaveUpload(ctx, bot.Upload{Visitor: store.BroadcastImages, MsgID: hex.EncodeToString(sum[:16]), MIME: mime, Data: data})
+	if err != nil {
+		return "", err
+	}
+	return bot.WebRefPrefix + up.ID, nil
 }
 
 func openBroadcastDB(ctx context.Context, cfg config.Config, log *slog.Logger) (broadcastDB, error) {
@@ -113,6 +145,7 @@ func broadcastCommand(ctx context.Context, cfg config.Config, log *slog.Logger, 
 		var buttons buttonFlags
 		dry := fs.Bool("dry-run", false, "count who it would reach, create nothing")
 		fs.StringVar(&d.Text, "text", "", "what residents read")
+		image := fs.String("image", "", "a photo (JPEG, PNG or WebP, at most 5 MiB) sent with the text as its caption")
 		fs.Var(&buttons, "button", `a button "label=flow" or "label=flow:step" (up to 3)`)
 		fs.StringVar(&d.Audience, "audience", "all", "who receives it")
 		fs.StringVar(&d.At, "at", "", `when, "2026-12-05 07:30" in GOCUA_TIMEZONE`)
@@ -134,6 +167,13 @@ func broadcastCommand(ctx context.Context, cfg config.Config, log *slog.Logger, 
 		ar, err := loadAreas(cfg.AreasFile, log)
 		if err != nil {
 			return fail("%v", err)
+		}
+		if *image != "" && !*dry {
+			if d.Image, err = storeImage(ctx, db, *image); err != nil {
+				return fail("--image: %v", err)
+			}
+		} else if *image != "" {
+			d.Image = bot.WebRefPrefix + "dry-run"
 		}
 		b, aud, errs := broadcast.Compose(d, composeEnv(cfg, set, ar, now))
 		if len(errs) > 0 {
