@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -83,10 +85,19 @@ func (h *bcHarness) residents(n int, c bot.Consent) []int64 {
 // create makes a broadcast through Compose, as the CLI does.
 func (h *bcHarness) create(d broadcast.Draft) broadcast.Broadcast {
 	h.t.Helper()
+	return h.createWith(d, nil)
+}
+
+// createWith is create with a change to the broadcast before it is stored.
+func (h *bcHarness) createWith(d broadcast.Draft, change func(*broadcast.Broadcast)) broadcast.Broadcast {
+	h.t.Helper()
 	env := composeEnv(h.main.Config, h.main.Flows, h.main.Areas, time.Now())
 	b, _, errs := broadcast.Compose(d, env)
 	if len(errs) > 0 {
 		h.t.Fatal(errs)
+	}
+	if change != nil {
+		change(&b)
 	}
 	id, err := h.main.DB.Broadcasts().CreateBroadcast(context.Background(), b)
 	if err != nil {
@@ -190,7 +201,9 @@ func TestBroadcastPausesOn429WhileRepliesGo(t *testing.T) {
 	subs := h.residents(100, bot.ConsentYes)
 	var limitedAt atomic.Int64
 	api.FailNext("sendMessage", strconv.FormatInt(subs[10], 10), telegramtest.TooManyRequests(5))
-	b := h.create(broadcast.Draft{Text: "Cảnh báo: có người giả danh công an gọi điện xin mã OTP", Now: true})
+	organizer := newChatID()
+	b := h.createWith(broadcast.Draft{Text: "Cảnh báo: có người giả danh công an gọi điện xin mã OTP", Now: true},
+		func(b *broadcast.Broadcast) { b.ProgressChat = key(organizer) })
 	waitUntil(t, 20*time.Second, "the 429", func() bool { // the first call to that chat is refused
 		for _, c := range api.Calls() {
 			if c.Params["chat_id"] == strconv.FormatInt(subs[10], 10) {
@@ -221,6 +234,34 @@ func TestBroadcastPausesOn429WhileRepliesGo(t *testing.T) {
 	}
 	if rep.Delivered != 100 || bulkTo(api)[strconv.FormatInt(subs[10], 10)] != 1 {
 		t.Fatalf("after the pause: %+v", rep)
+	}
+	// the organizer's progress: one message, edited as it went, then the report
+	progress := 0
+	for _, e := range api.Edits() {
+		if e.ChatID == strconv.FormatInt(organizer, 10) && strings.Contains(e.Text, "đã gửi") {
+			progress++
+		}
+	}
+	if progress == 0 || countText(h.sentTo(organizer), "Thông báo #") != 1 {
+		t.Fatalf("%d progress edits, messages %q", progress, texts(h.sentTo(organizer)))
+	}
+	waitUntil(t, 5*time.Second, "the report", func() bool { return containsText(h.sentTo(organizer), "đã gửi xong (100 người)") })
+	// and /metrics
+	resp, err := http.Get(h.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`gocua_broadcast_deliveries_total{channel="telegram",outcome="delivered"} 100`,
+		`gocua_broadcast_deliveries_total{channel="telegram",outcome="retry"} 1`,
+		fmt.Sprintf(`gocua_broadcast_recipients{broadcast="%d"} 100`, b.ID),
+		fmt.Sprintf(`gocua_broadcast_settled{broadcast="%d"} 100`, b.ID),
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics has no %s", want)
+		}
 	}
 }
 
@@ -380,12 +421,24 @@ func TestBroadcastCronFiresOnceAcrossReplicas(t *testing.T) {
 	}
 	clock.Store(tick.Add(-2 * time.Second).UnixNano())
 	now := func() time.Time { return time.Unix(0, clock.Load()) }
-	tune := withMain(func(m *Main) {
-		m.TelegramRate = 25
-		m.BroadcastTune = func(c *broadcast.Config) { c.Now, c.Poll = now, 50*time.Millisecond }
-	})
-	a := startBroadcasts(t, api, tune, withEnv("GOCUA_TIMEZONE", "Asia/Ho_Chi_Minh"))
-	b := start(t, api, withEnv("GOCUA_DATABASE_URL", a.db), withEnv("GOCUA_QUIET_HOURS", "off"), withEnv("GOCUA_TIMEZONE", "Asia/Ho_Chi_Minh"), tune,
+	var sentBy [2]atomic.Int64 // broadcast messages each replica delivered
+	tune := func(i int) option {
+		return withMain(func(m *Main) {
+			m.TelegramRate = 25
+			m.BroadcastTune = func(c *broadcast.Config) { c.Now, c.Poll = now, 50*time.Millisecond }
+			m.WrapDeliverer = func(ch bot.Channel, d bot.Deliverer) bot.Deliverer {
+				return deliverFunc(func(ctx context.Context, o bot.Outbound) error {
+					err := d.Deliver(ctx, o)
+					if err == nil && o.Lane == bot.LaneBulk {
+						sentBy[i].Add(1)
+					}
+					return err
+				})
+			}
+		})
+	}
+	a := startBroadcasts(t, api, tune(0), withEnv("GOCUA_TIMEZONE", "Asia/Ho_Chi_Minh"))
+	b := start(t, api, withEnv("GOCUA_DATABASE_URL", a.db), withEnv("GOCUA_QUIET_HOURS", "off"), withEnv("GOCUA_TIMEZONE", "Asia/Ho_Chi_Minh"), tune(1),
 		withMain(func(m *Main) { m.ReplicaID = "replica-b" }))
 	subs := a.residents(150, bot.ConsentYes)
 	bc := a.create(broadcast.Draft{Text: "Sáng thứ Bảy tổ công nghệ số trực tại nhà văn hoá", Cron: "30 7 * * 6"})
@@ -412,6 +465,14 @@ func TestBroadcastCronFiresOnceAcrossReplicas(t *testing.T) {
 	}
 	if rep.Delivered != 150 {
 		t.Fatalf("report %+v", rep)
+	}
+	// both replicas sent, so the limit held because they share it
+	if sentBy[0].Load() == 0 || sentBy[1].Load() == 0 || sentBy[0].Load()+sentBy[1].Load() != 150 {
+		t.Fatalf("replica a sent %d, b %d; want both some, 150 in all", sentBy[0].Load(), sentBy[1].Load())
+	}
+	sent := api.Sent()
+	if took := sent[len(sent)-1].At.Sub(sent[0].At); took < 5*time.Second {
+		t.Fatalf("150 messages in %v: faster than the 25 a second they share", took)
 	}
 	// the next tick is a week later; nothing fires meanwhile
 	clock.Store(tick.Add(time.Hour).UnixNano())
