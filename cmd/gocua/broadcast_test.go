@@ -143,8 +143,9 @@ func bulkTo(api *telegramtest.Server) map[string]int {
 // TestBroadcastTenThousand: 10,000 recipients against a fake Bot API that
 // refuses more than Telegram allows. Time runs ten times faster than
 // Telegram's: the fake allows 30 messages per 100 ms overall and one per
-// 100 ms per chat, gocua sends at 250 a second (Telegram's 25 a second,
-// scaled). Nobody gets a 429, every subscriber gets it exactly once, the
+// 100 ms per chat, gocua sends at 220 a second (22 a second at Telegram's
+// scale, under its 30: arrivals at a fake on a loaded machine bunch up more
+// than at Telegram). Nobody gets a 429, every subscriber gets it exactly once, the
 // report adds up, and a resident who said no or never answered gets
 // nothing.
 func TestBroadcastTenThousand(t *testing.T) {
@@ -152,7 +153,8 @@ func TestBroadcastTenThousand(t *testing.T) {
 		t.Skip("10,000 deliveries")
 	}
 	api := telegramtest.New(t, telegramtest.WithRates(telegramtest.Rate{N: 1, Per: 100 * time.Millisecond}, telegramtest.Rate{N: 30, Per: 100 * time.Millisecond}))
-	h := startBroadcasts(t, api, withMain(func(m *Main) { m.TelegramRate, m.TelegramPerChat = 250, 10 }))
+	const rate = 220
+	h := startBroadcasts(t, api, withMain(func(m *Main) { m.TelegramRate, m.TelegramPerChat = rate, 10 }))
 	yes := h.residents(10000, bot.ConsentYes)
 	no := h.residents(50, bot.ConsentNo)
 	unasked := h.residents(50, bot.ConsentUnasked)
@@ -188,8 +190,8 @@ func TestBroadcastTenThousand(t *testing.T) {
 			t.Fatalf("a resident who blocked the bot: %+v, %v; want unreachable and unsubscribed", r, err)
 		}
 	}
-	rate := float64(rep.Delivered+rep.Blocked) / took.Seconds()
-	t.Logf("10,000 recipients in %v: %.0f msg/s against a limit of 250 (%.0f%%)", took.Round(time.Millisecond), rate, rate/250*100)
+	achieved := float64(rep.Delivered+rep.Blocked) / took.Seconds()
+	t.Logf("10,000 recipients in %v: %.0f msg/s paced at %d (%.0f%%)", took.Round(time.Millisecond), achieved, rate, achieved/rate*100)
 }
 
 // TestBroadcastPausesOn429WhileRepliesGo: a 429 with retry_after=5 on a
@@ -228,7 +230,9 @@ func TestBroadcastPausesOn429WhileRepliesGo(t *testing.T) {
 		if m.ChatID == strconv.FormatInt(resident, 10) {
 			continue
 		}
-		if m.At.After(limited) && m.At.Before(limited.Add(5*time.Second)) {
+		// what was already on its way when the 429 came back (granted
+		// before it) may still arrive; nothing granted after it may
+		if m.At.After(limited.Add(100*time.Millisecond)) && m.At.Before(limited.Add(5*time.Second)) {
 			t.Fatalf("a broadcast message went out %v after the 429, inside its 5 s", m.At.Sub(limited))
 		}
 	}
@@ -242,7 +246,7 @@ func TestBroadcastPausesOn429WhileRepliesGo(t *testing.T) {
 			progress++
 		}
 	}
-	if progress == 0 || countText(h.sentTo(organizer), "Thông báo #") != 1 {
+	if progress == 0 || countText(h.sentTo(organizer), "📣 Thông báo #") != 1 {
 		t.Fatalf("%d progress edits, messages %q", progress, texts(h.sentTo(organizer)))
 	}
 	waitUntil(t, 5*time.Second, "the report", func() bool { return containsText(h.sentTo(organizer), "đã gửi xong (100 người)") })
