@@ -91,20 +91,24 @@ func scanBroadcast(row rowScanner) (broadcast.Broadcast, error) {
 	return b, nil
 }
 
-func scanBroadcasts(rows *sql.Rows, err error) ([]broadcast.Broadcast, error) {
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []broadcast.Broadcast
-	for rows.Next() {
-		b, err := scanBroadcast(rows)
+// scanAll reads every row of a query with scan (the query's error, if
+// any, is returned as it is).
+func scanAll[T any](scan func(rowScanner) (T, error)) func(*sql.Rows, error) ([]T, error) {
+	return func(rows *sql.Rows, err error) ([]T, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, b)
+		defer rows.Close()
+		var out []T
+		for rows.Next() {
+			v, err := scan(rows)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, v)
+		}
+		return out, rows.Err()
 	}
-	return out, rows.Err()
 }
 
 const runCols = `id, broadcast_id, tick, state, total, started_at, finished_at`
@@ -118,22 +122,6 @@ func scanRun(row rowScanner) (broadcast.Run, error) {
 	}
 	r.State, r.Tick, r.StartedAt, r.FinishedAt = broadcast.RunState(state), tick.t, started.t, finished.t
 	return r, nil
-}
-
-func scanRuns(rows *sql.Rows, err error) ([]broadcast.Run, error) {
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []broadcast.Run
-	for rows.Next() {
-		r, err := scanRun(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
 }
 
 // expiresSeconds is how Expires is stored: whole seconds, rounded up so a
@@ -221,7 +209,7 @@ func (s *Broadcasts) Broadcasts(ctx context.Context, limit int) ([]broadcast.Bro
 	if limit <= 0 {
 		return nil, nil
 	}
-	out, err := scanBroadcasts(s.r.QueryContext(ctx, `SELECT `+broadcastCols+` FROM broadcasts ORDER BY id DESC LIMIT $1`, limit))
+	out, err := scanAll(scanBroadcast)(s.r.QueryContext(ctx, `SELECT `+broadcastCols+` FROM broadcasts ORDER BY id DESC LIMIT $1`, limit))
 	if err != nil {
 		return nil, fmt.Errorf("store: broadcasts: %w", err)
 	}
@@ -230,7 +218,7 @@ func (s *Broadcasts) Broadcasts(ctx context.Context, limit int) ([]broadcast.Bro
 
 // Scheduled lists the active broadcasts, oldest first.
 func (s *Broadcasts) Scheduled(ctx context.Context) ([]broadcast.Broadcast, error) {
-	out, err := scanBroadcasts(s.r.QueryContext(ctx, `SELECT `+broadcastCols+` FROM broadcasts WHERE state = 'active' ORDER BY id`))
+	out, err := scanAll(scanBroadcast)(s.r.QueryContext(ctx, `SELECT `+broadcastCols+` FROM broadcasts WHERE state = 'active' ORDER BY id`))
 	if err != nil {
 		return nil, fmt.Errorf("store: scheduled broadcasts: %w", err)
 	}
@@ -450,7 +438,7 @@ func (s *Broadcasts) Runs(ctx context.Context, id int64, limit int) ([]broadcast
 	if limit <= 0 {
 		return nil, nil
 	}
-	out, err := scanRuns(s.r.QueryContext(ctx, `SELECT `+runCols+` FROM broadcast_runs WHERE broadcast_id = $1
+	out, err := scanAll(scanRun)(s.r.QueryContext(ctx, `SELECT `+runCols+` FROM broadcast_runs WHERE broadcast_id = $1
 ORDER BY tick DESC, id DESC LIMIT $2`, id, limit))
 	if err != nil {
 		return nil, fmt.Errorf("store: runs of broadcast %d: %w", id, err)
@@ -498,7 +486,7 @@ func (s *Broadcasts) Claim(ctx context.Context, ch bot.Channel, owner string, n 
 	if s.sqlite {
 		out, err = s.sqliteClaim(ctx, ch, clean(owner), n, now)
 	} else {
-		out, err = scanDeliveries(s.w.QueryContext(ctx, pgClaimSQL, string(ch), s.at(now), n, clean(owner)))
+		out, err = scanAll(scanDelivery)(s.w.QueryContext(ctx, pgClaimSQL, string(ch), s.at(now), n, clean(owner)))
 		// RETURNING comes in no particular order
 		sortDeliveries(out)
 	}
@@ -524,22 +512,6 @@ func scanDelivery(row rowScanner) (broadcast.Delivery, error) {
 	}
 	d.Key.Channel, d.Consent, d.LastSeen = bot.Channel(ch), bot.Consent(consent), seen.t
 	return d, nil
-}
-
-func scanDeliveries(rows *sql.Rows, err error) ([]broadcast.Delivery, error) {
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []broadcast.Delivery
-	for rows.Next() {
-		d, err := scanDelivery(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, d)
-	}
-	return out, rows.Err()
 }
 
 // sqliteClaim is Claim on SQLite: one write transaction (the one writer
@@ -572,7 +544,7 @@ WHERE u.state = 'sending' AND b.state = 'active' ORDER BY u.id`)
 			if len(out) == n {
 				break
 			}
-			got, err := scanDeliveries(tx.QueryContext(ctx, `
+			got, err := scanAll(scanDelivery)(tx.QueryContext(ctx, `
 SELECT d.run_id, $1, d.resident_id, d.channel, d.external_id, d.lang, d.attempts + 1,
        coalesce(r.consent, 'unasked'), coalesce(r.reachable, 0), r.last_seen
 FROM broadcast_deliveries d LEFT JOIN residents r ON r.id = d.resident_id
@@ -874,7 +846,7 @@ func (s *Broadcasts) FinishRuns(ctx context.Context, now time.Time) ([]broadcast
 	var out []broadcast.Run
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		var err error
-		out, err = scanRuns(tx.QueryContext(ctx, `UPDATE broadcast_runs SET state = 'finished', finished_at = $1
+		out, err = scanAll(scanRun)(tx.QueryContext(ctx, `UPDATE broadcast_runs SET state = 'finished', finished_at = $1
 WHERE state = 'sending'
   AND NOT EXISTS (SELECT 1 FROM broadcast_deliveries d WHERE d.run_id = broadcast_runs.id AND d.state = 'pending')
   AND NOT EXISTS (SELECT 1 FROM broadcast_deliveries d WHERE d.run_id = broadcast_runs.id AND d.state = 'sending')

@@ -172,22 +172,6 @@ func scanReminder(row rowScanner) (bot.Reminder, error) {
 	return r, nil
 }
 
-func scanReminders(rows *sql.Rows, err error) ([]bot.Reminder, error) {
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []bot.Reminder
-	for rows.Next() {
-		r, err := scanReminder(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
-}
-
 // pgDueSQL claims in one statement: the first $2 scheduled reminders due
 // at $1, locked, skipping rows another claimer holds. $3 owner.
 const pgDueSQL = `
@@ -226,11 +210,11 @@ func (q *RemindersQueue) Due(ctx context.Context, owner string, now time.Time, n
 	if q.sqlite {
 		err = inTx(ctx, q.w, func(tx *sql.Tx) error {
 			var err error
-			out, err = scanReminders(tx.QueryContext(ctx, sqliteDueSQL, q.at(now), n, owner))
+			out, err = scanAll(scanReminder)(tx.QueryContext(ctx, sqliteDueSQL, q.at(now), n, owner))
 			return err
 		})
 	} else {
-		out, err = scanReminders(q.w.QueryContext(ctx, pgDueSQL, q.at(now), n, owner))
+		out, err = scanAll(scanReminder)(q.w.QueryContext(ctx, pgDueSQL, q.at(now), n, owner))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("store: due reminders: %w", err)

@@ -188,23 +188,18 @@ func (w *webResident) open(base string) {
 
 func (w *webResident) send(base, id string, seq int, text string) int {
 	w.t.Helper()
-	body := fmt.Sprintf(`{"id":%q,"seq":%d,"text":%q}`, id, seq, text)
-	req, _ := http.NewRequest(http.MethodPost, base+"/chat/api/send", strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Origin", base)
-	resp, err := w.client.Do(req)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp.StatusCode
+	return w.post(base, fmt.Sprintf(`{"id":%q,"seq":%d,"text":%q}`, id, seq, text))
 }
 
 // tap sends a button tap.
 func (w *webResident) tap(base, id string, seq int, data, label string) int {
 	w.t.Helper()
-	body := fmt.Sprintf(`{"id":%q,"seq":%d,"data":%q,"label":%q}`, id, seq, data, label)
+	return w.post(base, fmt.Sprintf(`{"id":%q,"seq":%d,"data":%q,"label":%q}`, id, seq, data, label))
+}
+
+// post sends one message body to the web chat and returns the status.
+func (w *webResident) post(base, body string) int {
+	w.t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, base+"/chat/api/send", strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Origin", base)
