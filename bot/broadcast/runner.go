@@ -392,6 +392,19 @@ func LastTick(s cron.Schedule, loc *time.Location, after, now time.Time) (time.T
 // report shows an organizer a run's progress (at most every
 // ProgressEvery) or, when final, its report; and exports the progress.
 func (r *Runner) report(ctx context.Context, run Run, final bool) {
+	// counting a run's deliveries reads all its rows: at most every
+	// ProgressEvery while it runs
+	now := time.Now()
+	r.mu.Lock()
+	if !final && now.Sub(r.progress[run.Broadcast]) < r.cfg.ProgressEvery {
+		r.mu.Unlock()
+		return
+	}
+	r.progress[run.Broadcast] = now
+	if final {
+		delete(r.progress, run.Broadcast)
+	}
+	r.mu.Unlock()
 	rep, err := r.store.Report(ctx, run.ID)
 	if err != nil {
 		r.log.Warn("broadcast report", "run", run.ID, "err", err)
@@ -405,17 +418,6 @@ func (r *Runner) report(ctx context.Context, run Run, final bool) {
 	if r.cfg.Notifier == nil || r.cfg.Flows == nil {
 		return
 	}
-	now := r.cfg.Now()
-	r.mu.Lock()
-	if !final && now.Sub(r.progress[run.Broadcast]) < r.cfg.ProgressEvery {
-		r.mu.Unlock()
-		return
-	}
-	r.progress[run.Broadcast] = now
-	if final {
-		delete(r.progress, run.Broadcast)
-	}
-	r.mu.Unlock()
 	b, err := r.store.Broadcast(ctx, run.Broadcast)
 	if err != nil || b.ProgressChat.ChatID == "" {
 		return
@@ -668,7 +670,8 @@ func (l *lane) deliver(ctx context.Context, d Delivery) Outcome {
 		return skip(ReasonUnreachable)
 	}
 	out := l.outbound(b, d)
-	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	// a send under way finishes even at shutdown (its outcome is known)
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 	err = l.c.Deliverer.Deliver(dctx, out)
 	cancel()
 	now = cfg.Now()
