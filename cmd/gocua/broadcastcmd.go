@@ -242,7 +242,7 @@ func broadcastCommand(ctx context.Context, cfg config.Config, log *slog.Logger, 
 			fmt.Fprintf(stdout, "button: %s → %s\n", btn.Label, btn.Target())
 		}
 		fmt.Fprintf(stdout, "text:\n%s\n", indent(b.Text))
-		return showProgress(ctx, st, b, *follow, stdout, stderr)
+		return showProgress(ctx, st, b, *follow, loc, stdout, stderr)
 
 	default: // pause, resume, cancel
 		id, rest, ok := broadcastID(args)
@@ -327,7 +327,7 @@ func indent(s string) string { return "  " + strings.ReplaceAll(s, "\n", "\n  ")
 
 // showProgress prints the latest run's report; following, it redraws a
 // progress bar every second until the run is over.
-func showProgress(ctx context.Context, st *store.Broadcasts, b broadcast.Broadcast, follow bool, stdout, stderr io.Writer) int {
+func showProgress(ctx context.Context, st *store.Broadcasts, b broadcast.Broadcast, follow bool, loc *time.Location, stdout, stderr io.Writer) int {
 	for {
 		run, err := st.LastRun(ctx, b.ID)
 		if errors.Is(err, broadcast.ErrNotFound) {
@@ -345,12 +345,12 @@ func showProgress(ctx context.Context, st *store.Broadcasts, b broadcast.Broadca
 				return 1
 			}
 			if !follow {
-				fmt.Fprintln(stdout, reportLines(rep))
+				fmt.Fprintln(stdout, reportLines(rep, loc))
 				return 0
 			}
 			fmt.Fprintf(stdout, "\r%s", progressBar(rep, 30))
 			if run.State != broadcast.RunSending {
-				fmt.Fprintf(stdout, "\n%s\n", reportLines(rep))
+				fmt.Fprintf(stdout, "\n%s\n", reportLines(rep, loc))
 				return 0
 			}
 		}
@@ -375,9 +375,9 @@ func progressBar(rep broadcast.Report, width int) string {
 		strings.Repeat("█", full), strings.Repeat("░", width-full), int(frac*100), done, total, rep.Blocked, rep.Failed, rep.SkippedTotal())
 }
 
-func reportLines(rep broadcast.Report) string {
+func reportLines(rep broadcast.Report, loc *time.Location) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "run #%d (tick %s): %s\n", rep.Run.ID, rep.Run.Tick.Format(time.RFC3339), rep.Run.State)
+	fmt.Fprintf(&b, "run #%d (due %s): %s\n", rep.Run.ID, rep.Run.Tick.In(loc).Format("2006-01-02 15:04"), rep.Run.State)
 	fmt.Fprintf(&b, "  total %d: delivered %d, blocked %d, failed %d, skipped %d, pending %d; tapped a button %d",
 		rep.Run.Total, rep.Delivered, rep.Blocked, rep.Failed, rep.SkippedTotal(), rep.Pending, rep.Tapped)
 	for _, r := range []string{broadcast.ReasonNoConsent, broadcast.ReasonUnreachable, broadcast.ReasonWindow, broadcast.ReasonExpired, broadcast.ReasonCancelled} {
