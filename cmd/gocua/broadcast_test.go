@@ -282,7 +282,22 @@ func TestBroadcastStopAndTap(t *testing.T) {
 	// the last subscriber stops before their turn (40 at 10 a second: 4 s)
 	waitUntil(t, 10*time.Second, "the first deliveries", func() bool { return len(bulkTo(api)) > 0 })
 	h.send(textUpdate(nextUpdateID(), last, "/stop"))
+	// an organizer follows it from the command line meanwhile
+	followed := make(chan string, 1)
+	go func() {
+		_, out, errs := runCLI(t, map[string]string{"GOCUA_DATABASE_URL": h.db}, "broadcast", "show", strconv.FormatInt(b.ID, 10), "--follow")
+		followed <- out + errs
+	}()
 	rep := h.report(b.ID, time.Minute)
+	select {
+	case out := <-followed:
+		if !strings.Contains(out, "░") || !strings.Contains(out, "] 100% 40/40 · 0 blocked · 0 failed · 1 skipped") ||
+			!strings.Contains(out, "finished") || !strings.Contains(out, "skipped, no consent: 1") {
+			t.Fatalf("show --follow printed %q", out)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("show --follow did not end with the broadcast")
+	}
 	if n := bulkTo(api)[strconv.FormatInt(last, 10)]; n != 0 {
 		t.Fatalf("the resident who sent /stop got %d broadcast messages", n)
 	}
