@@ -713,8 +713,15 @@ func TestBroadcastWizard(t *testing.T) {
 	waitUntil(t, 10*time.Second, "the final report", func() bool {
 		return containsText(h.sentTo(org), "đã gửi xong (10 người)")
 	})
-	// a second /broadcast, dropped; a stale button afterwards
+	// a second /broadcast with a photo: a caption is needed; dropped; a
+	// stale button afterwards
 	step(textUpdate(nextUpdateID(), org, "/broadcast"), set.Text("vi", "bc_ask_text", nil))
+	step(photoUpdate(nextUpdateID(), org, ""), set.Text("vi", "bc_photo_needs_caption", nil))
+	step(photoUpdate(nextUpdateID(), org, "Ngày hội cài VNeID"), set.Text("vi", "bc_ask_buttons", map[string]string{"max": "3"}))
+	conv, _, err := h.main.Redis.Load(context.Background(), key(org), "")
+	if err != nil || conv.Draft == nil || conv.Draft.Image != "telegram:AgACph0to" || conv.Draft.Text != "Ngày hội cài VNeID" {
+		t.Fatalf("draft %+v, %v", conv.Draft, err)
+	}
 	step(buttonUpdate(nextUpdateID(), org, "bcw:no"), set.Text("vi", "bc_dropped", nil))
 	step(buttonUpdate(nextUpdateID(), org, "bcw:a:all"), set.Text("vi", "bc_stale", nil))
 	// a resident is not an organizer
@@ -917,4 +924,16 @@ func TestBroadcastImage(t *testing.T) {
 	if len(media) != len(subs) || uploads != 1 {
 		t.Fatalf("%d photos, %d uploaded; want %d and 1", len(media), uploads, len(subs))
 	}
+}
+
+// photoUpdate is a private-chat photo message with a caption.
+func photoUpdate(id, chat int64, caption string) map[string]any {
+	u := textUpdate(id, chat, "")
+	msg := u["message"].(map[string]any)
+	delete(msg, "text")
+	msg["photo"] = []map[string]any{{"file_id": "AgACph0to", "file_unique_id": "u1", "width": 90, "height": 90, "file_size": 1200}}
+	if caption != "" {
+		msg["caption"] = caption
+	}
+	return u
 }
