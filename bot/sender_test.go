@@ -269,7 +269,7 @@ func TestSenderSplitsLongText(t *testing.T) {
 	waitFor(t, 5*time.Second, func() bool { sent, _ := d.snapshot(); return len(sent) == 3 })
 	sent, _ := d.snapshot()
 	for i, p := range sent {
-		if textLen(p.Text) > 2000 {
+		if TextLen(p.Text) > 2000 {
 			t.Errorf("part %d too long", i)
 		}
 		if (len(p.Buttons) > 0) != (i == len(sent)-1) {
@@ -293,16 +293,16 @@ func TestSenderSplitsLongCaption(t *testing.T) {
 	s.Enqueue(short)
 	waitFor(t, 5*time.Second, func() bool { sent, _ := d.snapshot(); return len(sent) == 3 })
 	sent, _ := d.snapshot()
-	if sent[0].Media == nil || textLen(sent[0].Text) > 1024 || sent[0].Buttons != nil {
-		t.Fatalf("first part = media %v, %d characters, buttons %v", sent[0].Media, textLen(sent[0].Text), sent[0].Buttons)
+	if sent[0].Media == nil || TextLen(sent[0].Text) > 1024 || sent[0].Buttons != nil {
+		t.Fatalf("first part = media %v, %d characters, buttons %v", sent[0].Media, TextLen(sent[0].Text), sent[0].Buttons)
 	}
-	if sent[1].Media != nil || sent[1].Buttons == nil || textLen(sent[1].Text) > 2000 {
+	if sent[1].Media != nil || sent[1].Buttons == nil || TextLen(sent[1].Text) > 2000 {
 		t.Fatalf("second part = media %v, buttons %v", sent[1].Media, sent[1].Buttons)
 	}
 	if sent[0].ID == sent[1].ID || !strings.HasPrefix(sent[0].ID, "u/0#") {
 		t.Fatalf("part ids %q %q", sent[0].ID, sent[1].ID)
 	}
-	if got := textLen(sent[0].Text) + textLen(sent[1].Text); got < 2700 {
+	if got := TextLen(sent[0].Text) + TextLen(sent[1].Text); got < 2700 {
 		t.Fatalf("%d characters of 2,800 delivered", got)
 	}
 	if sent[2].ID != "u/1" || sent[2].Media == nil || sent[2].Text != "ảnh" {

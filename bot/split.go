@@ -6,9 +6,9 @@ import (
 	"unicode/utf8"
 )
 
-// textLen counts text the way Telegram does (UTF-16 code units), which is
+// TextLen counts text the way Telegram does (UTF-16 code units), which is
 // never less than the rune count Zalo uses, so one limit serves both.
-func textLen(s string) int {
+func TextLen(s string) int {
 	n := 0
 	for _, r := range s {
 		n += utf16.RuneLen(r)
@@ -19,15 +19,15 @@ func textLen(s string) int {
 	return n
 }
 
-// SplitText cuts text into pieces of at most max units (see textLen),
+// SplitText cuts text into pieces of at most max units (see TextLen),
 // preferring paragraph, then line, then sentence, then word boundaries, and
 // never cutting inside a rune. Empty text gives one empty piece.
 func SplitText(text string, max int) []string {
-	if max <= 0 || textLen(text) <= max {
+	if max <= 0 || TextLen(text) <= max {
 		return []string{text}
 	}
 	var parts []string
-	for textLen(text) > max {
+	for TextLen(text) > max {
 		cut := cutPoint(text, max)
 		part := strings.TrimRight(text[:cut], " \n")
 		if part == "" { // only spaces before the limit: cut hard

@@ -25,7 +25,7 @@ func TestSplitText(t *testing.T) {
 			parts := SplitText(tt.text, tt.max)
 			var joined strings.Builder
 			for i, p := range parts {
-				if n := textLen(p); n > tt.max {
+				if n := TextLen(p); n > tt.max {
 					t.Fatalf("part %d has %d units > %d", i, n, tt.max)
 				}
 				if utf8.ValidString(tt.text) && !utf8.ValidString(p) {

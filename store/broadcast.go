@@ -111,6 +111,12 @@ func scanAll[T any](scan func(rowScanner) (T, error)) func(*sql.Rows, error) ([]
 	}
 }
 
+// scanID reads a row of one id.
+func scanID(row rowScanner) (int64, error) {
+	var id int64
+	return id, row.Scan(&id)
+}
+
 const runCols = `id, broadcast_id, tick, state, total, started_at, finished_at`
 
 func scanRun(row rowScanner) (broadcast.Run, error) {
@@ -272,22 +278,9 @@ func (s *Broadcasts) setState(ctx context.Context, id int64, from []broadcast.St
 		}
 		// the runs first: a Record of a retry that locked its run before
 		// commits first, and its pending row is then skipped below
-		rows, err := tx.QueryContext(ctx, `UPDATE broadcast_runs SET state = 'cancelled', finished_at = $2
-WHERE broadcast_id = $1 AND state = 'sending' RETURNING id`, id, s.at(at))
+		runs, err := scanAll(scanID)(tx.QueryContext(ctx, `UPDATE broadcast_runs SET state = 'cancelled', finished_at = $2
+WHERE broadcast_id = $1 AND state = 'sending' RETURNING id`, id, s.at(at)))
 		if err != nil {
-			return err
-		}
-		var runs []int64
-		for rows.Next() {
-			var r int64
-			if err := rows.Scan(&r); err != nil {
-				rows.Close()
-				return err
-			}
-			runs = append(runs, r)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
 			return err
 		}
 		for _, r := range runs {
@@ -521,23 +514,13 @@ func (s *Broadcasts) sqliteClaim(ctx context.Context, ch bot.Channel, owner stri
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		out = nil
 		type run struct{ id, broadcast int64 }
-		rows, err := tx.QueryContext(ctx, `SELECT u.id, u.broadcast_id FROM broadcast_runs u
-JOIN broadcasts b ON b.id = u.broadcast_id
-WHERE u.state = 'sending' AND b.state = 'active' ORDER BY u.id`)
-		if err != nil {
-			return err
-		}
-		var runs []run
-		for rows.Next() {
+		runs, err := scanAll(func(row rowScanner) (run, error) {
 			var r run
-			if err := rows.Scan(&r.id, &r.broadcast); err != nil {
-				rows.Close()
-				return err
-			}
-			runs = append(runs, r)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+			return r, row.Scan(&r.id, &r.broadcast)
+		})(tx.QueryContext(ctx, `SELECT u.id, u.broadcast_id FROM broadcast_runs u
+JOIN broadcasts b ON b.id = u.broadcast_id
+WHERE u.state = 'sending' AND b.state = 'active' ORDER BY u.id`))
+		if err != nil {
 			return err
 		}
 		for _, r := range runs {
@@ -797,29 +780,25 @@ func (s *Broadcasts) Expire(ctx context.Context, now time.Time) (int, error) {
 	var total int64
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		total = 0
-		rows, err := tx.QueryContext(ctx, `SELECT u.id, u.started_at, b.expires_seconds FROM broadcast_runs u
+		type sending struct {
+			id      int64
+			started dbTime
+			secs    int64
+		}
+		runs, err := scanAll(func(row rowScanner) (sending, error) {
+			var r sending
+			return r, row.Scan(&r.id, &r.started, &r.secs)
+		})(tx.QueryContext(ctx, `SELECT u.id, u.started_at, b.expires_seconds FROM broadcast_runs u
 JOIN broadcasts b ON b.id = u.broadcast_id
-WHERE u.state = 'sending' AND b.expires_seconds > 0`)
+WHERE u.state = 'sending' AND b.expires_seconds > 0`))
 		if err != nil {
 			return err
 		}
-		var due []int64
-		for rows.Next() {
-			var id, secs int64
-			var started dbTime
-			if err := rows.Scan(&id, &started, &secs); err != nil {
-				rows.Close()
-				return err
+		for _, r := range runs {
+			if r.started.t.Add(time.Duration(r.secs) * time.Second).After(now) {
+				continue
 			}
-			if !started.t.Add(time.Duration(secs) * time.Second).After(now) {
-				due = append(due, id)
-			}
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		for _, id := range due {
+			id := r.id
 			res, err := tx.ExecContext(ctx, skipPendingSQL, id, broadcast.ReasonExpired, s.at(now))
 			if err != nil {
 				return err

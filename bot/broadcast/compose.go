@@ -67,7 +67,7 @@ func Compose(d Draft, env Env) (Broadcast, Audience, []error) {
 	if d.Image != "" {
 		limit, what = env.MaxCaption, "text with an image"
 	}
-	switch n := utf16Len(b.Text); {
+	switch n := bot.TextLen(b.Text); {
 	case b.Text == "":
 		bad("text: empty; write what residents should read")
 	case !utf8.ValidString(b.Text):

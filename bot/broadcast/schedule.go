@@ -1,9 +1,6 @@
 package broadcast
 
-import (
-	"fmt"
-	"time"
-)
+import "time"
 
 // QuietHours is a daily window in which no broadcast goes out: what is due
 // then waits until it ends. From and To are times of day (since midnight,
@@ -15,14 +12,6 @@ type QuietHours struct {
 
 // None reports whether there are no quiet hours.
 func (q QuietHours) None() bool { return q.From == q.To }
-
-func (q QuietHours) String() string {
-	if q.None() {
-		return "off"
-	}
-	f := func(d time.Duration) string { return fmt.Sprintf("%02d:%02d", int(d.Hours()), int(d.Minutes())%60) }
-	return f(q.From) + "-" + f(q.To)
-}
 
 // Until returns when the quiet hours that t falls in end (in t's
 // location), or the zero time when t is not in them.

@@ -210,7 +210,7 @@ func (u *wturn) takeText() error {
 	if d.Image != "" {
 		limit = env.MaxCaption
 	}
-	if n := utf16Len(d.Text); limit > 0 && n > limit {
+	if n := bot.TextLen(d.Text); limit > 0 && n > limit {
 		u.sayText(u.text("bc_too_long", map[string]string{"n": strconv.Itoa(n), "max": strconv.Itoa(limit)}), u.dropRow())
 		d.Text, d.Image = "", ""
 		return nil
@@ -531,15 +531,4 @@ func (u *wturn) takeConfirm() error {
 		u.w.cfg.Wake()
 	}
 	return nil
-}
-
-func utf16Len(s string) int {
-	n := 0
-	for _, r := range s {
-		n++
-		if r >= 0x10000 {
-			n++
-		}
-	}
-	return n
 }

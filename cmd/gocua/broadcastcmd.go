@@ -52,8 +52,8 @@ func broadcastRules(cfg config.Config) broadcast.Rules {
 	}
 }
 
-// broadcastDB is a durable store that keeps broadcasts.
-type broadcastDB interface {
+// cliDB is the durable store as the commands other than serve use it.
+type cliDB interface {
 	Migrate(ctx context.Context) error
 	Close()
 	Broadcasts() *store.Broadcasts
@@ -62,7 +62,7 @@ type broadcastDB interface {
 
 // storeImage keeps a broadcast's photo in the durable store (every replica
 // and channel can read it there) and returns its ref.
-func storeImage(ctx context.Context, db broadcastDB, path string) (string, error) {
+func storeImage(ctx context.Context, db cliDB, path string) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return "", err
@@ -87,8 +87,10 @@ func storeImage(ctx context.Context, db broadcastDB, path string) (string, error
 	return bot.WebRefPrefix + up.ID, nil
 }
 
-func openBroadcastDB(ctx context.Context, cfg config.Config, log *slog.Logger) (broadcastDB, error) {
-	var db broadcastDB
+// openDurable opens PostgreSQL, or the embedded SQLite file when
+// GOCUA_DATABASE_URL is unset, and applies the migrations it lacks.
+func openDurable(ctx context.Context, cfg config.Config, log *slog.Logger) (cliDB, error) {
+	var db cliDB
 	var err error
 	if url := cfg.DatabaseURL.Reveal(); url != "" {
 		db, err = store.OpenPostgres(ctx, url, log)
@@ -128,7 +130,7 @@ func broadcastCommand(ctx context.Context, cfg config.Config, log *slog.Logger, 
 		fmt.Fprintf(stderr, "gocua broadcast: unknown command %q\n\n%s", sub, broadcastUsage)
 		return 2
 	}
-	db, err := openBroadcastDB(ctx, cfg, log)
+	db, err := openDurable(ctx, cfg, log)
 	if err != nil {
 		return fail("%v", err)
 	}

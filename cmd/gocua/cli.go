@@ -14,7 +14,6 @@ import (
 	"github.com/gocua/gocua/bot/telegram"
 	"github.com/gocua/gocua/config"
 	"github.com/gocua/gocua/flows"
-	"github.com/gocua/gocua/store"
 )
 
 // version is set at build time with -ldflags "-X main.version=v1.2.3".
@@ -144,25 +143,12 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 // migrate applies the migrations of PostgreSQL, or of the embedded SQLite
 // file when GOCUA_DATABASE_URL is unset.
 func migrate(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.Writer) int {
-	var db interface {
-		Migrate(context.Context) error
-		Close()
-	}
-	var err error
-	if url := cfg.DatabaseURL.Reveal(); url != "" {
-		db, err = store.OpenPostgres(ctx, url, log)
-	} else {
-		db, err = store.OpenSQLite(ctx, sqlitePath(cfg), log)
-	}
+	db, err := openDurable(ctx, cfg, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "gocua migrate: %v\n", err)
 		return 1
 	}
-	defer db.Close()
-	if err := db.Migrate(ctx); err != nil {
-		fmt.Fprintf(stderr, "gocua migrate: %v\n", err)
-		return 1
-	}
+	db.Close()
 	log.Info("migrations applied")
 	return 0
 }
