@@ -565,6 +565,7 @@ type outcome struct {
 	run, resident int64
 	state, reason string
 	at, retry     time.Time
+	uncounted     bool
 }
 
 func checkOutcomes(outs []broadcast.Outcome) ([]outcome, error) {
@@ -574,7 +575,8 @@ func checkOutcomes(outs []broadcast.Outcome) ([]outcome, error) {
 			return nil, fmt.Errorf("delivery %d/%d: outcome %q is not pending, delivered, blocked, failed or skipped",
 				o.Run, o.Resident, o.State)
 		}
-		c := outcome{run: o.Run, resident: o.Resident, state: string(o.State), reason: clean(o.Reason), at: orNow(o.At)}
+		c := outcome{run: o.Run, resident: o.Resident, state: string(o.State), reason: clean(o.Reason), at: orNow(o.At),
+			uncounted: o.Uncounted && o.State == broadcast.Pending}
 		c.retry = o.Retry
 		if c.retry.IsZero() {
 			c.retry = c.at
@@ -597,20 +599,21 @@ UPDATE broadcast_deliveries d SET
     next_at    = CASE WHEN x.state = 'pending' THEN x.retry ELSE d.next_at END,
     claimed_at = CASE WHEN x.state = 'pending' THEN NULL ELSE d.claimed_at END,
     claimed_by = CASE WHEN x.state = 'pending' THEN '' ELSE d.claimed_by END,
-    settled_at = CASE WHEN x.state = 'pending' THEN NULL ELSE x.at END
+    settled_at = CASE WHEN x.state = 'pending' THEN NULL ELSE x.at END,
+    attempts   = CASE WHEN x.uncounted AND d.attempts > 0 THEN d.attempts - 1 ELSE d.attempts END
 FROM (
-    SELECT o.run_id, o.resident_id, o.at, o.retry,
+    SELECT o.run_id, o.resident_id, o.at, o.retry, o.uncounted,
            CASE WHEN o.state = 'pending' AND u.state <> 'sending' THEN 'skipped' ELSE o.state END AS state,
            CASE WHEN o.state = 'pending' AND u.state <> 'sending' THEN $7 ELSE o.reason END AS reason
-    FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[])
-         AS o(run_id, resident_id, state, reason, at, retry)
+    FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[], $8::boolean[])
+         AS o(run_id, resident_id, state, reason, at, retry, uncounted)
     JOIN broadcast_runs u ON u.id = o.run_id
     FOR SHARE OF u
 ) x
 WHERE d.run_id = x.run_id AND d.resident_id = x.resident_id AND d.state = 'sending'`
 
 // sqliteRecordSQL stores one outcome. $1 run, $2 resident, $3 state,
-// $4 reason, $5 at, $6 retry.
+// $4 reason, $5 at, $6 retry, $7 uncounted (1: the try is given back).
 const sqliteRecordSQL = `
 UPDATE broadcast_deliveries SET
     state      = $3,
@@ -618,7 +621,8 @@ UPDATE broadcast_deliveries SET
     next_at    = CASE WHEN $3 = 'pending' THEN $6 ELSE next_at END,
     claimed_at = CASE WHEN $3 = 'pending' THEN NULL ELSE claimed_at END,
     claimed_by = CASE WHEN $3 = 'pending' THEN '' ELSE claimed_by END,
-    settled_at = CASE WHEN $3 = 'pending' THEN NULL ELSE $5 END
+    settled_at = CASE WHEN $3 = 'pending' THEN NULL ELSE $5 END,
+    attempts   = CASE WHEN $7 = 1 AND attempts > 0 THEN attempts - 1 ELSE attempts END
 WHERE run_id = $1 AND resident_id = $2 AND state = 'sending'`
 
 // Record stores what became of claimed deliveries: one statement on
@@ -649,11 +653,12 @@ func (s *Broadcasts) pgRecord(ctx context.Context, outs []outcome) error {
 	runs, residents := make([]int64, n), make([]int64, n)
 	states, reasons := make([]string, n), make([]string, n)
 	ats, retries := make([]time.Time, n), make([]time.Time, n)
+	uncounted := make([]bool, n)
 	for i, o := range outs {
 		runs[i], residents[i], states[i], reasons[i] = o.run, o.resident, o.state, o.reason
-		ats[i], retries[i] = o.at.UTC(), o.retry.UTC()
+		ats[i], retries[i], uncounted[i] = o.at.UTC(), o.retry.UTC(), o.uncounted
 	}
-	_, err := s.w.ExecContext(ctx, pgRecordSQL, runs, residents, states, reasons, ats, retries, broadcast.ReasonCancelled)
+	_, err := s.w.ExecContext(ctx, pgRecordSQL, runs, residents, states, reasons, ats, retries, broadcast.ReasonCancelled, uncounted)
 	return err
 }
 
@@ -680,7 +685,7 @@ func (s *Broadcasts) sqliteRecord(ctx context.Context, outs []outcome) error {
 					o.state, o.reason = string(broadcast.Skipped), broadcast.ReasonCancelled
 				}
 			}
-			if _, err := stmt.ExecContext(ctx, o.run, o.resident, o.state, o.reason, s.at(o.at), s.at(o.retry)); err != nil {
+			if _, err := stmt.ExecContext(ctx, o.run, o.resident, o.state, o.reason, s.at(o.at), s.at(o.retry), o.uncounted); err != nil {
 				return err
 			}
 		}

@@ -1548,3 +1548,30 @@ func TestBroadcastSourceOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestBroadcastUncountedTry: a delivery put back without reaching the
+// platform (held by the pacing, a 429's pause, a shutdown) keeps its tries;
+// one put back after a real failure spends one.
+func TestBroadcastUncountedTry(t *testing.T) {
+	for _, be := range recordsBackends() {
+		t.Run(be.name, func(t *testing.T) {
+			f := newBCFixture(t, be.open(t))
+			f.residents(1)
+			f.start(f.broadcast(broadcast.Broadcast{}), broadcast.Rules{}, bcT0)
+			at := bcT0
+			for i := range 3 {
+				ds := f.claim(1, at)
+				if len(ds) != 1 || ds[0].Attempts != 1 {
+					t.Fatalf("claim %d after held-back tries: %+v, want attempt 1", i, ds)
+				}
+				f.record(broadcast.Outcome{Run: ds[0].Run, Resident: ds[0].Resident, State: broadcast.Pending, At: at, Retry: at, Uncounted: true})
+				at = at.Add(time.Second)
+			}
+			ds := f.claim(1, at)
+			f.record(broadcast.Outcome{Run: ds[0].Run, Resident: ds[0].Resident, State: broadcast.Pending, At: at, Retry: at})
+			if ds = f.claim(1, at.Add(time.Second)); len(ds) != 1 || ds[0].Attempts != 2 {
+				t.Fatalf("after a failed try: %+v, want attempt 2", ds)
+			}
+		})
+	}
+}

@@ -146,6 +146,10 @@ type Outcome struct {
 	Reason   string        // why skipped; the error for Failed
 	At       time.Time
 	Retry    time.Time // Pending: not before
+	// Uncounted gives a Pending delivery its try back: it never reached
+	// the platform (held by the pacing, a 429's pause, or shutdown), so it
+	// does not bring it closer to failing.
+	Uncounted bool
 }
 
 // Report is how a run stands.

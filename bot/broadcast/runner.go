@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -211,8 +212,22 @@ func (r *Runner) tick(ctx context.Context) {
 		}
 		return
 	}
+	var sending []Run // runs of the scheduled broadcasts that are under way
 	for _, b := range list {
-		r.guard(fmt.Sprintf("broadcast %d", b.ID), func() { r.due(ctx, b, now) })
+		r.guard(fmt.Sprintf("broadcast %d", b.ID), func() {
+			last, err := r.store.LastRun(ctx, b.ID)
+			switch {
+			case errors.Is(err, ErrNotFound):
+				last = Run{}
+			case err != nil:
+				r.log.Error("broadcast schedule", "broadcast", b.ID, "err", err)
+				return
+			}
+			if last.State == RunSending {
+				sending = append(sending, last)
+			}
+			r.due(ctx, b, last, now)
+		})
 	}
 	if n, err := r.store.Rescue(ctx, now.Add(-r.cfg.Lease)); err != nil {
 		r.log.Warn("broadcast rescue", "err", err)
@@ -229,8 +244,8 @@ func (r *Runner) tick(ctx context.Context) {
 	for _, run := range finished {
 		r.report(ctx, run, true)
 	}
-	for _, b := range list {
-		if run, err := r.store.LastRun(ctx, b.ID); err == nil && run.State == RunSending {
+	for _, run := range sending {
+		if !slices.ContainsFunc(finished, func(f Run) bool { return f.ID == run.ID }) {
 			r.report(ctx, run, false)
 		}
 	}
@@ -296,8 +311,8 @@ func ReminderMessage(set *flows.Set, rem bot.Reminder) bot.Outbound {
 }
 
 // due starts b's run when its time has come.
-func (r *Runner) due(ctx context.Context, b Broadcast, now time.Time) {
-	tick, ok, err := r.dueTick(ctx, b, now)
+func (r *Runner) due(ctx context.Context, b Broadcast, last Run, now time.Time) {
+	tick, ok, err := r.dueTick(ctx, b, last, now)
 	if err != nil || !ok {
 		if err != nil {
 			r.log.Error("broadcast schedule", "broadcast", b.ID, "err", err)
@@ -322,14 +337,7 @@ func (r *Runner) due(ctx context.Context, b Broadcast, now time.Time) {
 
 // dueTick says which tick of b is due now and not started yet. A one-off
 // broadcast later than the grace is marked missed instead.
-func (r *Runner) dueTick(ctx context.Context, b Broadcast, now time.Time) (time.Time, bool, error) {
-	last, err := r.store.LastRun(ctx, b.ID)
-	switch {
-	case errors.Is(err, ErrNotFound):
-		last = Run{}
-	case err != nil:
-		return time.Time{}, false, err
-	}
+func (r *Runner) dueTick(ctx context.Context, b Broadcast, last Run, now time.Time) (time.Time, bool, error) {
 	if !b.Recurring() {
 		switch {
 		case last.ID != 0 || now.Before(b.At):
@@ -546,7 +554,7 @@ func (l *lane) claim(ctx context.Context) {
 			case l.work <- d:
 			case <-ctx.Done():
 				// claimed but not sent: handed back at once
-				l.done <- Outcome{Run: d.Run, Resident: d.Resident, State: Pending, At: now, Retry: now}
+				l.done <- Outcome{Run: d.Run, Resident: d.Resident, State: Pending, At: now, Retry: now, Uncounted: true}
 			}
 		}
 	}
@@ -610,7 +618,7 @@ func (l *lane) send(ctx context.Context) {
 	for d := range l.work {
 		if ctx.Err() != nil {
 			now := l.r.cfg.Now()
-			l.done <- Outcome{Run: d.Run, Resident: d.Resident, State: Pending, At: now, Retry: now}
+			l.done <- Outcome{Run: d.Run, Resident: d.Resident, State: Pending, At: now, Retry: now, Uncounted: true}
 			continue
 		}
 		var o Outcome
@@ -656,7 +664,7 @@ func (l *lane) deliver(ctx context.Context, d Delivery) Outcome {
 	if err := l.pace(ctx, d); err != nil {
 		var w waitError
 		if errors.As(err, &w) {
-			return Outcome{Run: d.Run, Resident: d.Resident, State: Pending, At: now, Retry: now.Add(w.d), Reason: "paced"}
+			return Outcome{Run: d.Run, Resident: d.Resident, State: Pending, At: now, Retry: now.Add(w.d), Reason: "paced", Uncounted: true}
 		}
 		return l.retry(d, now, err)
 	}
@@ -698,7 +706,7 @@ func (l *lane) deliver(ctx context.Context, d Delivery) Outcome {
 		}
 		l.pause(now.Add(ra.After), true)
 		// the platform's brake, not this delivery's fault: no try is spent
-		return Outcome{Run: d.Run, Resident: d.Resident, State: Pending, At: now, Retry: now.Add(ra.After), Reason: "retry_after"}
+		return Outcome{Run: d.Run, Resident: d.Resident, State: Pending, At: now, Retry: now.Add(ra.After), Reason: "retry_after", Uncounted: true}
 	case errors.Is(err, bot.ErrRejected):
 		return Outcome{Run: d.Run, Resident: d.Resident, State: Failed, Reason: clipReason(err.Error()), At: now}
 	}
