@@ -43,6 +43,14 @@ const (
 	InBlocked                          // blocked the bot: mark unreachable
 	InUnblocked                        // unblocked / restarted the bot: mark reachable
 	InMedia                            // sent a photo, sticker, voice… without text
+	// InProtected: the platform withheld what the resident sent (Zalo's
+	// message.unsupported.received for protected users: children, people
+	// with disabilities…): answered with a generic message and a person.
+	InProtected
+	// InTakeover: a person answered this resident outside gocua (an agent
+	// in Zalo OA Manager); Text is what they wrote. The bot keeps quiet in
+	// the conversation for Config.TakeoverQuiet.
+	InTakeover
 )
 
 // Inbound is one thing a resident did, already parsed out of its platform's JSON.
@@ -161,6 +169,10 @@ type Outbound struct {
 	// Paid lets Telegram deliver this bulk message beyond its free 30 a
 	// second, for a fee (allow_paid_broadcast).
 	Paid bool `json:"pd,omitempty"`
+	// Lang is the resident's language when the core knows it ("" means the
+	// default): channels that add words of their own (a numbered menu's
+	// "reply 1, 2 or 3") use it.
+	Lang string `json:"lg,omitempty"`
 }
 
 // Conversation is a resident's conversation state kept in Redis.
@@ -190,6 +202,9 @@ type Conversation struct {
 	// ConsentAsked says this conversation has asked it already.
 	Consent      Consent `json:"c,omitempty"`
 	ConsentAsked bool    `json:"ca,omitempty"`
+	// Quiet is until when the bot keeps quiet because a person answered
+	// outside gocua (InTakeover); a command or a button tap ends it.
+	Quiet time.Time `json:"q,omitzero"`
 	// Draft is a broadcast an organizer is writing in this chat.
 	Draft     *BroadcastDraft `json:"bd,omitempty"`
 	UpdatedAt time.Time       `json:"u"`
@@ -236,6 +251,10 @@ var (
 	// markup or buttons, not a chat of this channel): sending it again cannot
 	// help, and the resident is not to blame. A Deliverer wraps it.
 	ErrRejected = errors.New("bot: message rejected by the platform")
+	// ErrWindow: the platform only lets the bot write to a resident for a
+	// while after their last message (Zalo OA: 7 days), and that time is
+	// over. It wraps ErrRejected: nothing is sent until the resident writes.
+	ErrWindow = fmt.Errorf("bot: outside the platform's messaging window: %w", ErrRejected)
 )
 
 // RetryAfterError is returned by a Deliverer when the platform asks us to slow

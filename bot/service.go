@@ -66,6 +66,9 @@ type Config struct {
 	Reminders Reminders
 	Location  *time.Location
 	RemindAt  time.Duration
+	// TakeoverQuiet is how long the bot keeps quiet in a conversation after
+	// a person answered it outside gocua (InTakeover; default 30 minutes).
+	TakeoverQuiet time.Duration
 }
 
 // Marks records handled update ids without conversation state (store.Redis).
@@ -481,7 +484,7 @@ func (s *Service) deliver(ctx context.Context, key ConvKey, res Committed, msgs 
 func (s *Service) commit(ctx context.Context, conv Conversation, in Inbound, now time.Time, outs []flows.Output) error {
 	msgs := make([]Outbound, len(outs))
 	for i, o := range outs {
-		msgs[i] = Outbound{ID: in.UpdateID + "/" + strconv.Itoa(i), Key: in.Key, Text: o.Text, Buttons: buttons(o.Buttons)}
+		msgs[i] = Outbound{ID: in.UpdateID + "/" + strconv.Itoa(i), Key: in.Key, Text: o.Text, Buttons: buttons(o.Buttons), Lang: conv.Flow.Lang}
 	}
 	return s.commitOut(ctx, conv, in, now, msgs)
 }

@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"cmp"
 	"maps"
 	"slices"
 	"strconv"
@@ -56,6 +57,9 @@ func (t *turn) say(key string, extra ...flows.Button) {
 
 func (t *turn) waiting() bool { return t.conv.Ticket != 0 }
 
+// quiet reports that a person outside gocua answers this resident now.
+func (t *turn) quiet() bool { return t.now.Before(t.conv.Quiet) }
+
 func (t *turn) cancelButton() flows.Button {
 	return flows.Button{Text: t.text("handoff_cancel"), Data: dataCancelTicket}
 }
@@ -63,12 +67,32 @@ func (t *turn) cancelButton() flows.Button {
 func (t *turn) run() {
 	in := t.in
 	switch in.Kind {
+	case InCommand, InButton:
+		t.conv.Quiet = time.Time{} // the resident asks the bot again
+	}
+	switch in.Kind {
+	case InTakeover:
+		t.conv.Quiet = t.now.Add(cmp.Or(t.svc.cfg.TakeoverQuiet, 30*time.Minute))
+		if t.waiting() {
+			t.transcript = append(t.transcript, TranscriptLine{From: "volunteer", Text: MaskPII(in.Text), At: t.now})
+		}
+		return
+	case InProtected:
+		if t.waiting() {
+			t.noticeWaiting()
+			return
+		}
+		t.say("protected")
+		return
 	case InEdited:
 		t.say("edited")
 	case InMedia:
 		if t.waiting() {
 			t.note("📎 " + MaskPII(in.Text))
 			t.noticeWaiting()
+			return
+		}
+		if t.quiet() {
 			return
 		}
 		t.say("media")
@@ -140,6 +164,9 @@ func (t *turn) run() {
 		}
 		if t.waiting() {
 			t.noticeWaiting()
+			return
+		}
+		if t.quiet() {
 			return
 		}
 		if t.conv.Intake != nil {

@@ -111,6 +111,9 @@ type ZaloOA struct {
 	RefreshToken Secret // the OAuth refresh token to start from
 	APIURL       string // OpenAPI base URL, without a trailing slash
 	OAuthURL     string // OAuth base URL, without a trailing slash
+	// TakeoverQuiet is how long the bot keeps quiet in a conversation after
+	// a person answered it from Zalo OA Manager.
+	TakeoverQuiet time.Duration
 }
 
 // Enabled reports whether any Zalo OA credential is set. Validate makes sure
@@ -576,6 +579,19 @@ func variables() []variable {
 		urlVar("GOCUA_ZALO_OA_OAUTH_URL", "https://oauth.zaloapp.com",
 			"Zalo OAuth server.",
 			func(c *Config) *string { return &c.ZaloOA.OAuthURL }),
+		{
+			VarDoc: VarDoc{Name: "GOCUA_ZALO_OA_TAKEOVER_QUIET", Default: "30m",
+				Description: "After someone answers a resident from Zalo OA Manager, the bot keeps quiet in that conversation this long (a command or a button tap from the resident ends it sooner)."},
+			parse: func(c *Config, raw string) error {
+				d, err := time.ParseDuration(raw)
+				if err != nil || d <= 0 {
+					return fmt.Errorf("%q is not a positive duration (write it like 30m or 2h)", raw)
+				}
+				c.ZaloOA.TakeoverQuiet = d
+				return nil
+			},
+			show: func(c *Config) string { return c.ZaloOA.TakeoverQuiet.String() },
+		},
 	}
 }
 

@@ -152,7 +152,7 @@ func TestLoad_AllSet(t *testing.T) {
 		ZaloBot: ZaloBot{Token: "987654321:zalo-bot-secret-token", WebhookSecret: "zalo-webhook-secret", APIURL: "http://127.0.0.1:8082"},
 		ZaloOA: ZaloOA{
 			AppID: "1234567890", AppSecret: "oa-app-secret", SecretKey: "oa-secret-key", RefreshToken: "oa-refresh-token",
-			APIURL: "http://127.0.0.1:8083", OAuthURL: "http://127.0.0.1:8084",
+			APIURL: "http://127.0.0.1:8083", OAuthURL: "http://127.0.0.1:8084", TakeoverQuiet: 30 * time.Minute,
 		},
 	}
 	if !reflect.DeepEqual(c, want) {
@@ -177,6 +177,7 @@ var contract = []string{
 	"GOCUA_STATE_TTL", "GOCUA_VOLUNTEER_HOURS",
 	"GOCUA_SLA_UNCLAIMED", "GOCUA_SLA_SILENT_VOLUNTEER", "GOCUA_SLA_SILENT_RESIDENT",
 	"GOCUA_QUIET_HOURS", "GOCUA_BROADCAST_GRACE", "GOCUA_TELEGRAM_PAID_BROADCAST",
+	"GOCUA_ZALO_OA_TAKEOVER_QUIET",
 }
 
 // secretNames are the variables with a _FILE twin.

@@ -27,6 +27,7 @@ var requiredTexts = []string{
 	"unsubscribe_button", "broadcast_progress", "broadcast_report",
 	"remind_when", "remind_tomorrow", "remind_3days", "remind_date", "remind_date_ask", "remind_date_invalid",
 	"remind_set", "remind_cancel_button", "remind_cancelled", "remind_gone", "remind_message", "remind_open_button",
+	"menu_reply", "menu_more", "menu_or", "menu_range", "protected",
 }
 
 // RequiredTexts returns the locale keys every deployment must define.

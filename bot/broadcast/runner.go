@@ -707,6 +707,8 @@ func (l *lane) deliver(ctx context.Context, d Delivery) Outcome {
 		l.pause(now.Add(ra.After), true)
 		// the platform's brake, not this delivery's fault: no try is spent
 		return Outcome{Run: d.Run, Resident: d.Resident, State: Pending, At: now, Retry: now.Add(ra.After), Reason: "retry_after", Uncounted: true}
+	case errors.Is(err, bot.ErrWindow): // the platform counts the window from more than our last_seen knows
+		return skip(ReasonWindow)
 	case errors.Is(err, bot.ErrRejected):
 		return Outcome{Run: d.Run, Resident: d.Resident, State: Failed, Reason: clipReason(err.Error()), At: now}
 	}

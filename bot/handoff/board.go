@@ -132,6 +132,27 @@ func (v view) area(t Ticket) string {
 	return t.Area
 }
 
+// Zalo OA's windows after a resident's last message: consultation messages
+// are free for 48 hours and refused after 7 days.
+const (
+	oaFreeWindow = 48 * time.Hour
+	oaLastWindow = 7 * 24 * time.Hour
+)
+
+// window is the card's line saying until when a Zalo OA resident can be
+// answered ("" on other channels), counted from their last message.
+func (v view) window(t Ticket) string {
+	if t.Resident.Channel != bot.ChannelZaloOA {
+		return ""
+	}
+	last := t.CreatedAt
+	if t.ResidentSaid.After(last) {
+		last = t.ResidentSaid
+	}
+	at := func(d time.Duration) string { return last.Add(d).In(v.d.cfg.Location).Format("15:04 02/01") }
+	return v.text("desk_card_window", vars("free", at(oaFreeWindow), "last", at(oaLastWindow)))
+}
+
 // card is a ticket's card: what it says and its buttons.
 func (v view) card(t Ticket, volunteer string) (string, [][]bot.Button) {
 	switch t.Status {
@@ -142,7 +163,7 @@ func (v view) card(t Ticket, volunteer string) (string, [][]bot.Button) {
 		}
 		text := v.text("desk_card", vars("id", id(t.ID), "where", where(t), "area", v.area(t),
 			"channel", string(t.Resident.Channel), "lang", t.Lang, "time", t.CreatedAt.In(v.d.cfg.Location).Format("15:04"),
-			"preview", preview))
+			"preview", preview, "window", v.window(t)))
 		return text, [][]bot.Button{{{Text: v.text("desk_card_claim", vars("id", id(t.ID))), Data: dataClaim + id(t.ID)}}}
 	case Assigned:
 		return v.text("desk_card_taken", vars("id", id(t.ID), "where", where(t), "volunteer", volunteer)), nil

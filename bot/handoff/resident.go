@@ -59,6 +59,13 @@ func (u *turn) resident() error {
 	case bot.InEdited:
 		u.reply(u.text("desk_edited", nil))
 		return nil
+	case bot.InTakeover: // someone answered from the platform's own inbox (Zalo OA Manager)
+		masked := bot.MaskPII(strings.TrimSpace(in.Text))
+		u.plan.Transcript = append(u.plan.Transcript, bot.TranscriptLine{From: "volunteer", Text: masked, At: u.t.Now})
+		u.send(v.Chat, u.text("desk_from_elsewhere", vars("id", id(t.ID), "name", residentLabel(t), "text", masked)), nil)
+		return nil
+	case bot.InProtected:
+		return u.toVolunteer(t, v, u.text("desk_protected", nil))
 	case bot.InMedia:
 		if in.Media == nil || !in.Media.Kind.Relayable() {
 			u.reply(u.text("desk_not_relayed", nil))

@@ -188,3 +188,20 @@ func (c *waitingCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n))
 }
+
+// Authorized makes gocua_channel_authorized{channel} report 1 while ok
+// says the channel holds working credentials and 0 once they are lost (Zalo
+// OA's refresh token refused: an OA admin must authorize gocua again).
+// Alert on it being 0. Calling it twice for one channel panics.
+func (m *Metrics) Authorized(ch bot.Channel, ok func() bool) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name:        "gocua_channel_authorized",
+		Help:        "1 while a channel's platform credentials work, 0 when a person must authorize gocua again (Zalo OA).",
+		ConstLabels: prometheus.Labels{"channel": string(ch)},
+	}, func() float64 {
+		if ok() {
+			return 1
+		}
+		return 0
+	}))
+}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/gocua/gocua/bot"
@@ -133,4 +134,14 @@ func TestRegistriesAreSeparate(t *testing.T) {
 	if strings.Contains(scrape(t, b), `gocua_updates_total{`) {
 		t.Error("an update counted on one Metrics shows on another")
 	}
+}
+
+func TestChannelAuthorized(t *testing.T) {
+	m := New()
+	var ok atomic.Bool
+	ok.Store(true)
+	m.Authorized(bot.ChannelZaloOA, ok.Load)
+	wantLines(t, scrape(t, m), `gocua_channel_authorized{channel="zalo-oa"} 1`)
+	ok.Store(false)
+	wantLines(t, scrape(t, m), `gocua_channel_authorized{channel="zalo-oa"} 0`)
 }

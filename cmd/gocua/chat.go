@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -192,11 +193,11 @@ func runChat(ctx context.Context, set *flows.Set, convs ConvStore, recs bot.Reco
 	key := bot.ConvKey{Channel: channelTerminal, ChatID: opts.ChatID}
 	out := bufio.NewWriter(stdout)
 	defer out.Flush()
-	term := &terminal{w: out, bold: opts.Bold}
 	cfg := bot.Config{DefaultLang: opts.Lang, ReorderWindow: 0}
 	if cfg.DefaultLang == "" {
 		cfg.DefaultLang = opts.DefaultLang
 	}
+	term := &terminal{w: out, bold: opts.Bold, texts: set, lang: cmp.Or(cfg.DefaultLang, "vi")}
 	if p, ok := recs.(bot.Preferences); ok {
 		cfg.Preferences = p
 	}
@@ -309,19 +310,14 @@ func (c *chatSession) input(ctx context.Context, raw string) (quit bool, err err
 	case line == "q":
 		return true, nil
 	case isNumber(line):
-		n, _ := strconv.Atoi(line)
-		btns := c.term.buttons
-		if len(btns) == 0 {
+		choices := c.term.menu.Choices
+		if len(choices) == 0 {
 			c.note("there are no buttons to tap: type text or a /command")
 			return false, nil
 		}
-		if n < 1 || n > len(btns) {
-			c.note(fmt.Sprintf("no button %s: choose 1–%d", line, len(btns)))
-			return false, nil
-		}
-		b := btns[n-1]
-		if b.URL != "" {
-			c.note("button " + line + " opens a link: " + b.URL)
+		b, ok := c.term.menu.Choose(line)
+		if !ok {
+			c.note(fmt.Sprintf("no button %s: choose 1–%d", line, len(choices)))
 			return false, nil
 		}
 		return false, c.send(ctx, bot.Inbound{Kind: bot.InButton, Data: b.Data})
@@ -443,35 +439,26 @@ func (s *syncDelivery) Resume(ctx context.Context, key bot.ConvKey) {
 	}
 }
 
-// terminal is the terminal channel's Deliverer: it prints each message with
-// its buttons numbered, and remembers the buttons of the last message that
-// had any, for the next number typed.
+// terminal is the terminal channel's Deliverer: it prints each message
+// with its buttons as the numbered menu channels without buttons show
+// (bot.RenderMenu), and remembers the menu of the last message that had
+// one, for the next number typed.
 type terminal struct {
-	w       io.Writer
-	bold    bool
-	buttons []bot.Button
+	w     io.Writer
+	bold  bool
+	texts bot.Texts
+	lang  string // the language of replies that do not say theirs
+	menu  bot.Menu
 }
 
 // Deliver prints one message.
 func (t *terminal) Deliver(_ context.Context, out bot.Outbound) error {
-	if _, err := fmt.Fprintln(t.w, t.render(out.Text)); err != nil {
+	lang := cmp.Or(out.Lang, t.lang)
+	if _, err := fmt.Fprintln(t.w, t.render(bot.RenderMenu(t.texts, lang, out.Text, out.Buttons))); err != nil {
 		return fmt.Errorf("terminal: %w", err)
 	}
-	if len(out.Buttons) > 0 {
-		t.buttons = t.buttons[:0]
-		for _, row := range out.Buttons {
-			cells := make([]string, len(row))
-			for i, b := range row {
-				t.buttons = append(t.buttons, b)
-				cells[i] = "[" + strconv.Itoa(len(t.buttons)) + "] " + b.Text
-				if b.URL != "" {
-					cells[i] += " → " + b.URL
-				}
-			}
-			if _, err := fmt.Fprintln(t.w, "  "+strings.Join(cells, "   ")); err != nil {
-				return fmt.Errorf("terminal: %w", err)
-			}
-		}
+	if m := bot.NumberButtons(out.Buttons); len(m.Choices) > 0 {
+		t.menu = m
 	}
 	if _, err := fmt.Fprintln(t.w); err != nil {
 		return fmt.Errorf("terminal: %w", err)

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/gocua/gocua/bot"
 	"github.com/gocua/gocua/config"
 	"github.com/gocua/gocua/flows"
 	"github.com/gocua/gocua/store"
@@ -102,19 +103,20 @@ func TestChatGreetsWithNumberedMenu(t *testing.T) {
 	mustContain(t, got,
 		e.set.Text("vi", "greeting", map[string]string{"name": "Lan"})+"\n\n",
 		menu.Text+"\n",
-		"  [1] "+menu.Buttons[0][0].Text+"\n",
-		"  [2] "+menu.Buttons[1][0].Text+"\n",
+		"\n1. "+menu.Buttons[0][0].Text+"\n",
+		"\n2. "+menu.Buttons[1][0].Text+"\n",
+		e.set.Text("vi", "menu_reply", map[string]string{"choices": e.set.Text("vi", "menu_range", map[string]string{"first": "1", "last": fmt.Sprint(len(bot.NumberButtons(botButtons(menu.Buttons)).Choices))})}),
 	)
 	// **bold** is shown as typed when stdout is not a terminal.
 	if !strings.Contains(got, "**") || strings.Contains(got, "\x1b[") {
 		t.Errorf("bold markup not shown as typed:\n%s", got)
 	}
-	// Every button of the menu is numbered, in order.
+	// Every button of the menu is numbered, in order, as on Zalo.
 	n := 0
 	for _, row := range menu.Buttons {
 		for _, b := range row {
 			n++
-			mustContain(t, got, fmt.Sprintf("[%d] %s", n, b.Text))
+			mustContain(t, got, fmt.Sprintf("\n%d. %s\n", n, b.Text))
 		}
 	}
 }
@@ -126,7 +128,7 @@ func TestChatTapEntersFirstMenuFlow(t *testing.T) {
 	mustContain(t, got, "[menu] lang=vi\n", "["+f.ID+"/"+f.Start+"] lang=vi\n")
 	// The flow's first step comes after the tap, with its own numbered buttons.
 	after := got[strings.Index(got, "[menu] lang=vi"):]
-	mustContain(t, after, "  [1] ", e.set.Text("vi", "nav_menu", nil))
+	mustContain(t, after, "\n1. ", e.set.Text("vi", "nav_menu", nil))
 }
 
 func TestChatFlowOption(t *testing.T) {
@@ -134,14 +136,14 @@ func TestChatFlowOption(t *testing.T) {
 	got := e.chat(t, chatOptions{Flow: "official_links", Debug: true}, "")
 	mustContain(t, got,
 		"[official_links/websites] lang=vi\n",
-		"→ https://dichvucong.gov.vn", // URL buttons show their link
+		": https://dichvucong.gov.vn\n", // URL buttons show their link
 	)
 	if strings.Contains(got, "[menu]") {
 		t.Errorf("--flow showed the menu first:\n%s", got)
 	}
-	// A URL button cannot be tapped here; the tool says where it leads.
-	got = e.chat(t, chatOptions{Flow: "official_links"}, "1\n")
-	mustContain(t, got, "(button 1 opens a link: https://dichvucong.gov.vn)")
+	// A link takes no number, as on Zalo: 1 is the first payload button.
+	got = e.chat(t, chatOptions{Flow: "official_links", Debug: true}, "1\n")
+	mustContain(t, got, "[official_links/", "\n1. "+e.set.Text("vi", "nav_next", nil)+"\n")
 }
 
 func TestChatLangOption(t *testing.T) {
@@ -271,7 +273,7 @@ func TestChatCommand(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d at end of input; stderr:\n%s", code, stderr)
 	}
-	mustContain(t, out, set.Menu("vi")[0].Text, "  [1] ", "[menu] lang=vi")
+	mustContain(t, out, set.Menu("vi")[0].Text, "\n1. ", "[menu] lang=vi")
 
 	dir := t.TempDir()
 	demo := `id: chat_demo
@@ -354,4 +356,15 @@ func TestEnvExampleValuesAreValid(t *testing.T) {
 	if err != nil {
 		t.Errorf("the example values do not load:\n%v", err)
 	}
+}
+
+// botButtons converts a flow's buttons to the core's.
+func botButtons(rows [][]flows.Button) [][]bot.Button {
+	out := make([][]bot.Button, len(rows))
+	for i, r := range rows {
+		for _, b := range r {
+			out[i] = append(out[i], bot.Button{Text: b.Text, Data: b.Data, URL: b.URL})
+		}
+	}
+	return out
 }
