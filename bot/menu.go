@@ -36,7 +36,7 @@ func NumberButtons(rows [][]Button) Menu {
 }
 
 // RenderMenu is text followed by rows as numbered lines ("1. Cài VNeID"),
-// link buttons as "🔗 label: address", and a line saying how to answer
+// link buttons as "• label: address", and a line saying how to answer
 // (the locale's menu_reply, in lang). Without buttons it is text.
 func RenderMenu(texts Texts, lang, text string, rows [][]Button) string {
 	var b strings.Builder

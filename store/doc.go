@@ -52,6 +52,15 @@
 //	<prefix>:{telegram:123}:s            HASH  v = version, d = JSON of bot.Conversation
 //	<prefix>:{telegram:123}:u:<update>   STRING dedupe marker of a committed update
 //	<prefix>:{telegram:123}:o            LIST  outbox: JSON of bot.Outbound, oldest first
+//	<prefix>:{zalo-bot:ab12}:m           STRING the last numbered menu sent (bot.Menu JSON)
+//	<prefix>:{zalo-oa:2468}:snd          STRING sends to the chat under way (60 s TTL)
+//	<prefix>:{zalo-oa:2468}:own          ZSET  ids of messages gocua sent (24 h, at most 1000)
+//
+// Keys of a channel rather than a conversation carry the channel as their
+// tag, e.g. the Zalo OA inbox, a stream read by the consumer group "gocua"
+// (at-least-once: an entry not acked is handed out again after minIdle):
+//
+//	<prefix>:inbox:{zalo-oa}             STREAM inbound events queued before the webhook answered
 //
 // The default prefix is "gocua".
 //
