@@ -24,6 +24,8 @@ import (
 	"github.com/gocua/gocua/bot/metrics"
 	"github.com/gocua/gocua/bot/telegram"
 	"github.com/gocua/gocua/bot/webchat"
+	"github.com/gocua/gocua/bot/zalo"
+	"github.com/gocua/gocua/bot/zalo/oa"
 	"github.com/gocua/gocua/config"
 	"github.com/gocua/gocua/flows"
 	"github.com/gocua/gocua/store"
@@ -42,6 +44,8 @@ type Main struct {
 	TelegramPerChat float64       // messages per second to one chat (default 1, Telegram's limit)
 	TelegramBurst   int           // messages a chat may get back to back (default 1)
 	TelegramRate    float64       // overrides GOCUA_TELEGRAM_RATE when > 0 (benchmarks lift pacing)
+	ZaloPerChat     float64       // messages per second to one Zalo chat (default 2)
+	ZaloBurst       int           // messages a Zalo chat may get back to back (default 3)
 	SendWorkers     int           // concurrent deliveries per channel (default 16)
 	QueueEvery      time.Duration // how often waiting residents' places are looked at (default 1 min)
 	QueueGap        time.Duration // least time between two queue notices to one resident (default 10 min)
@@ -81,14 +85,20 @@ type Main struct {
 	Service  *bot.Service
 	Metrics  *metrics.Metrics
 	Telegram *telegram.Adapter
+	ZaloBot  *zalo.Adapter
+	ZaloOA   *oa.Adapter
 	Web      *webchat.Adapter
-	Senders  map[bot.Channel]*bot.Sender
+	// AllowPrivateMedia lets the Zalo adapters download residents' files
+	// from private addresses (tests serve them on 127.0.0.1).
+	AllowPrivateMedia bool
+	Senders           map[bot.Channel]*bot.Sender
 	// Broadcasts sends broadcasts; BroadcastTune, when set, adjusts its
 	// configuration before it is built (tests shorten its poll and move
 	// its clock).
 	Broadcasts    *broadcast.Runner
 	BroadcastTune func(*broadcast.Config)
 
+	media    mediaSource // files by ref, for channels that upload bytes
 	embRedis *store.EmbeddedRedis
 	srv      *http.Server
 	cancel   context.CancelFunc
@@ -99,7 +109,8 @@ type Main struct {
 
 // NewMain returns a Main for cfg that logs to log.
 func NewMain(cfg config.Config, log *slog.Logger) *Main {
-	return &Main{Config: cfg, Log: log, ReorderWindow: 5 * time.Millisecond, TelegramPerChat: 1, TelegramBurst: 1}
+	return &Main{Config: cfg, Log: log, ReorderWindow: 5 * time.Millisecond, TelegramPerChat: 1, TelegramBurst: 1,
+		ZaloPerChat: zaloPerChat, ZaloBurst: zaloChatBurst}
 }
 
 // loadFlows loads the bundled flows overlaid with GOCUA_FLOWS_DIR (if set).
@@ -134,6 +145,7 @@ type Durable interface {
 	Broadcasts() *store.Broadcasts
 	bot.Reminders
 	RemindersQueue() *store.RemindersQueue
+	bot.Tokens
 }
 
 // visitorKeys signs web chat visitor cookies: a new key every 30 days,
@@ -242,6 +254,12 @@ func (m *Main) broadcastConfig() broadcast.Config {
 		}
 		bc.Notifier = m.Telegram
 	}
+	if m.ZaloBot != nil {
+		bc.Channels[bot.ChannelZaloBot] = broadcast.Channel{Deliverer: m.deliverer(bot.ChannelZaloBot, m.ZaloBot), Rate: zaloBotRate, PerChat: m.ZaloPerChat}
+	}
+	if m.ZaloOA != nil {
+		bc.Channels[bot.ChannelZaloOA] = broadcast.Channel{Deliverer: m.deliverer(bot.ChannelZaloOA, m.ZaloOA), Rate: zaloOARate, PerChat: m.ZaloPerChat}
+	}
 	if m.Web != nil {
 		bc.Channels[bot.ChannelWeb] = broadcast.Channel{Deliverer: m.deliverer(bot.ChannelWeb, m.Web), Rate: 1000, PerChat: 20}
 	}
@@ -340,6 +358,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Taps:          m.DB.Broadcasts(),
 		Reminders:     m.DB,
 		Location:      cfg.Timezone,
+		TakeoverQuiet: cfg.ZaloOA.TakeoverQuiet,
 	}, m.Flows, m.Redis, m.DB, enqueuers, m.Log.With("component", "core"))
 
 	mux := http.NewServeMux()
@@ -381,8 +400,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	} else {
 		m.Log.Warn("Telegram is off: set GOCUA_TELEGRAM_TOKEN and GOCUA_TELEGRAM_WEBHOOK_SECRET to enable it")
 	}
-	if cfg.ZaloBot.Enabled() || cfg.ZaloOA.Enabled() {
-		m.Log.Warn("the Zalo channels are not available in this version; GOCUA_ZALO_* settings are ignored")
+	m.media.add(bot.WebRefPrefix, m.DB.Uploads())
+	if err := m.startZalo(mux, enqueuers); err != nil {
+		return err
 	}
 	// The web chat is always on: it needs no platform account.
 	if m.Web, err = webchat.New(m.webChatConfig(), m.Service, m.Redis, m.Log.With("channel", "web")); err != nil {
@@ -415,6 +435,12 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		deps.Poster = m.Telegram
 	}
 	m.wg.Go(func() { m.Desk.Run(runCtx, deps) })
+	if m.ZaloOA != nil {
+		m.wg.Go(func() { m.ZaloOA.Run(runCtx) })
+	}
+	if m.ZaloBot != nil {
+		m.wg.Go(func() { m.checkZaloWebhook(runCtx) })
+	}
 	m.wg.Go(func() { m.runQueue(runCtx, m.Queue) })
 	m.Broadcasts = broadcast.New(m.broadcastConfig(), m.DB.Broadcasts(), m.Log.With("component", "broadcast"))
 	wake = m.Broadcasts.Wake
@@ -440,7 +466,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	})
 	m.banner()
 	m.Log.Info("gocua is running", "addr", m.Addr, "flows", len(m.Flows.Flows()), "flows_version", m.Flows.Version(),
-		"telegram", cfg.Telegram.Enabled())
+		"telegram", cfg.Telegram.Enabled(), "zalo_bot", m.ZaloBot != nil, "zalo_oa", m.ZaloOA != nil)
 	return nil
 }
 
@@ -474,6 +500,16 @@ func (m *Main) banner() {
 	} else {
 		fmt.Fprintln(&b, "  telegram     off: set GOCUA_TELEGRAM_TOKEN and GOCUA_TELEGRAM_WEBHOOK_SECRET")
 	}
+	if m.ZaloBot != nil {
+		fmt.Fprintln(&b, "  zalo bot     on: POST /webhook/zalo-bot (register it with `gocua webhook set`)")
+	} else {
+		fmt.Fprintln(&b, "  zalo bot     off: set GOCUA_ZALO_BOT_TOKEN and GOCUA_ZALO_BOT_WEBHOOK_SECRET")
+	}
+	if m.ZaloOA != nil {
+		fmt.Fprintln(&b, "  zalo oa      on: POST /webhook/zalo-oa (set it in the Zalo developer console)")
+	} else {
+		fmt.Fprintln(&b, "  zalo oa      off: set GOCUA_ZALO_OA_APP_ID, _APP_SECRET, _SECRET_KEY and _REFRESH_TOKEN")
+	}
 	fmt.Fprintln(m.Out, b.String())
 }
 
@@ -489,14 +525,26 @@ func (m *Main) ready(w http.ResponseWriter, r *http.Request) {
 	if err := m.DB.Ping(ctx); err != nil {
 		problems = append(problems, "postgres: unreachable")
 	}
+	// A channel that lost its credentials is reported, but the replica
+	// stays ready: the other channels and the dashboard still work, and
+	// taking it out of the load balancer would not bring them back.
+	var notes []string
+	if m.ZaloOA != nil {
+		if ok, detail := m.ZaloOA.Health(); !ok {
+			notes = append(notes, "zalo-oa: "+detail)
+		}
+	}
 	if len(problems) > 0 {
 		w.WriteHeader(http.StatusServiceUnavailable)
-		for _, p := range problems {
+		for _, p := range append(problems, notes...) {
 			fmt.Fprintln(w, p)
 		}
 		return
 	}
 	fmt.Fprintln(w, "ready")
+	for _, n := range notes {
+		fmt.Fprintln(w, n)
+	}
 }
 
 // Close shuts down in order: stop accepting and finish in-flight requests,

@@ -12,6 +12,8 @@ import (
 
 	"github.com/gocua/gocua/bot/areas"
 	"github.com/gocua/gocua/bot/telegram"
+	"github.com/gocua/gocua/bot/zalo"
+	"github.com/gocua/gocua/bot/zalo/oa"
 	"github.com/gocua/gocua/config"
 	"github.com/gocua/gocua/flows"
 )
@@ -28,7 +30,7 @@ commands:
                         and the areas file (GOCUA_AREAS_FILE, else the bundled sample)
   chat [--flow ID] [--lang vi|en] [--dir DIR] [--name NAME] [--debug]
                         talk to the flows in this terminal (throwaway embedded stores)
-  webhook set           register the Telegram webhook and command menu
+  webhook set           register the Telegram webhook and command menu, and the Zalo bot's webhook
   broadcast create|list|show|pause|resume|cancel
                         schedule announcements and follow them (gocua broadcast help)
   version               print the version
@@ -216,14 +218,30 @@ func checkFlows(dir string, today time.Time, stdout, stderr io.Writer) int {
 var commandNames = []string{"start", "menu", "help", "lang", "stop", "huy"}
 
 func setWebhook(ctx context.Context, cfg config.Config, log *slog.Logger, stdout, stderr io.Writer) int {
-	if !cfg.Telegram.Enabled() {
-		fmt.Fprintln(stderr, "gocua webhook set: GOCUA_TELEGRAM_TOKEN is not set")
+	if !cfg.Telegram.Enabled() && !cfg.ZaloBot.Enabled() && !cfg.ZaloOA.Enabled() {
+		fmt.Fprintln(stderr, "gocua webhook set: no channel to register: set GOCUA_TELEGRAM_TOKEN or GOCUA_ZALO_BOT_TOKEN")
 		return 2
 	}
 	if cfg.PublicURL == "" {
-		fmt.Fprintln(stderr, "gocua webhook set: GOCUA_PUBLIC_URL is not set (the https address Telegram should call)")
+		fmt.Fprintln(stderr, "gocua webhook set: GOCUA_PUBLIC_URL is not set (the https address Telegram and Zalo should call)")
 		return 2
 	}
+	code := 0
+	if cfg.Telegram.Enabled() {
+		code = max(code, setTelegramWebhook(ctx, cfg, log, stdout, stderr))
+	}
+	if cfg.ZaloBot.Enabled() {
+		code = max(code, setZaloWebhook(ctx, cfg, log, stdout, stderr))
+	}
+	if cfg.ZaloOA.Enabled() {
+		// The OA has no API for it: its webhook is set in the developer console.
+		fmt.Fprintf(stdout, "zalo oa: in the Zalo developer console (your app → Webhook), set %s%s and tick the user_send_*, oa_send_*, follow, unfollow and user_submit_info events\n",
+			cfg.PublicURL, oa.WebhookPath)
+	}
+	return code
+}
+
+func setTelegramWebhook(ctx context.Context, cfg config.Config, log *slog.Logger, stdout, stderr io.Writer) int {
 	set, err := loadFlows(cfg.FlowsDir)
 	if err != nil {
 		fmt.Fprintf(stderr, "gocua webhook set: %v\n", err)
@@ -250,5 +268,23 @@ func setWebhook(ctx context.Context, cfg config.Config, log *slog.Logger, stdout
 		return 1
 	}
 	fmt.Fprintf(stdout, "webhook set to %s/webhook/telegram\n", cfg.PublicURL)
+	return 0
+}
+
+func setZaloWebhook(ctx context.Context, cfg config.Config, log *slog.Logger, stdout, stderr io.Writer) int {
+	a, err := zalo.New(zalo.Config{
+		Token:         cfg.ZaloBot.Token.Reveal(),
+		WebhookSecret: cfg.ZaloBot.WebhookSecret.Reveal(),
+		APIURL:        cfg.ZaloBot.APIURL,
+		PublicURL:     cfg.PublicURL,
+	}, nil, nil, nil, log)
+	if err == nil {
+		err = a.SetWebhook(ctx)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "gocua webhook set: zalo bot: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "zalo bot webhook set to %s%s\n", cfg.PublicURL, zalo.WebhookPath)
 	return 0
 }

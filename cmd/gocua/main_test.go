@@ -148,6 +148,7 @@ func start(t testing.TB, api *telegramtest.Server, opts ...option) *harness {
 	nm := NewMain(cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	// tests run many updates per chat quickly; Telegram's 1 msg/s per chat is covered by sender tests
 	nm.TelegramPerChat, nm.TelegramBurst = 1000, 100
+	nm.ZaloPerChat, nm.ZaloBurst = 1000, 100
 	// each test has Redis keys of its own, so no test takes over another's
 	// undelivered replies; the Mains of one test share them, like restarts
 	nm.RedisPrefix = testPrefix(t)

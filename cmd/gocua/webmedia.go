@@ -13,7 +13,7 @@ import (
 
 // telegramOptions are the Telegram adapter's options.
 func (m *Main) telegramOptions() []telegram.Option {
-	return []telegram.Option{telegram.WithMediaSource(m.DB.Uploads())}
+	return []telegram.Option{telegram.WithMediaSource(&m.media)}
 }
 
 // webChatConfig is the web chat's configuration. Call it after the

@@ -165,3 +165,21 @@ SELECT 'telegram', (g + $1)::text, now(), now(), 'vi', 'yes', now() FROM generat
 	}
 	return nil
 }
+
+// SetLastSeen moves a resident's last message to at (tests of windows that
+// count from it, such as Zalo OA's 7 days).
+func SetLastSeen(ctx context.Context, dbURL, channel, id string, at time.Time) error {
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		return fmt.Errorf("storetest: connect %s: %w", redact(dbURL), err)
+	}
+	defer conn.Close(ctx)
+	tag, err := conn.Exec(ctx, `UPDATE residents SET last_seen = $3 WHERE channel = $1 AND external_id = $2`, channel, id, at)
+	if err != nil {
+		return fmt.Errorf("storetest: set last seen: %w", err)
+	}
+	if tag.RowsAffected() != 1 {
+		return fmt.Errorf("storetest: set last seen: no resident %s:%s", channel, id)
+	}
+	return nil
+}
