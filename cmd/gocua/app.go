@@ -46,6 +46,9 @@ type Main struct {
 	TelegramRate    float64       // overrides GOCUA_TELEGRAM_RATE when > 0 (benchmarks lift pacing)
 	ZaloPerChat     float64       // messages per second to one Zalo chat (default 2)
 	ZaloBurst       int           // messages a Zalo chat may get back to back (default 3)
+	// OAReclaim is how long a Zalo OA event taken from the inbox and not
+	// finished waits before another replica takes it (default 30 s).
+	OAReclaim time.Duration
 	SendWorkers     int           // concurrent deliveries per channel (default 16)
 	QueueEvery      time.Duration // how often waiting residents' places are looked at (default 1 min)
 	QueueGap        time.Duration // least time between two queue notices to one resident (default 10 min)
@@ -99,6 +102,7 @@ type Main struct {
 	BroadcastTune func(*broadcast.Config)
 
 	media    mediaSource // files by ref, for channels that upload bytes
+	inboxOff bool        // tests: queue Zalo OA events without handling them (a replica about to crash)
 	embRedis *store.EmbeddedRedis
 	srv      *http.Server
 	cancel   context.CancelFunc
@@ -435,8 +439,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		deps.Poster = m.Telegram
 	}
 	m.wg.Go(func() { m.Desk.Run(runCtx, deps) })
-	if m.ZaloOA != nil {
-		m.wg.Go(func() { m.ZaloOA.Run(runCtx) })
+	if m.ZaloOA != nil && !m.inboxOff {
+		m.wg.Go(func() { _ = m.ZaloOA.Run(runCtx) })
 	}
 	if m.ZaloBot != nil {
 		m.wg.Go(func() { m.checkZaloWebhook(runCtx) })

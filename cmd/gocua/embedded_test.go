@@ -50,7 +50,7 @@ func TestZeroConfigRunsAndKeepsData(t *testing.T) {
 			t.Fatalf("%s = %d", path, resp.StatusCode)
 		}
 	}
-	for _, want := range []string{"/chat", "SQLite", "NOT kept across restarts"} {
+	for _, want := range []string{"/chat", "SQLite", "NOT kept across restarts", "zalo bot     off", "zalo oa      off"} {
 		if !strings.Contains(banner.String(), want) {
 			t.Errorf("banner does not mention %q:\n%s", want, banner.String())
 		}

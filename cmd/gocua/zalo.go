@@ -122,6 +122,7 @@ func (m *Main) startZalo(mux *http.ServeMux, enqueuers map[bot.Channel]bot.Enque
 			RefreshToken:      cfg.ZaloOA.RefreshToken.Reveal(),
 			APIURL:            cfg.ZaloOA.APIURL,
 			OAuthURL:          cfg.ZaloOA.OAuthURL,
+			Reclaim:           m.OAReclaim,
 			AllowPrivateMedia: m.AllowPrivateMedia,
 		}, m.Service, m.Redis, m.DB, m.Redis, texts, m.Log.With("channel", "zalo-oa"), opts...)
 		if err != nil {

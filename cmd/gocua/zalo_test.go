@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"image/color"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -23,6 +24,7 @@ import (
 	"github.com/gocua/gocua/bot/zalo/oa"
 	"github.com/gocua/gocua/bot/zalo/oa/oatest"
 	"github.com/gocua/gocua/bot/zalo/zalotest"
+	"github.com/gocua/gocua/config"
 	"github.com/gocua/gocua/store/storetest"
 )
 
@@ -563,6 +565,17 @@ func TestZaloOAResidentTalksToTelegramVolunteer(t *testing.T) {
 	h.oaPost(user, oatest.UserImage(user, "oaimg"+user, h.oa.FileURL("loi.png"), "màn hình lỗi", at), at)
 	h.waitPhoto(vol, mine)
 
+	// Zalo re-delivers an event (its retry after a slow answer): one relay
+	at = oaAt()
+	dup := oatest.UserText(user, "oa-dup-1", "vâng cháu", at)
+	oatest.Post(t, h.url+oa.WebhookPath, dup)
+	h.oaPost(user, dup, at)
+	h.waitFor(vol, "vâng cháu")
+	time.Sleep(200 * time.Millisecond)
+	if n := countText(h.sentTo(vol), "vâng cháu"); n != 1 {
+		t.Fatalf("the volunteer got the re-delivered event %d times", n)
+	}
+
 	// a ward officer answers from OA Manager: the volunteer sees it
 	at = oaAt()
 	h.oaPost(user, oatest.OAText(user, "manager-msg-1", "Bác ra phường sáng mai nhé", at), at)
@@ -855,5 +868,125 @@ func TestWebhookSetRegistersZalo(t *testing.T) {
 	}
 	if strings.Contains(out+errs, zaloSecret) || strings.Contains(out+errs, zalotest.Token) {
 		t.Error("the output shows a secret")
+	}
+}
+
+// A replica answers Zalo's webhook (the events are in the inbox) and dies:
+// one event it never looked at, two its worker had taken and not finished.
+// The next replica handles all three, once each: nothing acknowledged to
+// Zalo is lost.
+func TestZaloOAEventsOutliveTheReplicaThatTookThem(t *testing.T) {
+	h := startZalo(t, withMain(func(m *Main) { m.inboxOff = true }))
+	user := newOAUser()
+	var last time.Time
+	for i, text := range []string{"/start", "/help", "/lang"} {
+		last = oaAt()
+		if code := oatest.Post(t, h.url+oa.WebhookPath, oatest.UserText(user, "crash-"+strconv.Itoa(i), text, last)); code != http.StatusOK {
+			t.Fatalf("webhook answered %d", code)
+		}
+	}
+	// its worker had taken the first two when it died
+	taken, err := h.main.Redis.InboxRead(context.Background(), bot.ChannelZaloOA, "replica-that-died", 2, 0, 0)
+	if err != nil || len(taken) != 2 {
+		t.Fatalf("took %d entries, %v", len(taken), err)
+	}
+	if err := h.main.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(h.oa.Sent(user)); n != 0 {
+		t.Fatalf("%d replies before any replica handled the events", n)
+	}
+	addr := freeAddr(t)
+	c := start(t, h.api, append(slices.Clone(h.opts), withEnv("GOCUA_HTTP_ADDR", addr), withEnv("GOCUA_PUBLIC_URL", "http://"+addr),
+		withMain(func(m *Main) { m.inboxOff, m.OAReclaim = false, 300*time.Millisecond }))...)
+	k := bot.ConvKey{Channel: bot.ChannelZaloOA, ChatID: user}
+	c.waitSeq(k, last.UnixMilli())
+	waitUntil(t, 20*time.Second, "all three answered", func() bool {
+		sent := h.oa.Sent(user)
+		return countOA(sent, plain(c.main.Flows.Text("vi", "help", nil))) == 1 && countOA(sent, plain(c.main.Flows.Text("vi", "lang_prompt", nil))) == 1 &&
+			countOA(sent, "Tổ công nghệ số cộng đồng") == 1
+	})
+	time.Sleep(500 * time.Millisecond) // a second handling would show now
+	sent := h.oa.Sent(user)
+	if n := countOA(sent, plain(c.main.Flows.Text("vi", "help", nil))); n != 1 {
+		t.Fatalf("/help answered %d times", n)
+	}
+}
+
+func countOA(msgs []oatest.SentMessage, want string) int {
+	n := 0
+	for _, m := range msgs {
+		if strings.Contains(m.Text, want) {
+			n++
+		}
+	}
+	return n
+}
+
+// Both Zalo channels work on the embedded default too: the OA's tokens in
+// the SQLite file, its inbox and the bot's menus in the in-process Redis.
+func TestZaloOnTheEmbeddedDefault(t *testing.T) {
+	zb, oas := zalotest.New(t), oatest.New(t)
+	env := map[string]string{"GOCUA_DATA_DIR": t.TempDir()}
+	var tune []func(*Main)
+	for _, o := range zaloOptions(t, zb, oas) {
+		o(env, &tune)
+	}
+	cfg, err := config.Load(func(k string) string { return env[k] })
+	if err == nil {
+		err = cfg.Validate()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var banner bytes.Buffer
+	m := NewMain(cfg, slog.New(slog.DiscardHandler))
+	m.Out = &banner
+	for _, f := range tune {
+		f(m)
+	}
+	if err := m.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.Close() })
+	if !m.Embedded.Database || !m.Embedded.Redis {
+		t.Fatalf("embedded = %+v, want both", m.Embedded)
+	}
+	for _, want := range []string{"zalo bot     on: POST /webhook/zalo-bot", "zalo oa      on: POST /webhook/zalo-oa"} {
+		if !strings.Contains(banner.String(), want) {
+			t.Errorf("banner does not say %q:\n%s", want, banner.String())
+		}
+	}
+	base := "http://" + m.Addr
+	chat := newZaloChat()
+	if code, err := zalotest.PostURL(context.Background(), nil, base+zalo.WebhookPath, zaloSecret, zalotest.Text("emb-1", chat, "/start").Body()); err != nil || code != http.StatusOK {
+		t.Fatalf("zalo bot webhook %d %v", code, err)
+	}
+	user := newOAUser()
+	if code := oatest.Post(t, base+oa.WebhookPath, oatest.UserText(user, "emb-oa-1", "/start", oaAt())); code != http.StatusOK {
+		t.Fatalf("zalo oa webhook %d", code)
+	}
+	menu := plain(m.Flows.Text("vi", "menu", nil))
+	waitUntil(t, 10*time.Second, "both residents to get the menu", func() bool {
+		var onBot, onOA bool
+		for _, s := range zb.Sent(chat) {
+			onBot = onBot || strings.Contains(s.Text, menu)
+		}
+		for _, s := range oas.Sent(user) {
+			onOA = onOA || strings.Contains(s.Text, menu)
+		}
+		return onBot && onOA
+	})
+	// the numbered answer reaches the core as the menu's button
+	if code, err := zalotest.PostURL(context.Background(), nil, base+zalo.WebhookPath, zaloSecret,
+		zalotest.Update{Event: zalotest.EventText, MessageID: "emb-2", ChatID: chat, Text: "1", Date: time.Now().UnixMilli()}.Body()); err != nil || code != http.StatusOK {
+		t.Fatalf("zalo bot webhook %d %v", code, err)
+	}
+	waitUntil(t, 10*time.Second, "the first guide to open", func() bool {
+		conv, _, err := m.Redis.Load(context.Background(), bot.ConvKey{Channel: bot.ChannelZaloBot, ChatID: chat}, "")
+		return err == nil && conv.Flow.Flow != ""
+	})
+	if tok, err := m.DB.Token(context.Background(), "zalo-oa:"+oatest.AppID); err != nil || tok.Access == "" || tok.Refresh != oas.CurrentRefreshToken() {
+		t.Fatalf("the SQLite file keeps %+v, %v", tok, err)
 	}
 }

@@ -110,8 +110,12 @@ type Config struct {
 	MaxAge time.Duration
 	// MaxSkew is how far in the future an event's timestamp may be (default
 	// 5 min): clocks differ a little.
-	MaxSkew       time.Duration
-	Workers       int           // conversations handled at once by Run (default 8)
+	MaxSkew time.Duration
+	Workers int // conversations handled at once by Run (default 8)
+	// Reclaim is how long an inbox entry handed out and not acknowledged
+	// (its replica stopped, or the core failed) waits before it is handed
+	// out again, to any replica (default 30 s).
+	Reclaim       time.Duration
 	HandleTimeout time.Duration // budget for the core per update (default 25 s)
 	// AllowPrivateMedia lets OpenMedia download from loopback and private
 	// addresses (tests); in production residents' files come from Zalo's CDN.
@@ -250,8 +254,9 @@ func New(cfg Config, h Handler, inbox Inbox, tokens bot.Tokens, own Own, texts b
 	cfg.MaxAge = cmp.Or(cfg.MaxAge, 3*time.Hour)
 	cfg.MaxSkew = cmp.Or(cfg.MaxSkew, 5*time.Minute)
 	cfg.Workers = cmp.Or(cfg.Workers, 8)
+	cfg.Reclaim = cmp.Or(cfg.Reclaim, 30*time.Second)
 	cfg.HandleTimeout = cmp.Or(cfg.HandleTimeout, 25*time.Second)
-	if cfg.Workers < 1 || cfg.MaxBody < 1 || cfg.MaxAge < 0 || cfg.MaxSkew < 0 || cfg.HandleTimeout < 0 {
+	if cfg.Workers < 1 || cfg.Reclaim < 0 || cfg.MaxBody < 1 || cfg.MaxAge < 0 || cfg.MaxSkew < 0 || cfg.HandleTimeout < 0 {
 		return nil, errors.New("zalo oa: negative limits in the configuration")
 	}
 	o := options{now: time.Now}

@@ -18,7 +18,6 @@ import (
 const (
 	readCount = 64               // entries per read
 	readBlock = 2 * time.Second  // wait for new entries
-	readIdle  = 30 * time.Second // an entry not acknowledged for this long is handed out again
 	// maxTries: an entry handed out this many times is dropped. It is not
 	// tried again: whatever it does may be what stopped every earlier try
 	// from finishing (a crash), and it must not block its resident forever.
@@ -60,7 +59,7 @@ func (a *Adapter) Run(ctx context.Context) error {
 		if !d.waitRoom(ctx) {
 			break
 		}
-		entries, err := a.inbox.InboxRead(ctx, bot.ChannelZaloOA, a.consumer, readCount, readBlock, readIdle)
+		entries, err := a.inbox.InboxRead(ctx, bot.ChannelZaloOA, a.consumer, readCount, readBlock, a.cfg.Reclaim)
 		if err != nil {
 			if ctx.Err() != nil {
 				break
@@ -127,7 +126,7 @@ type block struct {
 
 // blockFor is how long a conversation waits for its failed entry: long
 // enough for the inbox to hand it out again (to this replica or another).
-const blockFor = 3*readIdle + readBlock
+func (a *Adapter) blockFor() time.Duration { return 3*a.cfg.Reclaim + readBlock }
 
 func (d *dispatcher) waitRoom(ctx context.Context) bool {
 	for {
@@ -254,7 +253,7 @@ func (d *dispatcher) drain(ctx context.Context, chat string, q *convQueue) {
 		d.mu.Lock()
 		d.doneLocked(j.id)
 		if !ok {
-			d.blocked[chat] = block{id: j.id, until: time.Now().Add(blockFor)}
+			d.blocked[chat] = block{id: j.id, until: time.Now().Add(d.a.blockFor())}
 			d.releaseLocked(chat, q)
 			d.mu.Unlock()
 			return
