@@ -44,14 +44,15 @@ type Main struct {
 	TelegramPerChat float64       // messages per second to one chat (default 1, Telegram's limit)
 	TelegramBurst   int           // messages a chat may get back to back (default 1)
 	TelegramRate    float64       // overrides GOCUA_TELEGRAM_RATE when > 0 (benchmarks lift pacing)
+	ZaloRate        float64       // overrides both Zalo channels' messages per second when > 0 (benchmarks lift pacing)
 	ZaloPerChat     float64       // messages per second to one Zalo chat (default 2)
 	ZaloBurst       int           // messages a Zalo chat may get back to back (default 3)
 	// OAReclaim is how long a Zalo OA event taken from the inbox and not
 	// finished waits before another replica takes it (default 30 s).
-	OAReclaim time.Duration
-	SendWorkers     int           // concurrent deliveries per channel (default 16)
-	QueueEvery      time.Duration // how often waiting residents' places are looked at (default 1 min)
-	QueueGap        time.Duration // least time between two queue notices to one resident (default 10 min)
+	OAReclaim   time.Duration
+	SendWorkers int           // concurrent deliveries per channel (default 16)
+	QueueEvery  time.Duration // how often waiting residents' places are looked at (default 1 min)
+	QueueGap    time.Duration // least time between two queue notices to one resident (default 10 min)
 	// ReplicaID names this process in outbox leases: unique among the
 	// replicas running at once, the same across restarts of one replica, so
 	// that a restarted replica takes its undelivered replies back at once
@@ -259,10 +260,10 @@ func (m *Main) broadcastConfig() broadcast.Config {
 		bc.Notifier = m.Telegram
 	}
 	if m.ZaloBot != nil {
-		bc.Channels[bot.ChannelZaloBot] = broadcast.Channel{Deliverer: m.deliverer(bot.ChannelZaloBot, m.ZaloBot), Rate: zaloBotRate, PerChat: m.ZaloPerChat}
+		bc.Channels[bot.ChannelZaloBot] = broadcast.Channel{Deliverer: m.deliverer(bot.ChannelZaloBot, m.ZaloBot), Rate: cmp.Or(m.ZaloRate, zaloBotRate), PerChat: m.ZaloPerChat}
 	}
 	if m.ZaloOA != nil {
-		bc.Channels[bot.ChannelZaloOA] = broadcast.Channel{Deliverer: m.deliverer(bot.ChannelZaloOA, m.ZaloOA), Rate: zaloOARate, PerChat: m.ZaloPerChat}
+		bc.Channels[bot.ChannelZaloOA] = broadcast.Channel{Deliverer: m.deliverer(bot.ChannelZaloOA, m.ZaloOA), Rate: cmp.Or(m.ZaloRate, zaloOARate), PerChat: m.ZaloPerChat}
 	}
 	if m.Web != nil {
 		bc.Channels[bot.ChannelWeb] = broadcast.Channel{Deliverer: m.deliverer(bot.ChannelWeb, m.Web), Rate: 1000, PerChat: 20}

@@ -49,7 +49,7 @@ func startDeskWith(t *testing.T, api *telegramtest.Server, opts ...option) *desk
 }
 
 // freshDatabase creates an empty database dropped after the test.
-func freshDatabase(t *testing.T) string {
+func freshDatabase(t testing.TB) string {
 	t.Helper()
 	name := storetest.DatabaseName("gocua_desk")
 	u, err := storetest.CreateDatabase(context.Background(), name)

@@ -141,7 +141,7 @@ func (m *Main) startZalo(mux *http.ServeMux, enqueuers map[bot.Channel]bot.Enque
 func (m *Main) addSender(ch bot.Channel, d bot.Deliverer, limits bot.Limits, rate float64, enqueuers map[bot.Channel]bot.Enqueuer) {
 	snd := bot.NewSender(bot.SenderConfig{
 		Channel: ch, Metrics: m.Metrics, Limits: limits,
-		Rate: rate, PerChat: m.ZaloPerChat, Burst: m.ZaloBurst, Pacer: m.Redis, Workers: cmp.Or(m.SendWorkers, zaloSendWorker),
+		Rate: cmp.Or(m.ZaloRate, rate), PerChat: m.ZaloPerChat, Burst: m.ZaloBurst, Pacer: m.Redis, Workers: cmp.Or(m.SendWorkers, zaloSendWorker),
 		SweepEvery: m.Outbox.Sweep, StaleAfter: m.Outbox.StaleAfter, RenewEvery: m.Outbox.Lease / 3,
 	}, m.deliverer(ch, d), m.Redis, m.DB, m.Log.With("channel", string(ch), "component", "sender"))
 	m.Senders[ch] = snd

@@ -151,7 +151,9 @@ func (h *zaloHarness) oaText(user, text string) {
 // testdata/golden/zalo-bot/<flow>.txt.
 func TestGoldenTranscriptsZaloBot(t *testing.T) {
 	zb, oas := zalotest.New(t), oatest.New(t)
-	h := &zaloHarness{deskHarness: &deskHarness{harness: start(t, nil, zaloOptions(t, zb, oas)...)}, zb: zb, oa: oas}
+	// a database of its own: the OA's token pair is rotated by this test's fake OAuth
+	h := &zaloHarness{deskHarness: &deskHarness{harness: start(t, nil, append(zaloOptions(t, zb, oas),
+		withEnv("GOCUA_DATABASE_URL", freshDatabase(t)))...)}, zb: zb, oa: oas}
 	for _, f := range h.main.Flows.Flows() {
 		t.Run(f.ID, func(t *testing.T) {
 			chat := newZaloChat()
@@ -243,7 +245,9 @@ func TestGoldenTranscriptsZaloBot(t *testing.T) {
 // what Zalo received with testdata/golden/zalo-oa/<flow>.txt.
 func TestGoldenTranscriptsZaloOA(t *testing.T) {
 	zb, oas := zalotest.New(t), oatest.New(t)
-	h := &zaloHarness{deskHarness: &deskHarness{harness: start(t, nil, zaloOptions(t, zb, oas)...)}, zb: zb, oa: oas}
+	// a database of its own: the OA's token pair is rotated by this test's fake OAuth
+	h := &zaloHarness{deskHarness: &deskHarness{harness: start(t, nil, append(zaloOptions(t, zb, oas),
+		withEnv("GOCUA_DATABASE_URL", freshDatabase(t)))...)}, zb: zb, oa: oas}
 	for _, f := range h.main.Flows.Flows() {
 		t.Run(f.ID, func(t *testing.T) {
 			user := newOAUser()
