@@ -19,6 +19,7 @@ import (
 	"github.com/gocua/gocua/bot"
 	"github.com/gocua/gocua/bot/areas"
 	"github.com/gocua/gocua/bot/broadcast"
+	"github.com/gocua/gocua/bot/zalo/oa"
 	"github.com/gocua/gocua/bot/telegram"
 	"github.com/gocua/gocua/config"
 	"github.com/gocua/gocua/flows"
@@ -62,7 +63,9 @@ type cliDB interface {
 
 // storeImage keeps a broadcast's photo in the durable store (every replica
 // and channel can read it there) and returns its ref.
-func storeImage(ctx context.Context, db cliDB, path string) (string, error) {
+// With the Zalo OA on, a photo the OA would refuse (over 1 MiB, or WebP) is
+// refused here: its residents would get nothing.
+func storeImage(ctx context.Context, db cliDB, path string, zaloOA bool) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return "", err
@@ -78,6 +81,10 @@ func storeImage(ctx context.Context, db cliDB, path string) (string, error) {
 	mime := http.DetectContentType(data)
 	if !bot.UploadMIME(mime) {
 		return "", fmt.Errorf("%s is %s, not a JPEG, PNG or WebP photo", path, mime)
+	}
+	if zaloOA && (len(data) > oa.MaxImage || mime == "image/webp") {
+		return "", fmt.Errorf("%s is a %s of %.1f MiB, and Zalo OA takes JPEG or PNG photos of at most %d MiB: make it smaller, or the OA's residents get nothing",
+			path, mime, float64(len(data))/(1<<20), oa.MaxImage>>20)
 	}
 	sum := sha256.Sum256(data)
 	up, err := db.Uploads().SaveUpload(ctx, bot.Upload{Visitor: store.BroadcastImages, MsgID: hex.EncodeToString(sum[:16]), MIME: mime, Data: data})
@@ -171,7 +178,7 @@ func broadcastCommand(ctx context.Context, cfg config.Config, log *slog.Logger, 
 			return fail("%v", err)
 		}
 		if *image != "" && !*dry {
-			if d.Image, err = storeImage(ctx, db, *image); err != nil {
+			if d.Image, err = storeImage(ctx, db, *image, cfg.ZaloOA.Enabled()); err != nil {
 				return fail("--image: %v", err)
 			}
 		} else if *image != "" {

@@ -4,11 +4,15 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"image"
 	"image/color"
+	"image/png"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -992,5 +996,40 @@ func TestZaloOnTheEmbeddedDefault(t *testing.T) {
 	})
 	if tok, err := m.DB.Token(context.Background(), "zalo-oa:"+oatest.AppID); err != nil || tok.Access == "" || tok.Refresh != oas.CurrentRefreshToken() {
 		t.Fatalf("the SQLite file keeps %+v, %v", tok, err)
+	}
+}
+
+// With the Zalo OA on, a broadcast photo the OA would refuse (over 1 MiB)
+// is refused when the broadcast is made, not at each OA resident.
+func TestBroadcastPhotoTheOARefuses(t *testing.T) {
+	dir := t.TempDir()
+	img := image.NewNRGBA(image.Rect(0, 0, 700, 700))
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range img.Pix {
+		img.Pix[i] = byte(rng.Uint32()) // noise: PNG cannot make it small
+	}
+	var big bytes.Buffer
+	if err := png.Encode(&big, img); err != nil {
+		t.Fatal(err)
+	}
+	if big.Len() <= oa.MaxImage || big.Len() > bot.MaxUpload {
+		t.Fatalf("test photo of %d bytes", big.Len())
+	}
+	path := filepath.Join(dir, "poster.png")
+	if err := os.WriteFile(path, big.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"GOCUA_DATA_DIR": dir}
+	args := []string{"broadcast", "create", "--text", "Thứ Bảy hỗ trợ cài VNeID", "--image", path, "--now"}
+	if code, out, errs := runCLI(t, env, args...); code != 0 {
+		t.Fatalf("without the OA the photo is fine: %d %s %s", code, out, errs)
+	}
+	for k, v := range map[string]string{"GOCUA_ZALO_OA_APP_ID": oatest.AppID, "GOCUA_ZALO_OA_APP_SECRET": oatest.AppSecret,
+		"GOCUA_ZALO_OA_SECRET_KEY": oatest.SecretKey, "GOCUA_ZALO_OA_REFRESH_TOKEN": oatest.RefreshToken} {
+		env[k] = v
+	}
+	code, _, errs := runCLI(t, env, args...)
+	if code == 0 || !strings.Contains(errs, "Zalo OA takes JPEG or PNG photos of at most 1 MiB") {
+		t.Fatalf("with the OA on: exit %d, %s", code, errs)
 	}
 }
