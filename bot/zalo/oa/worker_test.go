@@ -277,9 +277,9 @@ func TestEchoOfOwnMessageIgnored(t *testing.T) {
 	f.post(t, oatest.OAText(user, sent[0].MessageID, "Chào Bác", now))
 	f.post(t, oatest.UserText(user, "m2", "cảm ơn", now.Add(time.Millisecond)))
 	f.run(t)
-	got := f.rec.wait(t, 1)
+	f.rec.wait(t, 1)
 	eventually(t, "every ack", func() bool { return f.inbox.pending() == 0 })
-	if got = f.rec.got(); len(got) != 1 || got[0].UpdateID != "m2" {
+	if got := f.rec.got(); len(got) != 1 || got[0].UpdateID != "m2" {
 		t.Fatalf("handled %+v, want the resident's message only", got)
 	}
 }
