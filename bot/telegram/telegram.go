@@ -18,7 +18,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -27,6 +26,7 @@ import (
 	tgbot "github.com/go-telegram/bot"
 
 	"github.com/gocua/gocua/bot"
+	"github.com/gocua/gocua/bot/platform"
 )
 
 // Handler is the core: it handles one inbound update and returns nil once the
@@ -151,21 +151,7 @@ func botID(token string) int64 {
 
 // newHTTPClient bounds every stage of a Bot API call; callers add their own
 // context deadline on top.
-func newHTTPClient() *http.Client {
-	return &http.Client{
-		Timeout: 30 * time.Second,
-		Transport: &http.Transport{
-			Proxy:                 http.ProxyFromEnvironment,
-			DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-			ForceAttemptHTTP2:     true,
-			MaxIdleConns:          100,
-			MaxIdleConnsPerHost:   100,
-			IdleConnTimeout:       90 * time.Second,
-			TLSHandshakeTimeout:   10 * time.Second,
-			ResponseHeaderTimeout: 20 * time.Second,
-		},
-	}
-}
+func newHTTPClient() *http.Client { return platform.NewClient(100) }
 
 // Limits returns Telegram's message limits for the core's sender.
 func (a *Adapter) Limits() bot.Limits {

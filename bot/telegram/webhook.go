@@ -4,11 +4,8 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
-	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
-	"runtime/debug"
 	"strings"
 	"time"
 	"unicode/utf16"
@@ -17,6 +14,7 @@ import (
 	tgbot "github.com/go-telegram/bot"
 
 	"github.com/gocua/gocua/bot"
+	"github.com/gocua/gocua/bot/platform"
 )
 
 // Tapper is a Handler that answers button taps (bot.Service implements it).
@@ -49,9 +47,7 @@ const WebhookPath = "/webhook/telegram"
 // with the core's Ack after HandleTap when the Handler is a Tapper (without
 // text when it failed), otherwise at once, before Handle.
 func (a *Adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+	if !platform.AllowPost(w, r) {
 		return
 	}
 	if !a.authorized(r.Header.Get(SecretHeader)) {
@@ -59,15 +55,8 @@ func (a *Adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "unauthorized", http.StatusUnauthorized)
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.cfg.MaxBody))
-	if err != nil {
-		if tooBig := (*http.MaxBytesError)(nil); errors.As(err, &tooBig) {
-			a.log.Warn("telegram webhook refused: body too large", "limit", a.cfg.MaxBody)
-			http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
-			return
-		}
-		a.log.Warn("telegram webhook: reading body", "err", err)
-		http.Error(w, "could not read body", http.StatusBadRequest)
+	body, ok := platform.ReadBody(w, r, a.cfg.MaxBody, a.log)
+	if !ok {
 		return
 	}
 	u, err := decodeUpdate(body)
@@ -136,16 +125,8 @@ func (a *Adapter) authorized(got string) bool {
 // cancel (a commit must not stop half way), bounded by HandleTimeout. A panic
 // in the core becomes an error, so the update is retried and logged through
 // slog rather than net/http's logger.
-func (a *Adapter) handle(rctx context.Context, log *slog.Logger, run func(context.Context) error) (err error) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(rctx), a.cfg.HandleTimeout)
-	defer cancel()
-	defer func() {
-		if p := recover(); p != nil {
-			log.Error("telegram handler panicked", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-			err = errors.New("telegram: handler panicked")
-		}
-	}()
-	return run(ctx)
+func (a *Adapter) handle(rctx context.Context, log *slog.Logger, run func(context.Context) error) error {
+	return platform.RunCore(rctx, a.cfg.HandleTimeout, log, run)
 }
 
 // answerCallback stops the button's spinner, showing ack's text as a notice

@@ -5,12 +5,11 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
-	"runtime/debug"
 
 	"github.com/gocua/gocua/bot"
+	"github.com/gocua/gocua/bot/platform"
 )
 
 // SecretHeader carries the webhook secret Zalo was given in setWebhook.
@@ -31,9 +30,7 @@ const WebhookPath = "/webhook/zalo-bot"
 // menu (Menus): a choice's number or label reaches the core as the button it
 // names (bot.InButton); anything else, or a chat without a menu, as text.
 func (a *Adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+	if !platform.AllowPost(w, r) {
 		return
 	}
 	if !a.authorized(r.Header.Get(SecretHeader)) {
@@ -41,15 +38,8 @@ func (a *Adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "forbidden", http.StatusForbidden)
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.cfg.MaxBody))
-	if err != nil {
-		if tooBig := (*http.MaxBytesError)(nil); errors.As(err, &tooBig) {
-			a.log.Warn("zalo bot webhook refused: body too large", "limit", a.cfg.MaxBody)
-			http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
-			return
-		}
-		a.log.Warn("zalo bot webhook: reading body", "err", err)
-		http.Error(w, "could not read body", http.StatusBadRequest)
+	body, ok := platform.ReadBody(w, r, a.cfg.MaxBody, a.log)
+	if !ok {
 		return
 	}
 	ev, err := decodeUpdate(body)
@@ -121,14 +111,6 @@ func (a *Adapter) chooseMenu(ctx context.Context, in bot.Inbound) (bot.Inbound, 
 // (a commit must not stop half way), bounded by HandleTimeout. A panic in
 // the core becomes an error, so the event is retried and logged through
 // slog rather than net/http's logger.
-func (a *Adapter) handle(rctx context.Context, log *slog.Logger, run func(context.Context) error) (err error) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(rctx), a.cfg.HandleTimeout)
-	defer cancel()
-	defer func() {
-		if p := recover(); p != nil {
-			log.Error("zalo bot handler panicked", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-			err = errors.New("zalo: handler panicked")
-		}
-	}()
-	return run(ctx)
+func (a *Adapter) handle(rctx context.Context, log *slog.Logger, run func(context.Context) error) error {
+	return platform.RunCore(rctx, a.cfg.HandleTimeout, log, run)
 }

@@ -26,13 +26,13 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"reflect"
 	"sync/atomic"
 	"time"
 
 	"github.com/gocua/gocua/bot"
+	"github.com/gocua/gocua/bot/platform"
 )
 
 // Handler is the core: it handles one inbound event and returns nil once the
@@ -223,24 +223,7 @@ func New(cfg Config, h Handler, menus Menus, texts bot.Texts, log *slog.Logger, 
 
 // newHTTPClient bounds every stage of a Bot API call; callers add their own
 // context deadline on top.
-func newHTTPClient() *http.Client {
-	return &http.Client{
-		Timeout: 30 * time.Second,
-		Transport: &http.Transport{
-			Proxy:                 http.ProxyFromEnvironment,
-			DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-			ForceAttemptHTTP2:     true,
-			MaxIdleConns:          100,
-			MaxIdleConnsPerHost:   100,
-			IdleConnTimeout:       90 * time.Second,
-			TLSHandshakeTimeout:   10 * time.Second,
-			ResponseHeaderTimeout: 20 * time.Second,
-		},
-		// Zalo's API does not redirect; a redirect would carry the token
-		// in its path to wherever it points.
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
-}
+func newHTTPClient() *http.Client { return platform.NewClient(100) }
 
 // noTexts stands in for missing texts: every text is empty.
 type noTexts struct{}

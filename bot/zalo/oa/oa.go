@@ -31,13 +31,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/gocua/gocua/bot"
+	"github.com/gocua/gocua/bot/platform"
 	"github.com/gocua/gocua/bot/zalo"
 )
 
@@ -287,24 +287,7 @@ func defaultConsumer() string {
 
 // newHTTPClient bounds every stage of an OpenAPI or OAuth call; callers add
 // their own context deadline on top.
-func newHTTPClient() *http.Client {
-	return &http.Client{
-		Timeout: 30 * time.Second,
-		Transport: &http.Transport{
-			Proxy:                 http.ProxyFromEnvironment,
-			DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-			ForceAttemptHTTP2:     true,
-			MaxIdleConns:          64,
-			MaxIdleConnsPerHost:   64,
-			IdleConnTimeout:       90 * time.Second,
-			TLSHandshakeTimeout:   10 * time.Second,
-			ResponseHeaderTimeout: 20 * time.Second,
-		},
-		// OpenAPI answers in place; a redirect would carry the access_token
-		// header to wherever it points.
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
-}
+func newHTTPClient() *http.Client { return platform.NewClient(64) }
 
 // Limits returns Zalo OA's message limits for the core's sender.
 func (a *Adapter) Limits() bot.Limits {

@@ -2,13 +2,12 @@ package oa
 
 import (
 	"context"
-	"errors"
-	"io"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/gocua/gocua/bot"
+	"github.com/gocua/gocua/bot/platform"
 )
 
 // commitTimeout bounds the inbox write: Zalo wants the webhook answered
@@ -26,9 +25,7 @@ const commitTimeout = 1500 * time.Millisecond
 // never called here (Run does); the body is never logged: it holds
 // personal data.
 func (a *Adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+	if !platform.AllowPost(w, r) {
 		return
 	}
 	sig := r.Header.Get(SignatureHeader)
@@ -37,15 +34,8 @@ func (a *Adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "unauthorized", http.StatusUnauthorized)
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.cfg.MaxBody))
-	if err != nil {
-		if tooBig := (*http.MaxBytesError)(nil); errors.As(err, &tooBig) {
-			a.log.Warn("zalo oa webhook refused: body too large", "limit", a.cfg.MaxBody)
-			http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
-			return
-		}
-		a.log.Warn("zalo oa webhook: reading body", "err", err)
-		http.Error(w, "could not read body", http.StatusBadRequest)
+	body, ok := platform.ReadBody(w, r, a.cfg.MaxBody, a.log)
+	if !ok {
 		return
 	}
 	ev, err := decodeEvent(body)

@@ -6,12 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"runtime/debug"
 	"slices"
 	"sync"
 	"time"
 
 	"github.com/gocua/gocua/bot"
+	"github.com/gocua/gocua/bot/platform"
 )
 
 // How Run reads the inbox.
@@ -335,16 +335,8 @@ func (d *dispatcher) ack(ctx context.Context, id string) {
 
 // handle runs the core with a context that ctx ending does not cancel,
 // bounded by HandleTimeout. A panic becomes an error, logged through slog.
-func (a *Adapter) handle(ctx context.Context, log *slog.Logger, in bot.Inbound) (err error) {
-	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.HandleTimeout)
-	defer cancel()
-	defer func() {
-		if p := recover(); p != nil {
-			log.Error("zalo oa handler panicked", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-			err = errors.New("zalo oa: handler panicked")
-		}
-	}()
-	return a.h.Handle(hctx, in)
+func (a *Adapter) handle(ctx context.Context, log *slog.Logger, in bot.Inbound) error {
+	return platform.RunCore(ctx, a.cfg.HandleTimeout, log, func(ctx context.Context) error { return a.h.Handle(ctx, in) })
 }
 
 // ownEcho reports whether an oa_send_* echo is of a message gocua sent.

@@ -199,7 +199,7 @@ func TestWorkerRecoversPanics(t *testing.T) {
 	f.run(t)
 	f.rec.wait(t, 1)
 	eventually(t, "the ack", func() bool { return f.inbox.pending() == 0 })
-	if !strings.Contains(f.logs.String(), "zalo oa handler panicked") {
+	if !strings.Contains(f.logs.String(), "handler panicked") {
 		t.Fatalf("panic not logged:\n%s", f.logs.String())
 	}
 }
