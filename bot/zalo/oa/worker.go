@@ -16,8 +16,8 @@ import (
 
 // How Run reads the inbox.
 const (
-	readCount = 64               // entries per read
-	readBlock = 2 * time.Second  // wait for new entries
+	readCount = 64              // entries per read
+	readBlock = 2 * time.Second // wait for new entries
 	// maxTries: an entry handed out this many times is dropped. It is not
 	// tried again: whatever it does may be what stopped every earlier try
 	// from finishing (a crash), and it must not block its resident forever.
