@@ -113,6 +113,17 @@ func (k MediaKind) Relayable() bool {
 	return false
 }
 
+// CanSend reports whether a message with media of kind k can be sent to a
+// chat on ch: a relayable kind, and on the Zalo channels (whose APIs send
+// photos only) a photo.
+func (ch Channel) CanSend(k MediaKind) bool {
+	switch ch {
+	case ChannelZaloBot, ChannelZaloOA:
+		return k == MediaPhoto
+	}
+	return k.Relayable()
+}
+
 // Media is a file or an attachment, by reference: the bytes stay with the
 // platform (or, for web chat uploads, in the store).
 type Media struct {

@@ -507,6 +507,10 @@ func (u *turn) toResident(v Volunteer) error {
 		u.reply(u.text("desk_not_relayed", nil))
 		return nil
 	}
+	if in.Media != nil && !t.Resident.Channel.CanSend(in.Media.Kind) {
+		u.reply(u.text("desk_photos_only", vars("id", id(t.ID), "channel", string(t.Resident.Channel))))
+		return nil
+	}
 	if asksForSecret(in.Text) {
 		u.reply(u.text("desk_blocked_otp", nil))
 		return nil

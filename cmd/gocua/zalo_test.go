@@ -516,6 +516,17 @@ func TestZaloBotResidentTalksToTelegramVolunteer(t *testing.T) {
 		}
 	}
 
+	// a document cannot go to Zalo: the volunteer is told, the resident gets nothing
+	before = len(h.zb.Calls())
+	h.send(messageUpdate(nextUpdateID(), vol, map[string]any{
+		"document": map[string]any{"file_id": "BQACdoc", "file_unique_id": "u1", "file_name": "huong-dan.pdf", "mime_type": "application/pdf", "file_size": 2048},
+		"caption":  "hướng dẫn"}))
+	h.settle()
+	h.waitFor(vol, "chỉ nhận được ảnh")
+	if n := len(h.zb.Calls()) - before; n != 0 {
+		t.Fatalf("%d calls to Zalo for a document it cannot take", n)
+	}
+
 	// the resident's photo reaches the volunteer as an upload of its bytes
 	mine := testPNG(t, color.RGBA{20, 120, 220, 255})
 	h.zb.SetPhoto("man-hinh.png", mine, "image/png")
