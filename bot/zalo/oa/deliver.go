@@ -97,7 +97,14 @@ type part struct {
 // errors only the operator can fix (quota, package, permission, billing:
 // APIError.Fix) in bot.ErrRejected. An access token refused (-216, -220)
 // is refreshed and the call made once more; a refresh token Zalo refused
-// is a *ReauthorizeError. Everything else is worth retrying.
+// is a *ReauthorizeError inside a *bot.RetryAfterError of reauthorizeWait:
+// messages wait in the outbox, with no call to Zalo, until the operator
+// configures a new refresh token. Everything else is worth retrying.
+// reauthorizeWait is how long a message waits before it is tried again
+// while the OA needs authorizing again (each try reads the stored pair,
+// which another replica may have mended, and calls nobody otherwise).
+const reauthorizeWait = time.Minute
+
 func (a *Adapter) Deliver(ctx context.Context, out bot.Outbound) error {
 	if out.Key.Channel != bot.ChannelZaloOA {
 		return fmt.Errorf("zalo oa: message %s is for channel %q: %w", out.ID, out.Key.Channel, bot.ErrRejected)
@@ -111,6 +118,13 @@ func (a *Adapter) Deliver(ctx context.Context, out bot.Outbound) error {
 	}
 	for i := a.progress.next(out.ID, len(parts)); i < len(parts); i++ {
 		if err := a.send(ctx, out, parts[i]); err != nil {
+			if re := (*ReauthorizeError)(nil); errors.As(err, &re) {
+				// Nothing can go until a person authorizes gocua again: the
+				// message waits (as for a rate limit, without spending its
+				// tries) instead of being given up after a few minutes.
+				a.progress.put(out.ID, i, len(parts))
+				return &bot.RetryAfterError{After: reauthorizeWait, Err: err}
+			}
 			if errors.Is(err, bot.ErrRejected) || errors.Is(err, bot.ErrUnreachable) {
 				a.progress.forget(out.ID)
 			} else {

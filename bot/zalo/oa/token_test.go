@@ -87,7 +87,12 @@ func TestRefreshTokenRefused(t *testing.T) {
 	if errors.Is(err, bot.ErrRejected) || errors.Is(err, bot.ErrUnreachable) {
 		t.Fatal("a ReauthorizeError must leave messages in the outbox")
 	}
-	msg := err.Error()
+	// it waits like a rate limit: the sender keeps the message without
+	// spending its tries, so it is not given up after a few minutes
+	if ra := (*bot.RetryAfterError)(nil); !errors.As(err, &ra) || ra.After != reauthorizeWait {
+		t.Fatalf("err %v, want a RetryAfterError of %s", err, reauthorizeWait)
+	}
+	msg := re.Error()
 	for _, want := range []string{
 		"Zalo refused the refresh token", "error -14014", "Invalid refresh_token",
 		f.api.URL() + "/v4/oa/permission?app_id=" + oatest.AppID, "grant_type=authorization_code", "code_verifier",
