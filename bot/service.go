@@ -288,8 +288,10 @@ func (s *Service) handleOnce(ctx context.Context, in Inbound, rerun bool) (Ack, 
 		Key: in.Key, UpdateID: in.UpdateID, At: now, Name: in.Name, Lang: t.conv.Flow.Lang, Rerun: rerun,
 		Events: t.events, Handoff: t.handoff, Ticket: t.conv.Ticket, Transcript: t.transcript,
 		// residents.last_seen is kept to the minute, not to the update:
-		// one statement less per update on the hot path
-		SkipResident: conv.Version > 0 && now.Sub(conv.Refreshed) < residentRefresh &&
+		// one statement less per update on the hot path. A person
+		// answering from elsewhere is not the resident's interaction (Zalo
+		// OA counts its window from the resident's last message).
+		SkipResident: in.Kind == InTakeover || conv.Version > 0 && now.Sub(conv.Refreshed) < residentRefresh &&
 			t.conv.Flow.Lang == prevLang && (in.Name == "" || in.Name == prevName),
 	}
 	if !rec.SkipResident {

@@ -83,6 +83,32 @@ func TestTakeoverKeepsTheBotQuiet(t *testing.T) {
 	}
 }
 
+// TestTakeoverIsNotTheResidentsInteraction: Zalo OA counts its 7 days
+// from the resident's last message, so an agent's answer must not move the
+// resident's last_seen; the resident's own message does.
+func TestTakeoverIsNotTheResidentsInteraction(t *testing.T) {
+	set, err := flows.Load(flows.Named("bundled", flows.Bundled()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	recs := &recRecords{}
+	svc := NewService(Config{Now: func() time.Time { return now }}, set,
+		&memConvs{convs: map[ConvKey]Conversation{}, seen: map[string]bool{}}, recs, nil, slog.New(slog.DiscardHandler))
+	defer svc.Close()
+	key := ConvKey{ChannelZaloOA, "246845883529197922"}
+	for i, in := range []Inbound{{Kind: InText, Text: "menu"}, {Kind: InTakeover, Text: "Chào Bác"}, {Kind: InText, Text: "vâng"}} {
+		now = now.Add(10 * time.Minute) // past the minute the row is kept to
+		in.Key, in.UpdateID, in.Seq = key, strconv.Itoa(i+1), int64(i+1)
+		if err := svc.Handle(context.Background(), in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(recs.recs) != 3 || recs.recs[0].SkipResident || !recs.recs[1].SkipResident || recs.recs[2].SkipResident {
+		t.Fatalf("records %+v: the agent's answer must leave the resident's row, the resident's messages refresh it", recs.recs)
+	}
+}
+
 // TestProtectedUserOffersAPerson: Zalo withholds a protected user's
 // message; the bot answers with a generic message and a way to a person,
 // never as an error.
