@@ -124,14 +124,15 @@ func (h *zaloHarness) oaPost(user string, body []byte, at time.Time) {
 	h.waitSeq(bot.ConvKey{Channel: bot.ChannelZaloOA, ChatID: user}, at.UnixMilli())
 }
 
-// waitSeq waits until key's conversation handled the update numbered seq,
-// then until every reply is out.
+// waitSeq waits until key's conversation handled the update numbered seq
+// and the OA's worker finished what it took (it hands the replies to the
+// sender after the commit), then until every reply is out.
 func (h *harness) waitSeq(key bot.ConvKey, seq int64) {
 	h.t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		conv, _, err := h.main.Redis.Load(context.Background(), key, "")
-		if err == nil && conv.LastSeq >= seq {
+		if err == nil && conv.LastSeq >= seq && (h.main.ZaloOA == nil || h.main.ZaloOA.Busy() == 0) {
 			break
 		}
 		if time.Now().After(deadline) {

@@ -34,6 +34,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gocua/gocua/bot"
@@ -170,6 +171,7 @@ const (
 // Adapter is the Zalo OA channel: an http.Handler for the webhook, the
 // inbox worker (Run), and a bot.Deliverer for replies.
 type Adapter struct {
+	busy     atomic.Int64 // inbox entries Run took and has not finished
 	cfg      Config
 	h        Handler
 	inbox    Inbox

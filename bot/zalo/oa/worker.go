@@ -77,6 +77,11 @@ func (a *Adapter) Run(ctx context.Context) error {
 	return nil
 }
 
+// Busy reports how many inbox entries Run took and has not finished: 0
+// when everything it read was handed to the core and the core's replies
+// are committed (tests wait for it; the inbox may hold more).
+func (a *Adapter) Busy() int { return int(a.busy.Load()) }
+
 // sleep waits d or until ctx ends.
 func sleep(ctx context.Context, d time.Duration) {
 	t := time.NewTimer(d)
@@ -211,6 +216,7 @@ func (d *dispatcher) dispatch(ctx context.Context, entries []bot.InboxEntry) {
 			d.ids[j.id] = true
 		}
 		d.inflight += len(jobs)
+		d.a.busy.Add(int64(len(jobs)))
 		q := d.convs[chat]
 		if q != nil { // its goroutine is running: it takes them after what it holds
 			q.jobs = append(q.jobs, jobs...)
@@ -286,6 +292,7 @@ func (d *dispatcher) skipLocked(id string) {
 func (d *dispatcher) doneLocked(id string) {
 	delete(d.ids, id)
 	d.inflight--
+	d.a.busy.Add(-1)
 	close(d.room)
 	d.room = make(chan struct{})
 }
