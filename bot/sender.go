@@ -81,12 +81,21 @@ type Sender struct {
 	mu        sync.Mutex
 	queued    int // messages held: queued, being sent, or being removed from the outbox
 	chats     map[ConvKey]*outChat
-	ids       map[string]time.Time // held message ids (zero time) and recently finished ones (when)
+	ids       map[msgKey]time.Time // held messages (zero time) and recently finished ones (when)
 	peakChats int                  // largest len(chats) since the map was last rebuilt
 	peakIDs   int
 	ready     [2]chatHeap // per lane: chats with queued messages of that lane, by next send time
 	wake      chan struct{}
 	closed    bool
+}
+
+// msgKey names a message the sender holds or delivered: its id within its
+// conversation. Ids are unique per conversation only (a web chat visitor
+// chooses its own), so two conversations' messages never stand for each
+// other.
+type msgKey struct {
+	key ConvKey
+	id  string
 }
 
 type outChat struct {
@@ -141,7 +150,7 @@ func NewSender(cfg SenderConfig, d Deliverer, outbox Outbox, unr Unreachables, l
 		cfg: cfg, d: d, outbox: outbox, unr: unr, log: log,
 		global: rate.NewLimiter(rate.Limit(cfg.Rate), cfg.ReplyBurst),
 		chats:  make(map[ConvKey]*outChat),
-		ids:    make(map[string]time.Time),
+		ids:    make(map[msgKey]time.Time),
 		ready:  [2]chatHeap{{lane: 0}, {lane: 1}},
 		wake:   make(chan struct{}),
 	}
@@ -164,10 +173,10 @@ func (s *Sender) Enqueue(outs ...Outbound) {
 				"msg", o.ID, "chat", o.Key.String())
 			continue
 		}
-		if _, known := s.ids[o.ID]; known {
+		if _, known := s.ids[msgKey{o.Key, o.ID}]; known {
 			continue
 		}
-		s.ids[o.ID] = time.Time{}
+		s.ids[msgKey{o.Key, o.ID}] = time.Time{}
 		c := s.chats[o.Key]
 		if c == nil {
 			c = &outChat{key: o.Key, index: [2]int{-1, -1}, tokens: float64(s.cfg.Burst)}
@@ -362,7 +371,7 @@ func (s *Sender) sweepOutbox(ctx context.Context, before time.Time) error {
 		var fresh, delivered []Outbound
 		s.mu.Lock()
 		for _, m := range msgs {
-			switch at, known := s.ids[m.ID]; {
+			switch at, known := s.ids[msgKey{m.Key, m.ID}]; {
 			case !known:
 				fresh = append(fresh, m)
 			case !at.IsZero(): // delivered, but its removal from the outbox failed
@@ -634,7 +643,7 @@ func (s *Sender) finish(ctx context.Context, c *outChat, id string, more bool) {
 		}
 	}
 	s.mu.Lock()
-	s.ids[id] = time.Now()
+	s.ids[msgKey{c.key, id}] = time.Now()
 	s.queued--
 	s.cfg.Metrics.Queue(s.cfg.Channel, s.queued)
 	more = more && remaining > 0 && c.empty()

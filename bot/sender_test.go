@@ -515,3 +515,23 @@ func TestSenderSharedPacing(t *testing.T) {
 	s.Enqueue(msg("d", "d/0", "pacer down"))
 	waitFor(t, 5*time.Second, func() bool { sent, _ := d.snapshot(); return len(sent) == 5 })
 }
+
+// TestSenderTellsConversationsApart: message ids are unique per
+// conversation only (a web chat visitor chooses its own update ids; an id
+// may come back in another test run, another channel account), so a
+// message of one chat never stands for another chat's with the same id —
+// neither while held nor once delivered.
+func TestSenderTellsConversationsApart(t *testing.T) {
+	d := &fakeDeliverer{}
+	ob := newMemOutbox()
+	s := startSender(t, SenderConfig{Rate: 1000, PerChat: 100}, d, ob, nil)
+	s.Enqueue(msg("a", "lost-1/0", "for a"), msg("b", "lost-1/0", "for b")) // both held at once
+	waitFor(t, 5*time.Second, func() bool { sent, _ := d.snapshot(); return len(sent) == 2 })
+	s.Enqueue(msg("c", "lost-1/0", "for c")) // a's and b's are remembered as delivered now
+	waitFor(t, 5*time.Second, func() bool { sent, _ := d.snapshot(); return len(sent) == 3 })
+	s.Enqueue(msg("a", "lost-1/0", "for a")) // a's own duplicate is still skipped
+	time.Sleep(100 * time.Millisecond)
+	if sent, _ := d.snapshot(); len(sent) != 3 {
+		t.Fatalf("sent %d, want a, b and c once each", len(sent))
+	}
+}
