@@ -116,24 +116,26 @@ func (a *Adapter) Deliver(ctx context.Context, out bot.Outbound) error {
 	if err != nil {
 		return fmt.Errorf("%w: message %s: %w", ErrInvalidMessage, out.ID, err)
 	}
-	for i := a.progress.next(out.ID, len(parts)); i < len(parts); i++ {
+	// ids are unique per conversation only: the chat is part of the key
+	pid := out.Key.ChatID + " " + out.ID
+	for i := a.progress.next(pid, len(parts)); i < len(parts); i++ {
 		if err := a.send(ctx, out, parts[i]); err != nil {
 			if re := (*ReauthorizeError)(nil); errors.As(err, &re) {
 				// Nothing can go until a person authorizes gocua again: the
 				// message waits (as for a rate limit, without spending its
 				// tries) instead of being given up after a few minutes.
-				a.progress.put(out.ID, i, len(parts))
+				a.progress.put(pid, i, len(parts))
 				return &bot.RetryAfterError{After: reauthorizeWait, Err: err}
 			}
 			if errors.Is(err, bot.ErrRejected) || errors.Is(err, bot.ErrUnreachable) {
-				a.progress.forget(out.ID)
+				a.progress.forget(pid)
 			} else {
-				a.progress.put(out.ID, i, len(parts))
+				a.progress.put(pid, i, len(parts))
 			}
 			return err
 		}
 	}
-	a.progress.forget(out.ID)
+	a.progress.forget(pid)
 	return nil
 }
 

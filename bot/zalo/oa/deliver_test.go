@@ -462,6 +462,15 @@ func TestDeliverResumesAfterPartialFailure(t *testing.T) {
 	if err := f.a.Deliver(context.Background(), out); err == nil || !plainError(err) {
 		t.Fatalf("err %v", err)
 	}
+	// another resident's message with the same id starts from its beginning:
+	// ids are unique per conversation only
+	other := oatest.UserID(2)
+	if err := f.a.Deliver(context.Background(), outbound("long/0", other, text)); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(f.api.Sent(other)); n != 2 {
+		t.Fatalf("the other resident got %d of 2 parts", n)
+	}
 	if err := f.a.Deliver(context.Background(), out); err != nil {
 		t.Fatal(err)
 	}
