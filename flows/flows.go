@@ -48,9 +48,14 @@ type Flow struct {
 	// then skips the "what is the problem" question.
 	Topic    string   `yaml:"topic"`
 	Sources  []string `yaml:"sources"`
-	Verified string   `yaml:"verified"` // YYYY-MM-DD
-	Start    string   `yaml:"start"`
-	Steps    []*Step  `yaml:"steps"`
+	Verified string   `yaml:"verified"` // YYYY-MM-DD: when the content was last checked against Sources
+	// Owner is who keeps the flow true (a team or a person to ask).
+	Owner string `yaml:"owner"`
+	// Notes are for the people who maintain the flow, never shown to
+	// residents: where sources disagree, what to re-check and when.
+	Notes string  `yaml:"notes"`
+	Start string  `yaml:"start"`
+	Steps []*Step `yaml:"steps"`
 
 	file  string         // issue path of the defining file
 	seq   int            // load order (layer, then file name)
