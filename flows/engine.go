@@ -36,6 +36,8 @@ type machine struct {
 	// pending is the "remind me later" question this input may answer
 	// (State.Remind when it came in; cleared from the state meanwhile).
 	pending pendingRemind
+	// link is the verdict of the answer to a link question (see answer).
+	link LinkCheck
 }
 
 // Advance is the engine: from a resident's state and one input it returns
@@ -235,6 +237,16 @@ func (m *machine) typed(raw string, away bool) {
 	key := MatchKey(text)
 	if m.pending.flow != "" && m.remindTyped(key, away) {
 		return
+	}
+	// At a link question a pasted link is the answer, whatever words (a
+	// signal: "link", "nhận quà") come with it: the verdict is what the
+	// resident asked for.
+	if f, st, ok := m.s.step(m.st.Flow, m.st.Step); ok && st.Ask != nil && st.Ask.Type == "link" {
+		if v, ok := m.answer(st.Ask, text, key); ok {
+			m.save(st, v)
+			m.enter(f.ID, st.Next, f.ID+"/"+st.ID)
+			return
+		}
 	}
 	if sg, ok := m.s.signal(key); ok {
 		if sg.flow != m.st.Flow {
@@ -496,6 +508,9 @@ func (m *machine) answer(a *Ask, text, key string) (string, bool) {
 			t = compact
 		}
 		return clipRunes(t, maxAnswer), true
+	case "link":
+		m.link = m.s.CheckLink(text)
+		return m.link.Host, m.link.Host != ""
 	}
 	return "", false
 }
@@ -533,9 +548,13 @@ func choiceScore(ch Choice, key string) int {
 	return best
 }
 
+// save stores an answer; a link question's verdict and reason too.
 func (m *machine) save(st *Step, v string) {
 	if st.Ask != nil && st.Ask.Save != "" {
 		m.st.Vars[st.Ask.Save] = v
+	}
+	if st.Ask != nil && st.Ask.Type == "link" {
+		m.st.Vars[VarLinkVerdict], m.st.Vars[VarLinkReason] = m.link.Verdict, m.link.Reason
 	}
 }
 

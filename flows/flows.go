@@ -57,11 +57,12 @@ type Flow struct {
 	Start string  `yaml:"start"`
 	Steps []*Step `yaml:"steps"`
 
-	file  string         // issue path of the defining file
-	seq   int            // load order (layer, then file name)
-	lines map[string]int // YAML path → line, see lineOf
-	steps map[string]*Step
-	index map[string]int // step id → position in Steps
+	file   string         // issue path of the defining file
+	strict bool           // from a Strict layer: provenance is required
+	seq    int            // load order (layer, then file name)
+	lines  map[string]int // YAML path → line, see lineOf
+	steps  map[string]*Step
+	index  map[string]int // step id → position in Steps
 }
 
 // Step is one thing the resident sees (message, question, handoff, end) or
@@ -146,7 +147,7 @@ func (s *Set) OpenTarget(target string) error {
 // Ask is a question step.
 type Ask struct {
 	Text    Text     `yaml:"text"`
-	Type    string   `yaml:"type"` // choice, number, yesno, text
+	Type    string   `yaml:"type"` // choice, number, yesno, text, link
 	Save    string   `yaml:"save"`
 	Choices []Choice `yaml:"choices"`
 	Min     *int     `yaml:"min"`

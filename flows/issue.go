@@ -26,6 +26,11 @@ const (
 	IssueBadPattern       IssueKind = "bad-pattern"        // an invalid regular expression
 	IssueBadURL           IssueKind = "bad-url"            // a button URL that is not https, or an unusable source
 	IssueFutureDate       IssueKind = "future-date"        // a verified date after today (Check only)
+	IssueProvenance       IssueKind = "provenance"         // no sources, owner or verified date (an error in a Strict layer, else a warning)
+	IssueStale            IssueKind = "stale"              // a verified date older than CheckOptions.MaxAge (warning, Check only)
+	IssueLongMessage      IssueKind = "long-message"       // a message over MaxMessageRunes in Vietnamese (warning)
+	IssueAsksSecret       IssueKind = "asks-secret"        // a question asking the resident to type an ID number, OTP or password
+	IssueBadLinks         IssueKind = "bad-links"          // a links file (links.yaml) entry that is not a host name or word
 )
 
 // Issue is one content problem, located as precisely as possible.
@@ -36,9 +41,14 @@ type Issue struct {
 	Step string
 	Kind IssueKind
 	Msg  string
+	// Warning marks a problem worth fixing that does not stop the content
+	// from loading (an old verified date, a long message). Load fails only
+	// on issues without it.
+	Warning bool
 }
 
-// String formats the issue as "file:line: flow/step: msg".
+// String formats the issue as "file:line: flow/step: msg", with
+// "warning: " before the flow for a warning.
 func (i Issue) String() string {
 	var b strings.Builder
 	if i.File != "" {
@@ -47,6 +57,9 @@ func (i Issue) String() string {
 			b.WriteString(":" + strconv.Itoa(i.Line))
 		}
 		b.WriteString(": ")
+	}
+	if i.Warning {
+		b.WriteString("warning: ")
 	}
 	if i.Flow != "" {
 		b.WriteString(i.Flow)
@@ -69,6 +82,22 @@ func (is Issues) Error() string {
 		lines[i] = x.String()
 	}
 	return strconv.Itoa(len(is)) + " problem(s) in flows:\n" + strings.Join(lines, "\n")
+}
+
+// Errors returns the issues that are not warnings (nil if none).
+func (is Issues) Errors() Issues { return is.filter(false) }
+
+// Warnings returns the warnings (nil if none).
+func (is Issues) Warnings() Issues { return is.filter(true) }
+
+func (is Issues) filter(warning bool) Issues {
+	var out Issues
+	for _, x := range is {
+		if x.Warning == warning {
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 func sortIssues(is []Issue) {

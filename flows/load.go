@@ -20,8 +20,9 @@ import (
 
 // namedFS is a layer with a display name for issue paths.
 type namedFS struct {
-	fsys fs.FS
-	name string
+	fsys   fs.FS
+	name   string
+	strict bool // see Strict
 }
 
 func (n namedFS) Open(name string) (fs.File, error)          { return n.fsys.Open(name) }
@@ -29,8 +30,27 @@ func (n namedFS) ReadDir(name string) ([]fs.DirEntry, error) { return fs.ReadDir
 func (n namedFS) ReadFile(name string) ([]byte, error)       { return fs.ReadFile(n.fsys, name) }
 
 // Named gives a layer a display name used in issue paths
-// ("bundled/install_vneid.yaml").
-func Named(name string, fsys fs.FS) fs.FS { return namedFS{fsys: fsys, name: name} }
+// ("bundled/install_vneid.yaml"). A Strict layer stays strict.
+func Named(name string, fsys fs.FS) fs.FS {
+	return namedFS{fsys: fsys, name: name, strict: isStrict(fsys)}
+}
+
+// Strict marks a layer as published content, as Bundled is: there a flow
+// (and the links file) without `sources:`, `owner:` or `verified:` is an
+// error. In other layers (an organizer's directory) it is a warning, so
+// that a quick local flow still loads.
+func Strict(fsys fs.FS) fs.FS {
+	if n, ok := fsys.(namedFS); ok {
+		n.strict = true
+		return n
+	}
+	return namedFS{fsys: fsys, strict: true}
+}
+
+func isStrict(fsys fs.FS) bool {
+	n, ok := fsys.(namedFS)
+	return ok && n.strict
+}
 
 // LayerName is the name given to fsys by Named, or "".
 func LayerName(fsys fs.FS) string {
@@ -41,28 +61,55 @@ func LayerName(fsys fs.FS) string {
 }
 
 // Load reads every *.yaml file at the root of each layer (a flow file has a
-// top-level `id:`; a locale file holds `texts:`). Later layers override
-// earlier ones: a flow replaces the flow with the same id, a locale text
-// replaces the text with the same key. Everything is validated; if anything
-// is wrong Load returns an error wrapping Issues.
+// top-level `id:`; a locale file holds `texts:`; a links file holds
+// `links:`). Later layers override earlier ones: a flow replaces the flow
+// with the same id, a locale text replaces the text with the same key, a
+// links list replaces the list of the same name. Everything is validated;
+// if any error is found Load returns an error wrapping Issues (errors
+// only). Warnings do not stop loading: Set.Warnings returns them.
 //
 // Load reads no clock, so it does not compare `verified:` dates with today
 // (Check does): a date a few hours ahead in another time zone must not stop
-// a running bot from loading its content.
+// a running bot from loading its content, nor an old one.
 func Load(layers ...fs.FS) (*Set, error) {
-	s, issues := compile(layers, time.Time{})
-	if len(issues) > 0 {
-		return nil, fmt.Errorf("flows: %w", Issues(issues))
+	s, issues := compile(layers, CheckOptions{})
+	if errs := Issues(issues).Errors(); len(errs) > 0 {
+		return nil, fmt.Errorf("flows: %w", errs)
 	}
+	s.warnings = Issues(issues).Warnings()
 	return s, nil
 }
 
-// Check is Load's validation without keeping the Set, plus the checks that
-// depend on the date: a `verified:` date after today (in today's location) is
-// reported. The zero today skips those, as Load does. It returns every
-// problem found, in file and line order; nil means the content is valid.
+// DefaultMaxAge is how old a `verified:` date may be before Check warns
+// that the flow should be checked against its sources again.
+const DefaultMaxAge = 180 * 24 * time.Hour
+
+// CheckOptions are the checks that depend on the day, which pure code
+// cannot know: the caller passes it.
+type CheckOptions struct {
+	// Now is the day of the check, in the location whose calendar counts
+	// (a verified date after it is an error, one older than MaxAge a
+	// warning). The zero Now skips the date checks, as Load does.
+	Now time.Time
+	// MaxAge is the age of a verified date that draws a warning: zero means
+	// DefaultMaxAge, a negative age never warns. Ages count whole days.
+	MaxAge time.Duration
+}
+
+// Check is CheckOptions{Now: today}.Check: Load's validation plus the date
+// checks, with the default MaxAge.
 func Check(today time.Time, layers ...fs.FS) []Issue {
-	_, issues := compile(layers, today)
+	return CheckOptions{Now: today}.Check(layers...)
+}
+
+// Check is Load's validation without keeping the Set, plus the checks that
+// depend on the date: a `verified:` date after o.Now is an error, one older
+// than o.MaxAge a warning. It returns every problem found, errors and
+// warnings (Issue.Warning), in file and line order; nil means nothing to
+// report. Load succeeds on the same layers exactly when no issue is an
+// error.
+func (o CheckOptions) Check(layers ...fs.FS) []Issue {
+	_, issues := compile(layers, o)
 	return issues
 }
 
@@ -77,6 +124,7 @@ type content struct {
 	issues     []Issue
 	hash       []byte
 	seq        int // flows read so far
+	links      linksContent
 }
 
 // localeDoc is a locale.yaml file.
@@ -84,10 +132,10 @@ type localeDoc struct {
 	Texts map[string]Text `yaml:"texts"`
 }
 
-func compile(layers []fs.FS, today time.Time) (*Set, []Issue) {
+func compile(layers []fs.FS, opts CheckOptions) (*Set, []Issue) {
 	c := read(layers)
 	s := build(c)
-	c.issues = append(c.issues, validate(c, s, today)...)
+	c.issues = append(c.issues, validate(c, s, opts)...)
 	sortIssues(c.issues)
 	return s, c.issues
 }
@@ -123,7 +171,7 @@ func read(layers []fs.FS) *content {
 			}
 			fmt.Fprintf(h, "%d\x00%s\x00%d\x00", li, e.Name(), len(data))
 			h.Write(data)
-			c.readFile(path, data, seen)
+			c.readFile(path, data, seen, isStrict(layer))
 		}
 	}
 	c.hash = h.Sum(nil)
@@ -131,7 +179,7 @@ func read(layers []fs.FS) *content {
 }
 
 // readFile decodes one file into c.
-func (c *content) readFile(path string, data []byte, seen map[string]string) {
+func (c *content) readFile(path string, data []byte, seen map[string]string, strictLayer bool) {
 	var root yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&root); err != nil {
@@ -148,7 +196,7 @@ func (c *content) readFile(path string, data []byte, seen map[string]string) {
 		return
 	}
 	if len(root.Content) == 0 || root.Content[0].Kind != yaml.MappingNode {
-		c.issues = append(c.issues, Issue{File: path, Line: root.Line, Kind: IssueSyntax, Msg: "expected a mapping with `id:` (a flow) or `texts:` (locale)"})
+		c.issues = append(c.issues, Issue{File: path, Line: root.Line, Kind: IssueSyntax, Msg: "expected a mapping with `id:` (a flow), `texts:` (locale) or `links:` (the link checker's lists)"})
 		return
 	}
 	top := root.Content[0]
@@ -157,6 +205,10 @@ func (c *content) readFile(path string, data []byte, seen map[string]string) {
 
 	strict := yaml.NewDecoder(bytes.NewReader(data))
 	strict.KnownFields(true)
+	if _, isLinks := lines["links"]; isLinks {
+		c.readLinks(path, data, lines, strictLayer)
+		return
+	}
 	if _, isLocale := lines["texts"]; isLocale {
 		var doc localeDoc
 		if err := strict.Decode(&doc); err != nil {
@@ -181,7 +233,7 @@ func (c *content) readFile(path string, data []byte, seen map[string]string) {
 			return f.ID, ""
 		})...)
 	}
-	f.file, f.lines = path, lines
+	f.file, f.lines, f.strict = path, lines, strictLayer
 	if _, ok := lines["id"]; !ok || f.ID == "" {
 		c.issues = append(c.issues, Issue{File: path, Line: top.Line, Kind: IssueSyntax, Msg: "a flow needs an `id:` (or a locale file `texts:`)"})
 		return
@@ -246,7 +298,8 @@ func yamlIssues(path string, err error, where func(line int) (flow, step string)
 func knownKeys(typeName string) []string {
 	return YAMLKeys(typeName, reflect.TypeFor[Flow](), reflect.TypeFor[Step](), reflect.TypeFor[StepButton](),
 		reflect.TypeFor[Ask](), reflect.TypeFor[Choice](), reflect.TypeFor[Case](),
-		reflect.TypeFor[Cond](), reflect.TypeFor[HandoffStep](), reflect.TypeFor[localeDoc]())
+		reflect.TypeFor[Cond](), reflect.TypeFor[HandoffStep](), reflect.TypeFor[localeDoc](),
+		reflect.TypeFor[linksDoc](), reflect.TypeFor[linksData]())
 }
 
 // YAMLKeys lists the YAML keys of whichever of types is named typeName (as

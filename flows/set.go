@@ -26,7 +26,15 @@ type Set struct {
 	signals  []keyword         // keywords that win over everything typed, longest first
 	globals  []keyword         // way-out phrases (flow = action), longest first
 	offers   []keyword         // phrases that offer a volunteer, longest first
+
+	links    *Links  // the link checker's lists
+	warnings []Issue // what Load found worth fixing (see Warnings)
 }
+
+// Warnings returns the warnings Load found (issues with Warning set: long
+// messages, missing provenance outside Strict layers). Load reads no clock,
+// so old verified dates are only reported by Check.
+func (s *Set) Warnings() []Issue { return slices.Clone(s.warnings) }
 
 // refKind says what a content button does.
 type refKind uint8
@@ -110,6 +118,7 @@ func build(c *content) *Set {
 		texts:    c.texts,
 		refs:     map[string]ref{},
 		menuData: map[string]string{},
+		links:    &c.links.lists,
 	}
 	for _, id := range sortedKeys(c.flows) {
 		f := c.flows[id]

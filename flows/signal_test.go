@@ -149,7 +149,7 @@ func TestCheckSignals(t *testing.T) {
 			for name, data := range tc.files {
 				layer[name] = &fstest.MapFile{Data: []byte(data)}
 			}
-			got := Check(checkDay, Named("good", goodFS(t)), Named("x", layer))
+			got := Issues(Check(checkDay, Named("good", goodFS(t)), Named("x", layer))).Errors()
 			var gotS []string
 			for _, is := range got {
 				gotS = append(gotS, is.String())

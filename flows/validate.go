@@ -33,7 +33,7 @@ var requiredTexts = []string{
 // RequiredTexts returns the locale keys every deployment must define.
 func RequiredTexts() []string { return slices.Clone(requiredTexts) }
 
-var askTypes = []string{"choice", "number", "yesno", "text"}
+var askTypes = []string{"choice", "number", "yesno", "text", "link"}
 
 // branchHops bounds how many branch steps one transition may chain.
 const branchHops = 32
@@ -43,18 +43,26 @@ type validator struct {
 	c      *content
 	s      *Set
 	today  string // YYYY-MM-DD; "" = no date checks
+	maxAge int    // days a verified date may be old; < 0 = no age check
 	issues []Issue
 }
 
-// validate checks everything; with a non-zero today, dates too.
-func validate(c *content, s *Set, today time.Time) []Issue {
-	v := &validator{c: c, s: s}
-	if !today.IsZero() {
-		v.today = today.Format(time.DateOnly)
+// validate checks everything; with a non-zero opts.Now, dates too.
+func validate(c *content, s *Set, opts CheckOptions) []Issue {
+	v := &validator{c: c, s: s, maxAge: -1}
+	if !opts.Now.IsZero() {
+		v.today = opts.Now.Format(time.DateOnly)
+		switch {
+		case opts.MaxAge == 0:
+			v.maxAge = int(DefaultMaxAge / (24 * time.Hour))
+		case opts.MaxAge > 0:
+			v.maxAge = int(opts.MaxAge / (24 * time.Hour))
+		}
 	}
 	for _, f := range s.order {
 		v.flow(f)
 	}
+	v.links()
 	v.reachability()
 	v.keywords()
 	v.locale()
@@ -100,21 +108,10 @@ func (v *validator) flow(f *Flow) {
 	if has(f.lines, "menu") && f.Menu <= 0 {
 		v.at(f, "", IssueSyntax, []any{"menu"}, "menu must be a position ≥ 1 (leave it out to keep the flow off the main menu)")
 	}
-	for i, src := range f.Sources {
-		if u, err := url.Parse(src); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			v.at(f, "", IssueBadURL, []any{"sources", i}, "source %q is not an http(s) address", src)
-		}
-	}
-	if has(f.lines, "verified") {
-		d, err := time.Parse(time.DateOnly, f.Verified)
-		switch {
-		case err != nil:
-			v.at(f, "", IssueSyntax, []any{"verified"}, "verified %q must be a date like 2026-01-15", f.Verified)
-		case v.today != "" && d.Format(time.DateOnly) > v.today:
-			v.at(f, "", IssueFutureDate, []any{"verified"}, "verified %s is after today (%s): write the day the steps were really checked against their sources",
-				f.Verified, v.today)
-		}
-	}
+	v.provenance(f.strict, f.lines, nil, []any{"id"}, "the flow", f.Sources, f.Verified, f.Owner,
+		func(warning bool, kind IssueKind, path []any, msg string) {
+			v.issues = append(v.issues, Issue{File: f.file, Line: lineOf(f.lines, path...), Flow: f.ID, Kind: kind, Msg: msg, Warning: warning})
+		})
 	if f.Topic != "" {
 		if _, ok := v.s.texts["desk_category_"+f.Topic]; !ok || !idPattern.MatchString(f.Topic) {
 			v.at(f, "", IssueSyntax, []any{"topic"}, "topic %q is not a desk category (a locale text desk_category_%s)", f.Topic, f.Topic)
@@ -179,6 +176,7 @@ func (v *validator) step(f *Flow, st *Step, i int) {
 	switch kind {
 	case "say":
 		v.ftext(f, st.ID, "say", st.Say, p("say")...)
+		v.long(f, st.ID, "say", st.Say, p("say"))
 		if len(st.Buttons) == 0 && st.Next == "" {
 			v.at(f, st.ID, IssueBadStep, p(), "a message needs buttons or next (use end: for the last message)")
 		}
@@ -194,9 +192,11 @@ func (v *validator) step(f *Flow, st *Step, i int) {
 			v.at(f, st.ID, IssueBadStep, p("handoff"), "a handoff needs say: telling the resident what happens next")
 		} else {
 			v.ftext(f, st.ID, "handoff say", st.Handoff.Say, p("handoff", "say")...)
+			v.long(f, st.ID, "handoff say", st.Handoff.Say, p("handoff", "say"))
 		}
 	case "end":
 		v.ftext(f, st.ID, "end", st.End, p("end")...)
+		v.long(f, st.ID, "end", st.End, p("end"))
 	}
 }
 
@@ -263,6 +263,10 @@ func (v *validator) ask(f *Flow, st *Step, i int) {
 		v.at(f, st.ID, IssueBadStep, p(), "ask needs text")
 	} else {
 		v.ftext(f, st.ID, "ask text", a.Text, p("text")...)
+		v.long(f, st.ID, "ask text", a.Text, p("text"))
+		if a.Type == "text" || a.Type == "number" {
+			v.secret(f, st.ID, a.Text, p("text"))
+		}
 	}
 	if a.Invalid != nil {
 		v.ftext(f, st.ID, "invalid", a.Invalid, p("invalid")...)
@@ -278,6 +282,12 @@ func (v *validator) ask(f *Flow, st *Step, i int) {
 	}
 	if strings.HasPrefix(a.Save, "office_") {
 		v.at(f, st.ID, IssueBadStep, p("save"), "save %q: names starting with office_ are the resident's offices, filled by gocua", a.Save)
+	}
+	if a.Save == VarLinkVerdict || a.Save == VarLinkReason {
+		v.at(f, st.ID, IssueBadStep, p("save"), "save %q: %s and %s are set by every link question", a.Save, VarLinkVerdict, VarLinkReason)
+	}
+	if a.Type == "link" && len(v.c.links.lists.Official) == 0 {
+		v.at(f, st.ID, IssueBadStep, p("type"), "a link question needs a links file (links.yaml) with an official: list")
 	}
 	if a.Type == "choice" && len(a.Choices) == 0 {
 		v.at(f, st.ID, IssueBadStep, p("type"), "a choice question needs choices")

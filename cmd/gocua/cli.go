@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"os"
 	"runtime/debug"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gocua/gocua/bot/areas"
@@ -26,8 +28,11 @@ const usage = `usage: gocua [command]
 commands:
   serve                 run the bot (the default)
   migrate               apply database migrations and exit
-  flows check [DIR]     validate the bundled flows overlaid with DIR (default GOCUA_FLOWS_DIR),
-                        and the areas file (GOCUA_AREAS_FILE, else the bundled sample)
+  flows check [--max-age 180d] [DIR]
+                        validate the bundled flows overlaid with DIR (default GOCUA_FLOWS_DIR),
+                        and the areas file (GOCUA_AREAS_FILE, else the bundled sample);
+                        warns about verified dates older than --max-age (days, or a Go
+                        duration; 0 = never) and fails only on errors
   chat [--flow ID] [--lang vi|en] [--dir DIR] [--name NAME] [--debug]
                         talk to the flows in this terminal (throwaway embedded stores)
   webhook set           register the Telegram webhook and command menu, and the Zalo bot's webhook
@@ -66,12 +71,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return serve(ctx, cfg, log, stdout)
 	case cmd == "migrate" && len(args) == 0:
 		return migrate(ctx, cfg, log, stderr)
-	case cmd == "flows" && len(args) >= 1 && args[0] == "check" && len(args) <= 2:
-		dir := cfg.FlowsDir
-		if len(args) == 2 {
-			dir = args[1]
-		}
-		return checkContent(dir, cfg.AreasFile, time.Now(), stdout, stderr)
+	case cmd == "flows" && len(args) >= 1 && args[0] == "check":
+		return flowsCheck(args[1:], cfg, time.Now(), stdout, stderr)
 	case cmd == "webhook" && len(args) == 1 && args[0] == "set":
 		return setWebhook(ctx, cfg, log, stdout, stderr)
 	case cmd == "broadcast":
@@ -155,9 +156,68 @@ func migrate(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io
 	return 0
 }
 
-// checkContent runs checkFlows and checkAreas; the worst exit code wins.
-func checkContent(dir, areasFile string, today time.Time, stdout, stderr io.Writer) int {
-	return max(checkFlows(dir, today, stdout, stderr), checkAreas(areasFile, today, stdout, stderr))
+// flowsCheck is `gocua flows check [--max-age AGE] [DIR]`: the flows of
+// DIR (default cfg.FlowsDir) over the bundled ones, and the areas file,
+// as of now. It exits 2 on a usage error, 1 when any error is found, 0
+// otherwise (warnings included).
+func flowsCheck(args []string, cfg config.Config, now time.Time, stdout, stderr io.Writer) int {
+	opts := flows.CheckOptions{Now: now}
+	dir, dirSet := cfg.FlowsDir, false
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		switch {
+		case strings.HasPrefix(a, "-") && name == "max-age":
+			if !hasVal {
+				if i+1 == len(args) {
+					fmt.Fprintf(stderr, "gocua flows check: --max-age needs a value such as 180d\n\n%s", usage)
+					return 2
+				}
+				i++
+				val = args[i]
+			}
+			age, err := parseAge(val)
+			if err != nil {
+				fmt.Fprintf(stderr, "gocua flows check: --max-age %q: %v\n", val, err)
+				return 2
+			}
+			opts.MaxAge = age
+		case strings.HasPrefix(a, "-") && a != "-":
+			fmt.Fprintf(stderr, "gocua flows check: unknown flag %s\n\n%s", a, usage)
+			return 2
+		case !dirSet:
+			dir, dirSet = a, true
+		default:
+			fmt.Fprintf(stderr, "gocua flows check: one directory at most (got %q and %q)\n\n%s", dir, a, usage)
+			return 2
+		}
+	}
+	return max(checkFlowsWith(dir, opts, stdout, stderr), checkAreas(cfg.AreasFile, now, stdout, stderr))
+}
+
+// parseAge reads --max-age: whole days ("180d", "180") or a Go duration
+// ("720h"). Zero turns the age warning off.
+func parseAge(s string) (time.Duration, error) {
+	days := strings.TrimSuffix(strings.TrimSpace(s), "d")
+	if n, err := strconv.Atoi(days); err == nil {
+		if n < 0 {
+			return 0, fmt.Errorf("must not be negative")
+		}
+		if n == 0 {
+			return -1, nil
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(s)
+	switch {
+	case err != nil:
+		return 0, fmt.Errorf("want days such as 180d, or a duration such as 720h")
+	case d < 0:
+		return 0, fmt.Errorf("must not be negative")
+	case d == 0:
+		return -1, nil
+	}
+	return d, nil
 }
 
 // checkAreas validates the areas file (the bundled sample when file is "")
@@ -189,10 +249,16 @@ func checkAreas(file string, today time.Time, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// checkFlows validates the bundled flows overlaid with dir as of today
-// (verified dates after it are refused) and prints every problem as
-// file:line: flow/step: message.
+// checkFlows is checkFlowsWith the default options as of today.
 func checkFlows(dir string, today time.Time, stdout, stderr io.Writer) int {
+	return checkFlowsWith(dir, flows.CheckOptions{Now: today}, stdout, stderr)
+}
+
+// checkFlowsWith validates the bundled flows overlaid with dir as of
+// opts.Now (verified dates after it are refused, old ones warned about) and
+// prints every problem as file:line: flow/step: message, warnings marked
+// "warning:". Only errors make it fail.
+func checkFlowsWith(dir string, opts flows.CheckOptions, stdout, stderr io.Writer) int {
 	layers := []fs.FS{flows.Named("bundled", flows.Bundled())}
 	if dir != "" {
 		st, err := os.Stat(dir)
@@ -202,13 +268,18 @@ func checkFlows(dir string, today time.Time, stdout, stderr io.Writer) int {
 		}
 		layers = append(layers, flows.Named(dir, os.DirFS(dir)))
 	}
-	issues := flows.Check(today, layers...)
+	issues := flows.Issues(opts.Check(layers...))
 	for _, is := range issues {
 		fmt.Fprintln(stderr, is.String())
 	}
-	if len(issues) > 0 {
-		fmt.Fprintf(stderr, "%d problem(s)\n", len(issues))
+	errs, warns := len(issues.Errors()), len(issues.Warnings())
+	if errs > 0 {
+		fmt.Fprintf(stderr, "%d problem(s), %d warning(s)\n", errs, warns)
 		return 1
+	}
+	if warns > 0 {
+		fmt.Fprintf(stdout, "flows ok, %d warning(s)\n", warns)
+		return 0
 	}
 	fmt.Fprintln(stdout, "flows ok")
 	return 0
