@@ -77,6 +77,9 @@ type Main struct {
 	Redis *store.Redis
 	DB    Durable // PostgreSQL, or the embedded SQLite file
 	Desk  *handoff.Desk
+	// WebTune, when set, adjusts the web chat's configuration before it is
+	// built (tests lift its per-visitor and per-address limits).
+	WebTune func(*webchat.Config)
 	// DeskTune, when set, adjusts the desk's configuration before it is
 	// built (tests shorten its timers and clock).
 	DeskTune func(*handoff.Config)
@@ -303,6 +306,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.Log.Debug("configuration", "config", cfg) // secrets are redacted by config.LogValue
 	if m.Flows, err = loadFlows(cfg.FlowsDir); err != nil {
 		return err
+	}
+	for _, w := range m.Flows.Warnings() { // what `gocua flows check` reports as warnings
+		m.Log.Warn("flows: " + w.String())
 	}
 	if m.Areas, err = loadAreas(cfg.AreasFile, m.Log); err != nil {
 		return err

@@ -231,7 +231,7 @@ func TestBrowserWebChat(t *testing.T) {
 
 	// a free-text question
 	b.say("quên mật khẩu")
-	b.waitText("Ở màn hình đăng nhập VNeID, Bác bấm Quên mật khẩu")
+	b.waitText(`Ở màn hình đăng nhập VNeID, Bác bấm "Quên mật khẩu"`)
 
 	// ask for a person: the honest waiting message
 	b.tap("🙋 Gặp tình nguyện viên")

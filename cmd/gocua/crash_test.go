@@ -213,9 +213,11 @@ func (w *webResident) post(base, body string) int {
 }
 
 type historyMsg struct {
-	ID   string `json:"id"`
-	From string `json:"from"`
-	Text string `json:"text"`
+	ID      string         `json:"id"`
+	Seq     int64          `json:"seq"`
+	From    string         `json:"from"`
+	Text    string         `json:"text"`
+	Buttons [][]bot.Button `json:"buttons"`
 }
 
 func (w *webResident) history(base string) []historyMsg {

@@ -31,7 +31,7 @@ func TestGoldenSafety(t *testing.T) {
 			// An ordinary request is not diverted…
 			"kích hoạt tài khoản",
 			"tap Tiếp tục ▶",
-			"tap Tiếp tục ▶",
+			"tap ✅ Đã gửi yêu cầu",
 			// …but scam talk in the middle of it is, and back returns there.
 			"cháu ơi, có người gọi xin mã OTP",
 			"tap ⬅️ Quay lại",
@@ -56,7 +56,10 @@ func TestGoldenSafety(t *testing.T) {
 			"tap Tiếp tục ▶",
 			"tap Tiếp tục ▶",
 			"tap Tiếp tục ▶",
+			"tap Tiếp tục ▶",
 			"tap 📵 Máy mới không có NFC",
+			"tap Tiếp tục ▶",
+			"tap Tiếp tục ▶",
 			"tap Tiếp tục ▶",
 			"tap ❌ Không",
 			"máy tôi là Samsung A12",

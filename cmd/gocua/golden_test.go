@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/gocua/gocua/bot/telegram/telegramtest"
+	"github.com/gocua/gocua/flows"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden transcripts in testdata/golden")
@@ -45,6 +47,11 @@ func TestGoldenTranscripts(t *testing.T) {
 				}
 				if step == 60 {
 					t.Fatalf("flow %s did not end after 60 taps", f.ID)
+				}
+				if text, typed := typedAnswer(set, conv.Flow.Flow, conv.Flow.Step); typed && !tapped["typed:"+conv.Flow.Step] {
+					tapped["typed:"+conv.Flow.Step] = true
+					w.input("type "+quote(text), textUpdate(nextUpdateID(), w.chat, text))
+					continue
 				}
 				b, ok := w.nextButton(tapped)
 				if !ok {
@@ -181,4 +188,30 @@ func compareGolden(t *testing.T, path, got string) {
 			}
 		}
 	}
+}
+
+// typedAnswer is what a walker types at a step that asks for typed input
+// rather than a tap (a link to check, a number, a text), or false.
+func typedAnswer(set *flows.Set, flow, step string) (string, bool) {
+	f, ok := set.Flow(flow)
+	if !ok {
+		return "", false
+	}
+	for _, st := range f.Steps {
+		if st.ID != step || st.Ask == nil {
+			continue
+		}
+		switch st.Ask.Type {
+		case "link":
+			return "https://dichvucong.gov.vn/p/home/dvc-trang-chu.html", true
+		case "number":
+			if st.Ask.Min != nil {
+				return strconv.Itoa(*st.Ask.Min), true
+			}
+			return "1", true
+		case "text":
+			return "Phường Thuận Hóa", true
+		}
+	}
+	return "", false
 }

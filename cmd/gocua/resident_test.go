@@ -134,7 +134,7 @@ func TestAreaFromStartLinkRoutesTheTicket(t *testing.T) {
 	h.settle()
 	h.send(textUpdate(nextUpdateID(), r, "/start level2"))
 	h.settle()
-	for _, step := range []string{"1", "2"} { // continue, then "no chip card"
+	for _, step := range []string{"1", "3"} { // continue, then "no card yet"
 		h.send(textUpdate(nextUpdateID(), r, step))
 		h.settle()
 	}

@@ -20,6 +20,9 @@ func (m *Main) telegramOptions() []telegram.Option {
 // Telegram adapter is made.
 func (m *Main) webChatConfig() webchat.Config {
 	cfg := webchat.Config{Origins: m.Config.WebChat.Origins, Keys: keySource{m.DB}, Uploads: m.DB.Uploads()}
+	if m.WebTune != nil {
+		m.WebTune(&cfg)
+	}
 	if m.Telegram != nil { // never a nil *telegram.Adapter in the interface
 		cfg.Media = m.Telegram
 	}

@@ -222,16 +222,21 @@ func TestGoldenTranscriptsZaloBot(t *testing.T) {
 				if step == 60 {
 					t.Fatalf("flow %s did not end after 60 answers", f.ID)
 				}
+				if text, typed := typedAnswer(h.main.Flows, conv.Flow.Flow, conv.Flow.Step); typed && !tapped["typed:"+conv.Flow.Step] {
+					tapped["typed:"+conv.Flow.Step] = true
+					say(text)
+					continue
+				}
 				choices := menu().Choices
 				pick := -1
 				for i, b := range choices {
-					if isContent(b.Data) && !tapped[b.Data] {
+					if isContent(b.Data) && !isReminder(b.Text) && !tapped[b.Data] {
 						pick = i
 						break
 					}
 				}
 				if pick < 0 {
-					pick = slices.IndexFunc(choices, func(b bot.Button) bool { return isContent(b.Data) })
+					pick = slices.IndexFunc(choices, func(b bot.Button) bool { return isContent(b.Data) && !isReminder(b.Text) })
 				}
 				if pick < 0 {
 					t.Fatalf("flow %s stuck at %s/%s: no content choice in %+v", f.ID, conv.Flow.Flow, conv.Flow.Step, choices)
@@ -326,6 +331,11 @@ func TestGoldenTranscriptsZaloOA(t *testing.T) {
 				if step == 60 {
 					t.Fatalf("flow %s did not end after 60 taps", f.ID)
 				}
+				if text, typed := typedAnswer(h.main.Flows, conv.Flow.Flow, conv.Flow.Step); typed && !tapped["typed:"+conv.Flow.Step] {
+					tapped["typed:"+conv.Flow.Step] = true
+					input("type "+quote(text), text)
+					continue
+				}
 				b, ok := nextOAButton(last, tapped)
 				if !ok {
 					t.Fatalf("flow %s stuck at %s/%s: no content button", f.ID, conv.Flow.Flow, conv.Flow.Step)
@@ -345,7 +355,7 @@ func nextOAButton(last []oatest.SentMessage, tapped map[string]bool) (oatest.But
 	var first *oatest.Button
 	for i := len(last) - 1; i >= 0; i-- {
 		for _, b := range last[i].Buttons {
-			if b.URL != "" || !isContent(strings.TrimPrefix(b.Payload, "#gc:")) {
+			if b.URL != "" || !isContent(strings.TrimPrefix(b.Payload, "#gc:")) || isReminder(b.Title) {
 				continue
 			}
 			if !tapped[b.Payload] {
