@@ -5,12 +5,16 @@ import (
 	"io/fs"
 )
 
-//go:embed bundled
+//go:generate go run ./internal/drawguides -out bundled/images
+
+//go:embed bundled/*.yaml bundled/images/*.png
 var bundled embed.FS
 
 // Bundled returns the flows embedded in the binary (flows/bundled/*.yaml,
-// including locale.yaml and links.yaml), as a Strict layer: every bundled
-// flow must say where it comes from, who owns it and when it was checked.
+// including locale.yaml and links.yaml, and the step pictures
+// flows/bundled/images/*.png drawn by flows/internal/drawguides), as a
+// Strict layer: every bundled flow must say where it comes from, who owns
+// it and when it was checked.
 func Bundled() fs.FS {
 	sub, err := fs.Sub(bundled, "bundled")
 	if err != nil {

@@ -628,12 +628,14 @@ func (m *machine) enter(flow, step, from string) {
 			m.event(EventEscalated, flow, step)
 			m.idle()
 		case st.End != nil:
-			m.out(Output{Text: m.loc(st.End)})
+			m.out(Output{Text: m.loc(st.End), Image: st.image})
 			m.event(EventFlowCompleted, flow, step)
 			m.idle()
 			m.res.Out = append(m.res.Out, m.s.menuOut(m.lang, m.st.Vars))
 		default:
-			m.out(m.s.render(f, st, m.lang, m.st.Vars))
+			o := m.s.render(f, st, m.lang, m.st.Vars)
+			o.Image = st.image
+			m.out(o)
 		}
 		return
 	}

@@ -11,6 +11,7 @@ package flows
 
 import (
 	"fmt"
+	"io/fs"
 	"regexp"
 	"strings"
 	"time"
@@ -58,6 +59,7 @@ type Flow struct {
 	Steps []*Step `yaml:"steps"`
 
 	file   string         // issue path of the defining file
+	layer  fs.FS          // the layer of the defining file (step images are read from it)
 	strict bool           // from a Strict layer: provenance is required
 	seq    int            // load order (layer, then file name)
 	lines  map[string]int // YAML path → line, see lineOf
@@ -82,6 +84,15 @@ type Step struct {
 	// Signals open the flow at this step before anything else the typed
 	// text could mean (see Flow.Signals).
 	Signals Keywords `yaml:"signals"`
+	// Image is a picture shown with the step's message (a say, ask or end
+	// step), its text becoming the caption: a PNG or JPEG file path relative
+	// to the flows directory that defines the flow ("images/step.png"), or
+	// an https:// URL. See Output.Image.
+	Image string `yaml:"image"`
+
+	// image is the resolved ref of Image ("" when none or invalid) and
+	// imageProblem what is wrong with it, both set by Load.
+	image, imageProblem string
 
 	// Precomputed callback data, built by Load.
 	data     []string // per Buttons entry ("" for URL buttons)
@@ -250,6 +261,13 @@ type Button struct {
 type Output struct {
 	Text    string
 	Buttons [][]Button
+	// Image, when set, is a picture to send with the message, Text being its
+	// caption. It is only set on the message a step with `image:` shows when
+	// the step is entered (not when it is shown again after a wrong answer or
+	// a long absence). A "flow:…" ref (ImageRefPrefix and 24 hex digits of
+	// the SHA-256 of the file) is opened with Set.OpenImage; any other value
+	// is an https:// URL to send as it is.
+	Image string `json:",omitempty"`
 }
 
 // EventKind names an analytics event.

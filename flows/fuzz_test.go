@@ -38,6 +38,9 @@ func fuzzFlowSeeds(f *testing.F) [][]byte {
 		f.Fatal(err)
 	}
 	for _, e := range bundled {
+		if e.IsDir() { // images/
+			continue
+		}
 		data, err := fs.ReadFile(Bundled(), e.Name())
 		if err != nil {
 			f.Fatal(err)

@@ -31,6 +31,7 @@ const (
 	IssueLongMessage      IssueKind = "long-message"       // a message over MaxMessageRunes in Vietnamese (warning)
 	IssueAsksSecret       IssueKind = "asks-secret"        // a question asking the resident to type an ID number, OTP or password
 	IssueBadLinks         IssueKind = "bad-links"          // a links file (links.yaml) entry that is not a host name or word
+	IssueBadImage         IssueKind = "bad-image"          // a step image that is missing, not a PNG/JPEG, too big or small, or not an https URL
 )
 
 // Issue is one content problem, located as precisely as possible.

@@ -171,7 +171,7 @@ func read(layers []fs.FS) *content {
 			}
 			fmt.Fprintf(h, "%d\x00%s\x00%d\x00", li, e.Name(), len(data))
 			h.Write(data)
-			c.readFile(path, data, seen, isStrict(layer))
+			c.readFile(path, data, seen, layer)
 		}
 	}
 	c.hash = h.Sum(nil)
@@ -179,7 +179,8 @@ func read(layers []fs.FS) *content {
 }
 
 // readFile decodes one file into c.
-func (c *content) readFile(path string, data []byte, seen map[string]string, strictLayer bool) {
+func (c *content) readFile(path string, data []byte, seen map[string]string, layer fs.FS) {
+	strictLayer := isStrict(layer)
 	var root yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&root); err != nil {
@@ -233,7 +234,7 @@ func (c *content) readFile(path string, data []byte, seen map[string]string, str
 			return f.ID, ""
 		})...)
 	}
-	f.file, f.lines, f.strict = path, lines, strictLayer
+	f.file, f.lines, f.strict, f.layer = path, lines, strictLayer, layer
 	if _, ok := lines["id"]; !ok || f.ID == "" {
 		c.issues = append(c.issues, Issue{File: path, Line: top.Line, Kind: IssueSyntax, Msg: "a flow needs an `id:` (or a locale file `texts:`)"})
 		return

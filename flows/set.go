@@ -27,8 +27,9 @@ type Set struct {
 	globals  []keyword         // way-out phrases (flow = action), longest first
 	offers   []keyword         // phrases that offer a volunteer, longest first
 
-	links    *Links  // the link checker's lists
-	warnings []Issue // what Load found worth fixing (see Warnings)
+	images   map[string]*flowImage // "flow:" ref → image file, see OpenImage
+	links    *Links                // the link checker's lists
+	warnings []Issue               // what Load found worth fixing (see Warnings)
 }
 
 // Warnings returns the warnings Load found (issues with Warning set: long
@@ -119,6 +120,7 @@ func build(c *content) *Set {
 		refs:     map[string]ref{},
 		menuData: map[string]string{},
 		links:    &c.links.lists,
+		images:   map[string]*flowImage{},
 	}
 	for _, id := range sortedKeys(c.flows) {
 		f := c.flows[id]
@@ -143,6 +145,9 @@ func build(c *content) *Set {
 				continue
 			}
 			s.stepData(f, st)
+			if st.Image != "" {
+				st.image, st.imageProblem = loadImage(f.layer, st.Image, s.images)
+			}
 			if a := st.Ask; a != nil && a.Pattern != "" {
 				a.re, _ = regexp.Compile(a.Pattern) // nil if invalid: reported by validate
 			}
@@ -150,6 +155,14 @@ func build(c *content) *Set {
 		s.keywords = appendKeywords(s.keywords, f, f.Keywords, func(st *Step) Keywords { return st.Keywords })
 		s.signals = appendKeywords(s.signals, f, f.Signals, func(st *Step) Keywords { return st.Signals })
 		s.offers = appendKeywords(s.offers, f, f.Offer, func(*Step) Keywords { return nil })
+	}
+	if len(s.images) > 0 { // an image file changed changes the version too
+		h := sha256.New()
+		h.Write(c.hash)
+		for _, ref := range sortedKeys(s.images) {
+			h.Write([]byte("\x00" + ref))
+		}
+		s.version = shortHash(h.Sum(nil))
 	}
 	slices.SortStableFunc(s.menu, func(a, b *Flow) int { return cmp.Or(cmp.Compare(a.Menu, b.Menu), cmp.Compare(a.ID, b.ID)) })
 	s.keywords, s.signals, s.offers = sortKeywords(s.keywords), sortKeywords(s.signals), sortKeywords(s.offers)

@@ -163,6 +163,16 @@ func (v *validator) step(f *Flow, st *Step, i int) {
 		return
 	}
 	kind := kinds[0]
+	if has(f.lines, p("image")...) {
+		switch {
+		case kind != "say" && kind != "ask" && kind != "end":
+			v.at(f, st.ID, IssueBadImage, p("image"), "only a say, ask or end step shows an image")
+		case st.imageProblem != "":
+			v.at(f, st.ID, IssueBadImage, p("image"), "%s", st.imageProblem)
+		case st.image == "":
+			v.at(f, st.ID, IssueBadImage, p("image"), "image is empty: name a PNG or JPEG file or an https:// address")
+		}
+	}
 	if len(st.Buttons) > 0 && kind != "say" {
 		v.at(f, st.ID, IssueBadStep, p("buttons"), "only a say step has buttons")
 	}
