@@ -487,6 +487,9 @@ func (s *Service) commit(ctx context.Context, conv Conversation, in Inbound, now
 	msgs := make([]Outbound, len(outs))
 	for i, o := range outs {
 		msgs[i] = Outbound{ID: in.UpdateID + "/" + strconv.Itoa(i), Key: in.Key, Text: o.Text, Buttons: buttons(o.Buttons), Lang: conv.Flow.Lang}
+		if o.Image != "" { // a guide's picture, the text its caption
+			msgs[i].Media = &Media{Kind: MediaPhoto, Ref: o.Image}
+		}
 	}
 	return s.commitOut(ctx, conv, in, now, msgs)
 }

@@ -42,3 +42,7 @@ func UploadMIME(mime string) bool {
 
 // WebRefPrefix starts the Media.Ref of a web chat upload: "web:<id>".
 const WebRefPrefix = "web:"
+
+// FlowRefPrefix starts the Media.Ref of a guide's picture, kept with the
+// flows (flows.Set.OpenImage): "flow:<hash of its bytes>".
+const FlowRefPrefix = "flow:"

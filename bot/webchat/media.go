@@ -360,9 +360,9 @@ func (a *Adapter) deliverMedia(ctx context.Context, out bot.Outbound) (*mediaRef
 			return &mediaRef{ID: up.ID, MIME: up.MIME}, "", nil
 		}
 		data = up.Data // another visitor's: this one gets a copy of their own
-	case strings.HasPrefix(md.Ref, "telegram:"):
+	case strings.HasPrefix(md.Ref, "telegram:") || strings.HasPrefix(md.Ref, bot.FlowRefPrefix):
 		if a.cfg.Media == nil {
-			return reject(noteUnavailable, "Telegram files cannot be fetched")
+			return reject(noteUnavailable, "no source for "+md.Ref[:strings.IndexByte(md.Ref, ':')]+" files")
 		}
 		rc, _, err := a.cfg.Media.FetchMedia(ctx, md.Ref, a.cfg.MaxUpload)
 		if err == nil {

@@ -161,6 +161,10 @@ func (a *Adapter) checkPhoto(out bot.Outbound) error {
 		if a.fetcher == nil {
 			return reject(out.ID, "a Telegram file cannot be fetched: Telegram is off")
 		}
+	case strings.HasPrefix(ref, bot.FlowRefPrefix):
+		if a.fetcher == nil {
+			return reject(out.ID, "a guide's picture cannot be read: no fetcher")
+		}
 	case strings.HasPrefix(ref, RefPrefix):
 		if _, ok := mediaURL(strings.TrimPrefix(ref, RefPrefix)); !ok {
 			return reject(out.ID, "malformed Zalo file address")
@@ -243,7 +247,7 @@ type fetchedPhoto struct {
 func (a *Adapter) storeFetched(ctx context.Context, out bot.Outbound) (bot.Upload, error) {
 	ref := out.Media.Ref
 	visitor, msgID := RefPrefix+out.Key.ChatID, out.ID
-	if out.Lane == bot.LaneBulk {
+	if out.Lane == bot.LaneBulk || strings.HasPrefix(ref, bot.FlowRefPrefix) { // the same file for everyone
 		sum := sha256.Sum256([]byte(ref))
 		visitor, msgID = bulkVisitor, "ref-"+hex.EncodeToString(sum[:16])
 	}
@@ -286,7 +290,7 @@ func (a *Adapter) storeFetched(ctx context.Context, out bot.Outbound) (bot.Uploa
 func (a *Adapter) fetchPhoto(ctx context.Context, msgID, ref string) ([]byte, error) {
 	var rc io.ReadCloser
 	var err error
-	if strings.HasPrefix(ref, telegramRefPrefix) {
+	if strings.HasPrefix(ref, telegramRefPrefix) || strings.HasPrefix(ref, bot.FlowRefPrefix) {
 		rc, _, err = a.fetcher.FetchMedia(ctx, ref, bot.MaxUpload)
 	} else {
 		rc, _, _, err = Fetch(ctx, a.fetchc, strings.TrimPrefix(ref, RefPrefix), bot.MaxUpload)

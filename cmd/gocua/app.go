@@ -412,6 +412,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		m.Log.Warn("Telegram is off: set GOCUA_TELEGRAM_TOKEN and GOCUA_TELEGRAM_WEBHOOK_SECRET to enable it")
 	}
 	m.media.add(bot.WebRefPrefix, m.DB.Uploads())
+	m.media.add(bot.FlowRefPrefix, flowImages{m.Service})
 	if err := m.startZalo(mux, enqueuers); err != nil {
 		return err
 	}

@@ -247,7 +247,8 @@ func TestBrowserWebChat(t *testing.T) {
 	// markup in a message is shown as text, never run
 	snd.Enqueue(bot.Outbound{ID: "relay-test/2", Key: key, Text: `<img src=x onerror="document.title='pwned'"><script>document.title='pwned'</script> 🇻🇳 مرحبا`})
 	b.waitText(`<img src=x onerror="document.title='pwned'">`)
-	if n := evaluate[int](b, `document.querySelectorAll('#log img, #log script').length`); n != 0 {
+	// (the only images are the guides' own pictures, drawn by the page as img.photo)
+	if n := evaluate[int](b, `document.querySelectorAll('#log img:not(.photo), #log script').length`); n != 0 {
 		t.Errorf("a message created %d img/script elements", n)
 	}
 	if title := evaluate[string](b, `document.title`); title == "pwned" {

@@ -218,6 +218,9 @@ type historyMsg struct {
 	From    string         `json:"from"`
 	Text    string         `json:"text"`
 	Buttons [][]bot.Button `json:"buttons"`
+	Media   *struct {
+		ID string `json:"id"`
+	} `json:"media"`
 }
 
 func (w *webResident) history(base string) []historyMsg {

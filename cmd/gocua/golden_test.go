@@ -84,6 +84,9 @@ func (w *walker) input(label string, upd map[string]any) {
 	w.seen = len(all)
 	fmt.Fprintf(&w.log, "> %s\n", label)
 	for _, m := range w.last {
+		if m.Method == "sendPhoto" {
+			fmt.Fprintf(&w.log, "< [photo]\n")
+		}
 		for _, line := range strings.Split(m.Text, "\n") {
 			// the queue depends on what other tests left waiting or took
 			if strings.HasPrefix(line, "🕐") {

@@ -49,6 +49,9 @@ func TestGoldenTranscriptsWeb(t *testing.T) {
 				seen = len(all)
 				fmt.Fprintf(&log, "> %s\n", label)
 				for _, m := range last {
+					if m.Media != nil {
+						fmt.Fprintf(&log, "< [photo]\n")
+					}
 					for _, line := range strings.Split(m.Text, "\n") {
 						if strings.HasPrefix(line, "🕐") {
 							line = "🕐 (place in the queue, expected wait)"

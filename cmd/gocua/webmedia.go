@@ -1,15 +1,24 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/gocua/gocua/bot"
 	"github.com/gocua/gocua/bot/telegram"
 	"github.com/gocua/gocua/bot/webchat"
 )
 
-// Photos between web chat residents and Telegram volunteers: the web chat
-// keeps them in the durable store (web_uploads); the Telegram adapter
-// uploads a web resident's photo from there (telegram.WithMediaSource), and
-// the web chat fetches a volunteer's photo through the Telegram adapter
-// (webchat.MediaFetcher) when Telegram is on.
+// Files between channels, by ref. The web chat keeps its photos in the
+// durable store (web_uploads); Telegram keeps volunteers' files; Zalo keeps
+// residents' photos at its addresses; the flows keep their guides'
+// pictures. An adapter that uploads bytes (Telegram, the Zalo OA) opens a
+// ref through m.media (each prefix read by whoever keeps it); one that
+// stores its own copy (the web chat, the Zalo bot) fetches Telegram files
+// and pictures through fetchers.
 
 // telegramOptions are the Telegram adapter's options.
 func (m *Main) telegramOptions() []telegram.Option {
@@ -19,12 +28,65 @@ func (m *Main) telegramOptions() []telegram.Option {
 // webChatConfig is the web chat's configuration. Call it after the
 // Telegram adapter is made.
 func (m *Main) webChatConfig() webchat.Config {
-	cfg := webchat.Config{Origins: m.Config.WebChat.Origins, Keys: keySource{m.DB}, Uploads: m.DB.Uploads()}
+	cfg := webchat.Config{Origins: m.Config.WebChat.Origins, Keys: keySource{m.DB}, Uploads: m.DB.Uploads(), Media: m.fetchers()}
 	if m.WebTune != nil {
 		m.WebTune(&cfg)
 	}
-	if m.Telegram != nil { // never a nil *telegram.Adapter in the interface
-		cfg.Media = m.Telegram
-	}
 	return cfg
+}
+
+// flowImages reads the guides' pictures from the flows the core runs now.
+type flowImages struct{ svc *bot.Service }
+
+// OpenMedia implements the media source of "flow:" refs.
+func (f flowImages) OpenMedia(_ context.Context, ref string) (bot.Media, io.ReadCloser, error) {
+	data, mime, err := f.svc.Flows().OpenImage(ref)
+	if err != nil {
+		return bot.Media{}, nil, fmt.Errorf("guide picture: %w: %w", err, bot.ErrRejected)
+	}
+	return bot.Media{Kind: bot.MediaPhoto, Ref: ref, MIME: mime, Size: int64(len(data))}, io.NopCloser(bytes.NewReader(data)), nil
+}
+
+// FetchMedia implements the fetcher of "flow:" refs.
+func (f flowImages) FetchMedia(ctx context.Context, ref string, max int64) (io.ReadCloser, int64, error) {
+	md, rc, err := f.OpenMedia(ctx, ref)
+	if err != nil {
+		return nil, 0, err
+	}
+	if md.Size > max {
+		rc.Close()
+		return nil, 0, fmt.Errorf("guide picture %s is %d bytes, over %d: %w", ref, md.Size, max, bot.ErrRejected)
+	}
+	return rc, md.Size, nil
+}
+
+// fetcher downloads a file by ref (telegram.Adapter.FetchMedia's shape).
+type fetcher interface {
+	FetchMedia(ctx context.Context, ref string, max int64) (io.ReadCloser, int64, error)
+}
+
+// fetchers reads Telegram files (when Telegram is on) and the guides'
+// pictures.
+type fetchers struct {
+	telegram fetcher // nil when Telegram is off
+	flows    flowImages
+}
+
+func (m *Main) fetchers() fetchers {
+	f := fetchers{flows: flowImages{m.Service}}
+	if m.Telegram != nil { // never a nil *telegram.Adapter in the interface
+		f.telegram = m.Telegram
+	}
+	return f
+}
+
+// FetchMedia implements webchat.MediaFetcher and zalo.Fetcher.
+func (f fetchers) FetchMedia(ctx context.Context, ref string, max int64) (io.ReadCloser, int64, error) {
+	switch {
+	case strings.HasPrefix(ref, bot.FlowRefPrefix):
+		return f.flows.FetchMedia(ctx, ref, max)
+	case f.telegram != nil:
+		return f.telegram.FetchMedia(ctx, ref, max)
+	}
+	return nil, 0, fmt.Errorf("media %s: Telegram is off: %w", clipRef(ref), bot.ErrRejected)
 }

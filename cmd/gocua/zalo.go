@@ -86,10 +86,7 @@ func (m *Main) startZalo(mux *http.ServeMux, enqueuers map[bot.Channel]bot.Enque
 	cfg := m.Config
 	texts := liveTexts{m.Service}
 	if cfg.ZaloBot.Enabled() {
-		opts := []zalo.Option{zalo.WithUploads(m.DB.Uploads())}
-		if m.Telegram != nil {
-			opts = append(opts, zalo.WithFetcher(m.Telegram))
-		}
+		opts := []zalo.Option{zalo.WithUploads(m.DB.Uploads()), zalo.WithFetcher(m.fetchers())}
 		a, err := zalo.New(zalo.Config{
 			Token:             cfg.ZaloBot.Token.Reveal(),
 			WebhookSecret:     cfg.ZaloBot.WebhookSecret.Reveal(),
