@@ -360,7 +360,7 @@ func (a *Adapter) deliverMedia(ctx context.Context, out bot.Outbound) (*mediaRef
 			return &mediaRef{ID: up.ID, MIME: up.MIME}, "", nil
 		}
 		data = up.Data // another visitor's: this one gets a copy of their own
-	case strings.HasPrefix(md.Ref, "telegram:") || strings.HasPrefix(md.Ref, bot.FlowRefPrefix):
+	case strings.HasPrefix(md.Ref, "telegram:") || strings.HasPrefix(md.Ref, bot.FlowRefPrefix) || strings.HasPrefix(md.Ref, "https://"):
 		if a.cfg.Media == nil {
 			return reject(noteUnavailable, "no source for "+md.Ref[:strings.IndexByte(md.Ref, ':')]+" files")
 		}

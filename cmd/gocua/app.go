@@ -98,6 +98,9 @@ type Main struct {
 	// AllowPrivateMedia lets the Zalo adapters download residents' files
 	// from private addresses (tests serve them on 127.0.0.1).
 	AllowPrivateMedia bool
+	// MediaClient, when set, downloads the pictures guides name by address
+	// (tests trust their own https server with it).
+	MediaClient *http.Client
 	Senders           map[bot.Channel]*bot.Sender
 	// Broadcasts sends broadcasts; BroadcastTune, when set, adjusts its
 	// configuration before it is built (tests shorten its poll and move
@@ -413,6 +416,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	m.media.add(bot.WebRefPrefix, m.DB.Uploads())
 	m.media.add(bot.FlowRefPrefix, flowImages{m.Service})
+	m.media.add("https://", webImages{m.mediaClient()})
 	if err := m.startZalo(mux, enqueuers); err != nil {
 		return err
 	}

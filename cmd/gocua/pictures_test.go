@@ -7,21 +7,24 @@ import (
 	"image/png"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/gocua/gocua/bot"
+	"github.com/gocua/gocua/bot/zalo/oa/oatest"
 	"github.com/gocua/gocua/bot/zalo/zalotest"
 )
 
 // guidePNG is a picture the size of a phone screenshot, as a guide's would be.
-func guidePNG(t *testing.T) []byte {
+func guidePNG(t *testing.T, blue uint8) []byte {
 	t.Helper()
 	img := image.NewRGBA(image.Rect(0, 0, 360, 640))
 	for y := range 640 {
 		for x := range 360 {
-			img.Set(x, y, color.RGBA{uint8(x % 256), uint8(y % 256), 120, 255})
+			img.Set(x, y, color.RGBA{uint8(x % 256), uint8(y % 256), blue, 255})
 		}
 	}
 	var b bytes.Buffer
@@ -36,13 +39,20 @@ func guidePNG(t *testing.T) []byte {
 // gocua's stable address, the Zalo OA by upload.
 func TestGuidePicturesOnEveryChannel(t *testing.T) {
 	dir := t.TempDir()
-	pic := guidePNG(t)
+	pic := guidePNG(t, 120)
 	if err := os.MkdirAll(filepath.Join(dir, "images"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "images", "bam-vao-day.png"), pic, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// a picture a ward's own https site keeps
+	webPic := guidePNG(t, 200)
+	web := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "image/png")
+		w.Write(webPic)
+	}))
+	t.Cleanup(web.Close)
 	flow := `id: picture_guide
 title: {vi: "Hình hướng dẫn", en: "Picture guide"}
 keywords: {vi: ["xem hình hướng dẫn"], en: ["show the picture"]}
@@ -54,6 +64,10 @@ steps:
   - id: look
     say: {vi: "Bác bấm vào ô có vòng đỏ như trong hình.", en: "Tap the circled box, as in the picture."}
     image: images/bam-vao-day.png
+    next: online
+  - id: online
+    say: {vi: "Trang của phường có hình này.", en: "The ward's site has this picture."}
+    image: ` + web.URL + `/huong-dan.png
     next: done
   - id: done
     end: {vi: "Xong rồi ạ.", en: "Done."}
@@ -61,7 +75,9 @@ steps:
 	if err := os.WriteFile(filepath.Join(dir, "picture_guide.yaml"), []byte(flow), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	h := startZalo(t, withEnv("GOCUA_FLOWS_DIR", dir))
+	zb, oas := zalotest.New(t, zalotest.WithFetchClient(web.Client())), oatest.New(t)
+	h := &zaloHarness{deskHarness: startDeskWith(t, nil, append(zaloOptions(t, zb, oas), withEnv("GOCUA_FLOWS_DIR", dir),
+		withMain(func(m *Main) { m.MediaClient = web.Client() }))...), zb: zb, oa: oas}
 	const caption = "Bác bấm vào ô có vòng đỏ như trong hình."
 
 	// Telegram: uploaded once, as a photo with its caption
@@ -69,6 +85,17 @@ steps:
 	h.send(textUpdate(nextUpdateID(), resident, "xem hình hướng dẫn"))
 	h.settle()
 	h.waitPhoto(resident, pic)
+	h.send(buttonUpdate(nextUpdateID(), resident, firstFlowButton(t, h.sentTo(resident)[len(h.sentTo(resident))-1])))
+	h.settle()
+	waitUntil(t, 10*time.Second, "the site's picture on Telegram", func() bool {
+		n := 0
+		for _, m := range h.sentTo(resident) {
+			if m.Method == "sendPhoto" && m.File != nil && m.File.Uploaded && bytes.Equal(m.File.Data, webPic) {
+				n++
+			}
+		}
+		return n == 1
+	})
 
 	// the web chat: inline, served to the visitor
 	w := newWebResident(t)
@@ -87,15 +114,35 @@ steps:
 		}
 		return false
 	})
-	resp, err := w.client.Get(h.url + "/chat/media/" + mediaID)
-	if err != nil {
-		t.Fatal(err)
+	served := func(id string) []byte {
+		t.Helper()
+		resp, err := w.client.Get(h.url + "/chat/media/" + id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("the web chat serves %d", resp.StatusCode)
+		}
+		return got
 	}
-	got, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || !bytes.Equal(got, pic) {
-		t.Fatalf("the web chat serves %d, %d bytes", resp.StatusCode, len(got))
+	if !bytes.Equal(served(mediaID), pic) {
+		t.Fatal("the web chat serves another picture")
 	}
+	next, _ := webButton(w.botMessages(h.url), func(b bot.Button) bool { return isContent(b.Data) })
+	if code := w.tap(h.url, "picture-2", 2, next.Data, next.Text); code != http.StatusOK {
+		t.Fatalf("web chat answered %d", code)
+	}
+	h.settle()
+	waitUntil(t, 10*time.Second, "the site's picture in the web chat", func() bool {
+		for _, m := range w.botMessages(h.url) {
+			if m.Media != nil && m.Text == "Trang của phường có hình này." {
+				return bytes.Equal(served(m.Media.ID), webPic)
+			}
+		}
+		return false
+	})
 
 	// the Zalo bot: Zalo fetches it from gocua, twice, whole
 	chat := newZaloChat()
@@ -109,6 +156,11 @@ steps:
 			t.Fatalf("Zalo fetched %d, %d bytes", f.Status, len(f.Data))
 		}
 	}
+	h.zaloBotSay(chat, "1") // Tiếp tục: the site's picture goes to Zalo by its own address
+	site := h.waitZalo(chat, "Trang của phường có hình này.")
+	if site.Photo != web.URL+"/huong-dan.png" || len(site.Fetches) == 0 || !bytes.Equal(site.Fetches[0].Data, webPic) {
+		t.Fatalf("zalo bot got %+v", site)
+	}
 
 	// the Zalo OA: uploaded, sent by attachment id with the caption
 	user := newOAUser()
@@ -120,5 +172,22 @@ steps:
 	}
 	if !found {
 		t.Fatalf("the OA got no picture by attachment id: %d messages", len(h.oa.Sent(user)))
+	}
+	var payload string
+	for _, m := range h.oa.Sent(user) {
+		for _, b := range m.Buttons {
+			if b.Title == "Tiếp tục ▶" {
+				payload = b.Payload
+			}
+		}
+	}
+	h.oaText(user, payload)
+	h.waitOA(user, "Trang của phường có hình này.")
+	found = false
+	for _, m := range h.oa.Sent(user) {
+		found = found || m.AttachmentID != "" && bytes.Equal(m.Image, webPic)
+	}
+	if !found {
+		t.Fatal("the OA got no upload of the site's picture")
 	}
 }

@@ -5,11 +5,14 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
 
 	"github.com/gocua/gocua/bot"
 	"github.com/gocua/gocua/bot/telegram"
 	"github.com/gocua/gocua/bot/webchat"
+	"github.com/gocua/gocua/bot/zalo"
+	"github.com/gocua/gocua/flows"
 )
 
 // Files between channels, by ref. The web chat keeps its photos in the
@@ -70,10 +73,11 @@ type fetcher interface {
 type fetchers struct {
 	telegram fetcher // nil when Telegram is off
 	flows    flowImages
+	web      webImages
 }
 
 func (m *Main) fetchers() fetchers {
-	f := fetchers{flows: flowImages{m.Service}}
+	f := fetchers{flows: flowImages{m.Service}, web: webImages{m.mediaClient()}}
 	if m.Telegram != nil { // never a nil *telegram.Adapter in the interface
 		f.telegram = m.Telegram
 	}
@@ -85,8 +89,41 @@ func (f fetchers) FetchMedia(ctx context.Context, ref string, max int64) (io.Rea
 	switch {
 	case strings.HasPrefix(ref, bot.FlowRefPrefix):
 		return f.flows.FetchMedia(ctx, ref, max)
+	case strings.HasPrefix(ref, "https://"):
+		return f.web.FetchMedia(ctx, ref, max)
 	case f.telegram != nil:
 		return f.telegram.FetchMedia(ctx, ref, max)
 	}
 	return nil, 0, fmt.Errorf("media %s: Telegram is off: %w", clipRef(ref), bot.ErrRejected)
+}
+
+// webImages reads the pictures guides name by an https address, with the
+// client that refuses the host's own network (zalo.NewFetchClient).
+type webImages struct{ c *http.Client }
+
+// maxWebImage is the largest picture read from an address (flows.MaxImageBytes).
+const maxWebImage = flows.MaxImageBytes
+
+// OpenMedia implements the media source of "https://" refs.
+func (w webImages) OpenMedia(ctx context.Context, ref string) (bot.Media, io.ReadCloser, error) {
+	rc, size, mime, err := zalo.Fetch(ctx, w.c, ref, maxWebImage)
+	if err != nil {
+		return bot.Media{}, nil, err
+	}
+	return bot.Media{Kind: bot.MediaPhoto, Ref: ref, MIME: mime, Size: max(size, 0)}, rc, nil
+}
+
+// FetchMedia implements the fetcher of "https://" refs.
+func (w webImages) FetchMedia(ctx context.Context, ref string, limit int64) (io.ReadCloser, int64, error) {
+	rc, size, _, err := zalo.Fetch(ctx, w.c, ref, min(limit, maxWebImage))
+	return rc, size, err
+}
+
+// mediaClient downloads pictures from addresses: MediaClient when a test
+// set one, else one that refuses private addresses (unless AllowPrivateMedia).
+func (m *Main) mediaClient() *http.Client {
+	if m.MediaClient != nil {
+		return m.MediaClient
+	}
+	return zalo.NewFetchClient(m.AllowPrivateMedia)
 }
