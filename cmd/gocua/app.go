@@ -101,7 +101,7 @@ type Main struct {
 	// MediaClient, when set, downloads the pictures guides name by address
 	// (tests trust their own https server with it).
 	MediaClient *http.Client
-	Senders           map[bot.Channel]*bot.Sender
+	Senders     map[bot.Channel]*bot.Sender
 	// Broadcasts sends broadcasts; BroadcastTune, when set, adjusts its
 	// configuration before it is built (tests shorten its poll and move
 	// its clock).
