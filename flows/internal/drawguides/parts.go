@@ -76,12 +76,6 @@ func (c *canvas) pointAt(cx, cy, d, length, a float64) {
 	c.arrow(pt{cx + ux*(d+length), cy + uy*(d+length)}, pt{cx + ux*d, cy + uy*d})
 }
 
-// tapDot is a fingertip: a filled orange circle with a white edge.
-func (c *canvas) tapDot(cx, cy float64) {
-	c.fill(circle(cx, cy, 30), cWhite)
-	c.fill(circle(cx, cy, 24), cArrow)
-}
-
 // playIcon is the store's icon: a white tile with a four-colour triangle.
 func (c *canvas) playIcon(x, y, s float64) {
 	c.fill(rrect(x, y, x+s, y+s, s*0.22), cWhite)
