@@ -14,7 +14,9 @@ import (
 	"net"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"time"
+	"unicode"
 )
 
 // AllowPost answers 405 to anything but POST and reports whether r is one.
@@ -84,4 +86,24 @@ func NewClient(idle int) *http.Client {
 		},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
+}
+
+// ParseCommand splits a typed "/Start@gocua_bot  install_vneid" into
+// ("start", "install_vneid"): the name lower case, without "/" or "@bot",
+// the rest trimmed. Text that does not start with "/" followed by a name is
+// not a command.
+func ParseCommand(text string) (name, args string, ok bool) {
+	rest, found := strings.CutPrefix(text, "/")
+	if !found {
+		return "", "", false
+	}
+	end := strings.IndexFunc(rest, unicode.IsSpace)
+	if end < 0 {
+		end = len(rest)
+	}
+	name, _, _ = strings.Cut(rest[:end], "@")
+	if name == "" {
+		return "", "", false
+	}
+	return strings.ToLower(name), strings.TrimSpace(rest[end:]), true
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/go-telegram/bot/models"
 
 	"github.com/gocua/gocua/bot"
+	"github.com/gocua/gocua/bot/platform"
 )
 
 // update is the part of a Telegram Update the adapter reads. It mirrors
@@ -153,7 +154,7 @@ func convert(u *update, now time.Time, pc parseConfig) (in bot.Inbound, ok bool)
 		// A text that cleaning empties (only control characters) is
 		// answered like a message without text.
 		text := bot.CleanText(m.Text)
-		if name, args, isCmd := parseCommand(text); isCmd {
+		if name, args, isCmd := platform.ParseCommand(text); isCmd {
 			in.Kind, in.Command, in.Args = bot.InCommand, name, args
 		} else if text != "" {
 			in.Kind, in.Text = bot.InText, text
@@ -237,25 +238,6 @@ func setUser(in *bot.Inbound, u *user) {
 	// one line: a name is shown inside other texts ("Chào {name}")
 	in.Name = oneLine(bot.CleanText(u.FirstName + " " + u.LastName))
 	in.LangHint = bot.CleanText(u.LanguageCode)
-}
-
-// parseCommand splits "/Start@gocua_bot  install_vneid" into ("start",
-// "install_vneid"). Text that does not start with "/" followed by a name is
-// not a command.
-func parseCommand(text string) (name, args string, ok bool) {
-	rest, found := strings.CutPrefix(text, "/")
-	if !found {
-		return "", "", false
-	}
-	end := strings.IndexFunc(rest, unicode.IsSpace)
-	if end < 0 {
-		end = len(rest)
-	}
-	name, _, _ = strings.Cut(rest[:end], "@")
-	if name == "" {
-		return "", "", false
-	}
-	return strings.ToLower(name), strings.TrimSpace(rest[end:]), true
 }
 
 // maxFileID bounds a file_id taken into a Ref; Telegram's are under 200

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gocua/gocua/bot"
+	"github.com/gocua/gocua/bot/platform"
 	"github.com/gocua/gocua/bot/telegram/telegramtest"
 )
 
@@ -407,7 +408,7 @@ func TestParseCommand(t *testing.T) {
 		{"", "", "", false},
 	}
 	for _, tt := range tests {
-		name, args, ok := parseCommand(tt.in)
+		name, args, ok := platform.ParseCommand(tt.in)
 		if name != tt.name || args != tt.args || ok != tt.ok {
 			t.Errorf("parseCommand(%q) = %q, %q, %v", tt.in, name, args, ok)
 		}

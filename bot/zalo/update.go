@@ -8,9 +8,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/gocua/gocua/bot"
+	"github.com/gocua/gocua/bot/platform"
 )
 
 // Event names the Bot Platform sends.
@@ -232,7 +232,7 @@ func convert(ev *event, now time.Time) (bot.Inbound, verdict, string) {
 		// A text that cleaning empties (only control characters) is
 		// answered like a message without text.
 		text := bot.CleanText(m.Text)
-		if cmd, args, isCmd := parseCommand(text); isCmd {
+		if cmd, args, isCmd := platform.ParseCommand(text); isCmd {
 			in.Kind, in.Command, in.Args = bot.InCommand, cmd, args
 		} else if text != "" {
 			in.Kind, in.Text = bot.InText, text
@@ -296,25 +296,6 @@ func mediaURL(s string) (string, bool) {
 		return "", false
 	}
 	return s, true
-}
-
-// parseCommand splits "/Start@gocua_bot  install_vneid" into ("start",
-// "install_vneid"). Text that does not start with "/" followed by a name is
-// not a command.
-func parseCommand(text string) (name, args string, ok bool) {
-	rest, found := strings.CutPrefix(text, "/")
-	if !found {
-		return "", "", false
-	}
-	end := strings.IndexFunc(rest, unicode.IsSpace)
-	if end < 0 {
-		end = len(rest)
-	}
-	name, _, _ = strings.Cut(rest[:end], "@")
-	if name == "" {
-		return "", "", false
-	}
-	return strings.ToLower(name), strings.TrimSpace(rest[end:]), true
 }
 
 // oneLine joins the words of s with single spaces.

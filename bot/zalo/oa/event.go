@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gocua/gocua/bot"
+	"github.com/gocua/gocua/bot/platform"
 )
 
 // flexString is a JSON string, or a number kept as its literal text: Zalo
@@ -321,7 +322,7 @@ func userMessage(in bot.Inbound, event string, m message) []bot.Inbound {
 	case "user_send_text":
 		if data, ok := strings.CutPrefix(text, ButtonPrefix); ok && strings.TrimSpace(data) != "" {
 			in.Kind, in.Data = bot.InButton, strings.TrimSpace(data)
-		} else if name, args, ok := parseCommand(text); ok {
+		} else if name, args, ok := platform.ParseCommand(text); ok {
 			in.Kind, in.Command, in.Args = bot.InCommand, name, args
 		} else if strings.TrimSpace(text) != "" {
 			in.Kind, in.Text = bot.InText, text
@@ -423,25 +424,6 @@ func cleanURL(u string) string {
 		return ""
 	}
 	return u
-}
-
-// parseCommand splits "/Start  install_vneid" into ("start",
-// "install_vneid"). Text that does not start with "/" followed by a name is
-// not a command.
-func parseCommand(text string) (name, args string, ok bool) {
-	rest, found := strings.CutPrefix(text, "/")
-	if !found {
-		return "", "", false
-	}
-	end := strings.IndexFunc(rest, unicode.IsSpace)
-	if end < 0 {
-		end = len(rest)
-	}
-	name = rest[:end]
-	if name == "" {
-		return "", "", false
-	}
-	return strings.ToLower(name), strings.TrimSpace(rest[end:]), true
 }
 
 // phone keeps a phone number's digits, and a leading "+" (Zalo sends
