@@ -50,34 +50,21 @@ func (f flowImages) OpenMedia(_ context.Context, ref string) (bot.Media, io.Read
 	return bot.Media{Kind: bot.MediaPhoto, Ref: ref, MIME: mime, Size: int64(len(data))}, io.NopCloser(bytes.NewReader(data)), nil
 }
 
-// FetchMedia implements the fetcher of "flow:" refs.
-func (f flowImages) FetchMedia(ctx context.Context, ref string, max int64) (io.ReadCloser, int64, error) {
-	md, rc, err := f.OpenMedia(ctx, ref)
-	if err != nil {
-		return nil, 0, err
-	}
-	if md.Size > max {
-		rc.Close()
-		return nil, 0, fmt.Errorf("guide picture %s is %d bytes, over %d: %w", ref, md.Size, max, bot.ErrRejected)
-	}
-	return rc, md.Size, nil
-}
-
 // fetcher downloads a file by ref (telegram.Adapter.FetchMedia's shape).
 type fetcher interface {
 	FetchMedia(ctx context.Context, ref string, max int64) (io.ReadCloser, int64, error)
 }
 
-// fetchers reads Telegram files (when Telegram is on) and the guides'
-// pictures.
+// fetchers reads Telegram files (when Telegram is on) through Telegram,
+// and every other ref (a guide's picture, an https picture) through the
+// same sources m.media routes to.
 type fetchers struct {
 	telegram fetcher // nil when Telegram is off
-	flows    flowImages
-	web      webImages
+	media    *mediaSource
 }
 
 func (m *Main) fetchers() fetchers {
-	f := fetchers{flows: flowImages{m.Service}, web: webImages{m.mediaClient()}}
+	f := fetchers{media: &m.media}
 	if m.Telegram != nil { // never a nil *telegram.Adapter in the interface
 		f.telegram = m.Telegram
 	}
@@ -86,15 +73,21 @@ func (m *Main) fetchers() fetchers {
 
 // FetchMedia implements webchat.MediaFetcher and zalo.Fetcher.
 func (f fetchers) FetchMedia(ctx context.Context, ref string, max int64) (io.ReadCloser, int64, error) {
-	switch {
-	case strings.HasPrefix(ref, bot.FlowRefPrefix):
-		return f.flows.FetchMedia(ctx, ref, max)
-	case strings.HasPrefix(ref, "https://"):
-		return f.web.FetchMedia(ctx, ref, max)
-	case f.telegram != nil:
+	if strings.HasPrefix(ref, "telegram:") {
+		if f.telegram == nil {
+			return nil, 0, fmt.Errorf("media %s: Telegram is off: %w", clipRef(ref), bot.ErrRejected)
+		}
 		return f.telegram.FetchMedia(ctx, ref, max)
 	}
-	return nil, 0, fmt.Errorf("media %s: Telegram is off: %w", clipRef(ref), bot.ErrRejected)
+	md, rc, err := f.media.OpenMedia(ctx, ref)
+	if err != nil {
+		return nil, 0, err
+	}
+	if md.Size > max {
+		rc.Close()
+		return nil, 0, fmt.Errorf("media %s is %d bytes, over %d: %w", clipRef(ref), md.Size, max, bot.ErrRejected)
+	}
+	return rc, md.Size, nil
 }
 
 // webImages reads the pictures guides name by an https address, with the
@@ -111,12 +104,6 @@ func (w webImages) OpenMedia(ctx context.Context, ref string) (bot.Media, io.Rea
 		return bot.Media{}, nil, err
 	}
 	return bot.Media{Kind: bot.MediaPhoto, Ref: ref, MIME: mime, Size: max(size, 0)}, rc, nil
-}
-
-// FetchMedia implements the fetcher of "https://" refs.
-func (w webImages) FetchMedia(ctx context.Context, ref string, limit int64) (io.ReadCloser, int64, error) {
-	rc, size, _, err := zalo.Fetch(ctx, w.c, ref, min(limit, maxWebImage))
-	return rc, size, err
 }
 
 // mediaClient downloads pictures from addresses: MediaClient when a test
