@@ -22,6 +22,10 @@ const (
 	ChannelZaloBot  Channel = "zalo-bot"
 	ChannelZaloOA   Channel = "zalo-oa"
 	ChannelWeb      Channel = "web"
+	// ChannelDashboard is a volunteer's web inbox (bot/dashboard): its
+	// conversation is the volunteer's desk on the web, its chat id the
+	// volunteer's id. Residents never write on it.
+	ChannelDashboard Channel = "dashboard"
 )
 
 // ConvKey identifies one conversation: a chat on a channel.

@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"encoding/json"
 	"strconv"
 	"time"
 
@@ -78,4 +79,7 @@ type DeskState struct {
 	Await string `json:"w,omitempty"`
 	// Apply holds an application being filled in (areas, skills).
 	Apply []string `json:"p,omitempty"`
+	// Visit holds a field visit being logged with /visit (the desk's own
+	// encoding: the loop only keeps it).
+	Visit json.RawMessage `json:"v,omitempty"`
 }

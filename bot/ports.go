@@ -93,6 +93,9 @@ type UpdateRecord struct {
 	At       time.Time
 	Name     string // display name (may be empty)
 	Lang     string // resident's chosen language
+	// Area is the resident's commune/ward code when the update was handled
+	// ("" when not known): flow events carry it for the dashboard.
+	Area string
 	// SkipResident tells the store the resident's row is fresh (seen in the
 	// last few minutes, same name and language): it may skip refreshing
 	// last_seen. Tickets and transcripts still find the resident.

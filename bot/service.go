@@ -285,7 +285,7 @@ func (s *Service) handleOnce(ctx context.Context, in Inbound, rerun bool) (Ack, 
 	}
 
 	rec := UpdateRecord{
-		Key: in.Key, UpdateID: in.UpdateID, At: now, Name: in.Name, Lang: t.conv.Flow.Lang, Rerun: rerun,
+		Key: in.Key, UpdateID: in.UpdateID, At: now, Name: in.Name, Lang: t.conv.Flow.Lang, Area: t.conv.Area, Rerun: rerun,
 		Events: t.events, Handoff: t.handoff, Ticket: t.conv.Ticket, Transcript: t.transcript,
 		// residents.last_seen is kept to the minute, not to the update:
 		// one statement less per update on the hot path. A person

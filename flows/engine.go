@@ -797,7 +797,11 @@ func (m *machine) push(loc string) {
 }
 
 func (m *machine) event(kind EventKind, flow, step string) {
-	m.res.Events = append(m.res.Events, Event{Kind: kind, Flow: flow, Step: step, At: m.now})
+	e := Event{Kind: kind, Flow: flow, Step: step, At: m.now}
+	if f, ok := m.s.flows[flow]; ok {
+		e.Version = f.Version
+	}
+	m.res.Events = append(m.res.Events, e)
 }
 
 func (m *machine) out(o Output) { m.res.Out = append(m.res.Out, o) }

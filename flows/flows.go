@@ -58,6 +58,11 @@ type Flow struct {
 	Start string  `yaml:"start"`
 	Steps []*Step `yaml:"steps"`
 
+	// Version names the flow's content: the first 12 hex digits of the
+	// SHA-256 of its defining file. Flow events carry it, so an edit's
+	// effect on the funnel can be seen (the dashboard compares versions).
+	Version string `yaml:"-"`
+
 	file   string         // issue path of the defining file
 	layer  fs.FS          // the layer of the defining file (step images are read from it)
 	strict bool           // from a Strict layer: provenance is required
@@ -287,7 +292,9 @@ type Event struct {
 	Kind EventKind
 	Flow string
 	Step string
-	At   time.Time
+	// Version is the flow's Version when the event happened.
+	Version string
+	At      time.Time
 }
 
 // Handoff says a resident asked for a human: a handoff step was reached or

@@ -235,6 +235,8 @@ func (c *content) readFile(path string, data []byte, seen map[string]string, lay
 		})...)
 	}
 	f.file, f.lines, f.strict, f.layer = path, lines, strictLayer, layer
+	sum := sha256.Sum256(data)
+	f.Version = hex.EncodeToString(sum[:6])
 	if _, ok := lines["id"]; !ok || f.ID == "" {
 		c.issues = append(c.issues, Issue{File: path, Line: top.Line, Kind: IssueSyntax, Msg: "a flow needs an `id:` (or a locale file `texts:`)"})
 		return

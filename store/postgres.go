@@ -89,10 +89,12 @@ func (p *Postgres) Migrate(ctx context.Context) error {
 	return migrateUp(ctx, goose.DialectPostgres, db, "migrations/postgres", p.log, goose.WithSessionLocker(locker))
 }
 
-// insertEventsSQL inserts all events of one update from parallel arrays.
+// insertEventsSQL inserts all events of one update from parallel arrays;
+// $8 lang and $9 area are the update's.
 const insertEventsSQL = insertEventInto + `
-SELECT $1, $2, $3, e.seq::int, e.kind, e.flow, e.step, e.at
-FROM unnest($4::text[], $5::text[], $6::text[], $7::timestamptz[]) WITH ORDINALITY AS e(kind, flow, step, at, seq)` +
+SELECT $1, $2, $3, e.seq::int, e.kind, e.flow, e.step, e.at, $8, $9, e.version
+FROM unnest($4::text[], $5::text[], $6::text[], $7::timestamptz[], $10::text[])
+    WITH ORDINALITY AS e(kind, flow, step, at, version, seq)` +
 	onEventConflict
 
 // handoffSQL finds or creates the ticket for one handoff and appends the
@@ -222,14 +224,16 @@ func (p *Postgres) record(ctx context.Context, r bot.UpdateRecord) (bot.RecordRe
 		fls := make([]string, len(r.Events))
 		steps := make([]string, len(r.Events))
 		times := make([]time.Time, len(r.Events))
+		versions := make([]string, len(r.Events))
 		for i, e := range r.Events {
 			kinds[i], fls[i], steps[i] = clean(string(e.Kind)), clean(e.Flow), clean(e.Step)
+			versions[i] = clean(e.Version)
 			times[i] = e.At
 			if e.At.IsZero() {
 				times[i] = at
 			}
 		}
-		b.Queue(insertEventsSQL, ch, ext, upd, kinds, fls, steps, times)
+		b.Queue(insertEventsSQL, ch, ext, upd, kinds, fls, steps, times, clean(r.Lang), clean(r.Area), versions)
 	}
 	senders, bodies, times := transcriptArrays(r.Transcript, at)
 	switch {

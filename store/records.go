@@ -129,10 +129,11 @@ ON CONFLICT (channel, external_id) DO UPDATE SET
                                 THEN EXCLUDED.last_seen ELSE residents.reachable_changed_at END`
 
 // insertEventInto and onEventConflict frame the insert of flow events; each
-// dialect supplies the rows between them.
+// dialect supplies the rows between them. lang and area are the update's
+// (bot.UpdateRecord), version the event's flow version (flows.Event).
 const (
 	insertEventInto = `
-INSERT INTO flow_events (channel, external_id, update_id, seq, kind, flow, step, at)`
+INSERT INTO flow_events (channel, external_id, update_id, seq, kind, flow, step, at, lang, area, version)`
 	onEventConflict = `
 ON CONFLICT (channel, external_id, update_id, seq) DO NOTHING`
 )

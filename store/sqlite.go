@@ -158,7 +158,7 @@ const (
 RETURNING id`
 
 	sqliteInsertEventSQL = insertEventInto + `
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)` + onEventConflict
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)` + onEventConflict
 
 	sqliteInsertMessageSQL = insertMessageInto + `
 VALUES ($1, $2, $3, $4, $5, $6)` + onMessageConflict
@@ -253,7 +253,7 @@ func (s *SQLite) record(ctx context.Context, tx *sql.Tx, r bot.UpdateRecord) (bo
 			eat = at
 		}
 		_, err := tx.ExecContext(ctx, sqliteInsertEventSQL, ch, ext, upd, i+1,
-			clean(string(e.Kind)), clean(e.Flow), clean(e.Step), sqliteTime(eat))
+			clean(string(e.Kind)), clean(e.Flow), clean(e.Step), sqliteTime(eat), clean(r.Lang), clean(r.Area), clean(e.Version))
 		if err != nil {
 			return bot.RecordResult{}, fmt.Errorf("insert events: %w", err)
 		}

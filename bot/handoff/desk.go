@@ -46,6 +46,9 @@ type Config struct {
 	// TranscriptDays is how long a closed ticket's transcript is kept
 	// (0: for ever).
 	TranscriptDays int
+	// Links mints the one-time login links /dashboard answers with (nil:
+	// the web dashboard has no public address).
+	Links LinkMinter
 	// Retain are more deletions the retention runs with the same cutoff
 	// (the photos of web chat transcripts); each returns how many went.
 	Retain []func(ctx context.Context, before time.Time) (int64, error)
@@ -130,11 +133,12 @@ const (
 	dataWard   = "dk:ar:"    // + area code: toggle a ward (application)
 	dataOK     = "dk:ok:"    // + volunteer id (approve)
 	dataNo     = "dk:no:"    // + volunteer id (reject)
+	dataVisit  = "dk:vi:"    // + wizard id + ":" + verb (see visitwizard.go)
 )
 
 // staffCommands are the commands that only make sense for staff.
 var staffCommands = []string{"volunteer", "next", "mine", "switch", "note", "release", "done", "transcript",
-	"volunteers", "approve", "reject", "suspend", "promote"}
+	"visit", "dashboard", "volunteers", "approve", "reject", "suspend", "promote"}
 
 // turn is one update being planned.
 type turn struct {
@@ -145,6 +149,10 @@ type turn struct {
 }
 
 func (u *turn) lang() string { return u.plan.Conv.Flow.Lang }
+
+// onWeb reports whether the update comes from a staff member's web
+// dashboard (bot.ChannelDashboard).
+func (u *turn) onWeb() bool { return u.t.In.Key.Channel == bot.ChannelDashboard }
 
 func (u *turn) text(key string, vars map[string]string) string {
 	return u.t.Set.Text(u.lang(), key, vars)
@@ -180,9 +188,14 @@ func (d *Desk) Route(ctx context.Context, t bot.DeskTurn) (bot.DeskPlan, error) 
 	switch {
 	case d.cfg.Group != (bot.ConvKey{}) && in.Key == d.cfg.Group:
 		u.plan.Handled, u.plan.Stateless = true, true
+		// only taps: nothing typed in the group is answered there, where
+		// everyone would see it (a /dashboard link above all)
 		if in.Kind == bot.InButton {
 			err = u.groupTap(user)
 		}
+	case u.onWeb():
+		u.plan.Handled = true
+		err = u.web()
 	case in.Kind == bot.InButton && (strings.HasPrefix(in.Data, dataRate) || strings.HasPrefix(in.Data, dataLeave)):
 		err = u.residentTap()
 	case t.Conv.Ticket != 0 && (in.Data == bot.DataCallback && in.Kind == bot.InButton || in.Contact != nil ||

@@ -89,6 +89,9 @@ type Store interface {
 	SystemMoves(ctx context.Context, afterID int64, since time.Time, limit int) ([]AuditEntry, error)
 	// Reminded lists tickets whose unclaimed reminder was marked since since.
 	Reminded(ctx context.Context, since time.Time, limit int) ([]Ticket, error)
+
+	// Visits keeps the field visits volunteers log with /visit.
+	Visits
 }
 
 // Move is one guarded state change of a ticket.

@@ -21,47 +21,50 @@ func (u *turn) groupTap(user bot.ConvKey) error {
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return fmtErr("claim", err)
 	}
-	ack, err := u.claim(v, n)
+	ack, _, err := u.claim(v, n)
 	u.plan.Ack = ack
 	return err
 }
 
-// claim assigns ticket n to v, sends v the context and tells the resident.
-// It answers with what the tapper is told.
-func (u *turn) claim(v Volunteer, n int64) (bot.Ack, error) {
+// claim assigns ticket n to v, sends v the context (in their private chat;
+// the web dashboard shows it itself) and tells the resident. It answers
+// with what the tapper is told, and whether this update assigned the ticket.
+func (u *turn) claim(v Volunteer, n int64) (ack bot.Ack, claimed bool, err error) {
 	if !v.Active() {
-		return bot.Ack{Text: u.text("desk_ack_denied", nil), Alert: true}, nil
+		return bot.Ack{Text: u.text("desk_ack_denied", nil), Alert: true}, false, nil
 	}
 	t, found, err := u.loadTicket(n)
 	if err != nil {
-		return bot.Ack{}, fmtErr("claim", err)
+		return bot.Ack{}, false, fmtErr("claim", err)
 	}
 	if !found || t.Status != Waiting {
 		if found && t.Status == Assigned && t.Volunteer == v.ID {
 			// a tap delivered again, or a double tap: already theirs
-			return bot.Ack{Text: u.text("desk_ack_claimed", vars("id", id(n)))}, nil
+			return bot.Ack{Text: u.text("desk_ack_claimed", vars("id", id(n)))}, false, nil
 		}
-		return bot.Ack{Text: u.text("desk_ack_taken", vars("id", id(n)))}, nil
+		return bot.Ack{Text: u.text("desk_ack_taken", vars("id", id(n)))}, false, nil
 	}
 	if !v.Serves(t.Area) {
-		return bot.Ack{Text: u.text("desk_ack_area", nil), Alert: true}, nil
+		return bot.Ack{Text: u.text("desk_ack_area", nil), Alert: true}, false, nil
 	}
 	t, err = u.d.st.Claim(u.ctx, n, v, u.t.Now)
 	switch {
 	case errors.Is(err, ErrTaken):
-		return bot.Ack{Text: u.text("desk_ack_taken", vars("id", id(n)))}, nil
+		return bot.Ack{Text: u.text("desk_ack_taken", vars("id", id(n)))}, false, nil
 	case errors.Is(err, ErrAtCapacity):
-		return bot.Ack{Text: u.text("desk_ack_capacity", vars("capacity", id(int64(v.Capacity)))), Alert: true}, nil
+		return bot.Ack{Text: u.text("desk_ack_capacity", vars("capacity", id(int64(v.Capacity)))), Alert: true}, false, nil
 	case errors.Is(err, ErrNotFound):
-		return bot.Ack{Text: u.text("desk_ack_denied", nil), Alert: true}, nil
+		return bot.Ack{Text: u.text("desk_ack_denied", nil), Alert: true}, false, nil
 	case err != nil:
-		return bot.Ack{}, fmtErr("claim", err)
+		return bot.Ack{}, false, fmtErr("claim", err)
 	}
-	if err := u.sendContext(v, t); err != nil {
-		return bot.Ack{}, err
+	if !u.onWeb() {
+		if err := u.sendContext(v, t); err != nil {
+			return bot.Ack{}, false, err
+		}
 	}
 	u.send(t.Resident, u.textIn(t.Lang, "desk_claimed", vars("volunteer", volunteerName(v))), nil)
-	return bot.Ack{Text: u.text("desk_ack_claimed", vars("id", id(n)))}, nil
+	return bot.Ack{Text: u.text("desk_ack_claimed", vars("id", id(n)))}, true, nil
 }
 
 // textIn is a text in another language than the update's (a message to the
@@ -139,6 +142,13 @@ func (u *turn) staff(user bot.ConvKey) error {
 	}
 	u.plan.Handled = true
 	u.plan.Conv.Desk.Staff = v.ID != 0
+	return u.staffUpdate(v)
+}
+
+// staffUpdate handles an update of staff member v (who may still be an
+// applicant) in their private chat or on the web dashboard.
+func (u *turn) staffUpdate(v Volunteer) error {
+	in := u.t.In
 	switch in.Kind {
 	case bot.InCommand:
 		return u.command(v)
@@ -151,6 +161,9 @@ func (u *turn) staff(user bot.ConvKey) error {
 		}
 		if !v.Active() {
 			u.notActive(v)
+			return nil
+		}
+		if in.Kind == bot.InText && u.visitText(v) {
 			return nil
 		}
 		if u.plan.Conv.Desk.Await == "note" && in.Kind == bot.InText {
@@ -181,7 +194,7 @@ func (u *turn) command(v Volunteer) error {
 	if in.Command == "volunteer" {
 		return u.apply(v)
 	}
-	if in.Command == "menu" || in.Command == "start" {
+	if (in.Command == "menu" || in.Command == "start") && !u.onWeb() {
 		// staff may use the resident menu too: leave the desk for this chat
 		u.plan.Conv.Desk.Staff = false
 		u.plan.Handled = false
@@ -234,6 +247,10 @@ func (u *turn) command(v Volunteer) error {
 		u.reply(u.text("desk_done_ask", vars("id", id(t.ID))), row)
 	case "transcript":
 		return u.transcript(v, in.Args)
+	case "visit":
+		return u.visit(v)
+	case "dashboard":
+		return u.dashboard(v)
 	case "volunteers", "approve", "reject", "suspend", "promote":
 		return u.manage(v)
 	default:
@@ -317,11 +334,11 @@ func (u *turn) next(v Volunteer) error {
 		return score(v, b) - score(v, a)
 	})
 	for _, t := range pick {
-		ack, err := u.claim(v, t.ID)
+		ack, claimed, err := u.claim(v, t.ID)
 		if err != nil {
 			return err
 		}
-		if len(u.plan.Relays) > 0 { // claimed: the context went out
+		if claimed {
 			u.plan.Conv.Desk.Active = t.ID
 			return nil
 		}
@@ -406,6 +423,10 @@ func (u *turn) staffTap(v Volunteer) error {
 	data := u.t.In.Data
 	switch {
 	case strings.HasPrefix(data, dataSkill), data == dataSend, data == dataWards, strings.HasPrefix(data, dataWard):
+		if u.onWeb() { // staff apply from their own chat, never from the web
+			u.plan.Ack = bot.Ack{Text: u.text("stale_button", nil)}
+			return nil
+		}
 		return u.applyTap(v)
 	case strings.HasPrefix(data, dataOK), strings.HasPrefix(data, dataNo):
 		return u.decide(v)
@@ -429,12 +450,15 @@ func (u *turn) staffTap(v Volunteer) error {
 			u.plan.Ack = bot.Ack{Text: u.text("stale_button", nil)}
 			return nil
 		}
-		ack, err := u.claim(v, n)
-		if err == nil && len(u.plan.Relays) > 0 {
+		ack, claimed, err := u.claim(v, n)
+		if claimed {
 			u.plan.Conv.Desk.Active = n
 		}
 		u.plan.Ack = ack
 		return err
+	}
+	if strings.HasPrefix(data, dataVisit) {
+		return u.visitTap(v)
 	}
 	u.plan.Ack = bot.Ack{Text: u.text("stale_button", nil)}
 	return nil

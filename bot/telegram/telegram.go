@@ -74,6 +74,7 @@ type Adapter struct {
 	// uploaded (by its Ref), so a broadcast's image is uploaded once, not
 	// once per recipient.
 	uploaded fileIDs
+	name     botName
 }
 
 // Option tunes an Adapter.

@@ -20,6 +20,7 @@ import (
 	"github.com/gocua/gocua/bot"
 	"github.com/gocua/gocua/bot/areas"
 	"github.com/gocua/gocua/bot/broadcast"
+	"github.com/gocua/gocua/bot/dashboard"
 	"github.com/gocua/gocua/bot/handoff"
 	"github.com/gocua/gocua/bot/metrics"
 	"github.com/gocua/gocua/bot/telegram"
@@ -83,9 +84,13 @@ type Main struct {
 	// DeskTune, when set, adjusts the desk's configuration before it is
 	// built (tests shorten its timers and clock).
 	DeskTune func(*handoff.Config)
-	Areas    *areas.Set // GOCUA_AREAS_FILE or the bundled sample
-	Queue    *handoff.Queue
-	Embedded struct {
+	// Dashboard is the web dashboard; DashboardTune, when set, adjusts its
+	// configuration before it is built (tests).
+	Dashboard     *dashboard.Server
+	DashboardTune func(*dashboard.Config)
+	Areas         *areas.Set // GOCUA_AREAS_FILE or the bundled sample
+	Queue         *handoff.Queue
+	Embedded      struct {
 		Redis    bool // conversation state lives in an in-process Redis (lost on restart)
 		Database bool // durable data lives in an SQLite file under GOCUA_DATA_DIR
 	}
@@ -152,6 +157,7 @@ type Durable interface {
 	WaitingTickets(ctx context.Context) (int64, error)
 	SigningKeys(ctx context.Context, p store.KeyPolicy, now time.Time) ([]bot.SigningKey, error)
 	Desk() *store.Desk
+	Dashboard() *store.Dashboard
 	Uploads() *store.Uploads
 	Broadcasts() *store.Broadcasts
 	bot.Reminders
@@ -329,6 +335,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	dc := deskConfig(cfg)
 	dc.Areas = m.Areas
 	dc.Retain = append(dc.Retain, m.DB.Uploads().DeleteUploadsBefore)
+	dc.Links = linkRef{m}
 	if m.DeskTune != nil {
 		m.DeskTune(&dc)
 	}
@@ -433,6 +440,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	enqueuers[bot.ChannelWeb] = webSnd
 	mux.Handle("/chat", m.Web)
 	mux.Handle("/chat/", m.Web)
+	if err := m.startDashboard(cfg, mux, enqueuers); err != nil {
+		return fmt.Errorf("dashboard: %w", err)
+	}
 
 	// Take over what earlier runs committed and did not deliver before
 	// accepting traffic, so that nothing is queued twice meanwhile. Each
@@ -461,6 +471,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.Broadcasts = broadcast.New(m.broadcastConfig(), m.DB.Broadcasts(), m.Log.With("component", "broadcast"))
 	wake = m.Broadcasts.Wake
 	m.wg.Go(func() { m.Broadcasts.Run(runCtx) })
+	m.wg.Go(func() { m.Dashboard.Run(runCtx) })
 
 	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
 	if err != nil {
@@ -491,14 +502,11 @@ func (m *Main) banner() {
 	if m.Out == nil {
 		return
 	}
-	host, port, _ := net.SplitHostPort(m.Addr)
-	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
-		host = "localhost"
-	}
-	base := "http://" + net.JoinHostPort(host, port)
+	base := m.localURL()
 	var b strings.Builder
 	fmt.Fprintf(&b, "\ngocua %s is running\n", buildVersion())
 	fmt.Fprintf(&b, "  web chat     %s/chat\n", base)
+	fmt.Fprintf(&b, "  dashboard    %s/dashboard/ (sign in with a link: `gocua dashboard link telegram:<your user id>`, or /dashboard to the bot)\n", base)
 	fmt.Fprintf(&b, "  health       %s/healthz   %s/readyz\n", base, base)
 	fmt.Fprintf(&b, "  metrics      %s/metrics\n", base)
 	if m.Embedded.Database {

@@ -59,6 +59,8 @@ type cliDB interface {
 	Close()
 	Broadcasts() *store.Broadcasts
 	Uploads() *store.Uploads
+	Desk() *store.Desk
+	Dashboard() *store.Dashboard
 }
 
 // storeImage keeps a broadcast's photo in the durable store (every replica

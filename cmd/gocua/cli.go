@@ -38,6 +38,9 @@ commands:
   webhook set           register the Telegram webhook and command menu, and the Zalo bot's webhook
   broadcast create|list|show|pause|resume|cancel
                         schedule announcements and follow them (gocua broadcast help)
+  dashboard link <channel>:<user id>
+                        print a one-time dashboard sign-in link for a staff
+                        member (the first organizer's way in)
   version               print the version
 
 Configuration comes from GOCUA_* environment variables; see docs/configuration.md.
@@ -77,6 +80,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return setWebhook(ctx, cfg, log, stdout, stderr)
 	case cmd == "broadcast":
 		return broadcastCommand(ctx, cfg, log, args, stdout, stderr)
+	case cmd == "dashboard":
+		return dashboardCmd(ctx, cfg, args, stdout, stderr, log)
 	}
 	fmt.Fprintf(stderr, "gocua: unknown command %q\n\n%s", cmd, usage)
 	return 2

@@ -360,6 +360,13 @@
     applyLang();
   }
 
+  // posterArea is the ward code of the page's ?area= (a QR poster's
+  // link), or '' when there is none or it is not a code.
+  function posterArea() {
+    var m = /[?&]area=([a-z0-9_]{1,64})(?:&|$)/.exec(location.search.toLowerCase());
+    return m ? m[1] : '';
+  }
+
   function start() {
     logEl = $('log'); statusEl = $('status'); typingEl = $('typing');
     inputEl = $('input'); sendEl = $('send');
@@ -421,7 +428,15 @@
         var msgs = d.messages || [];
         msgs.forEach(receive);
         scrollDown();
-        if (!msgs.length) { send({ text: '/start', silent: true }, null); }
+        // a ward's QR poster opens /chat?area=<code>: the first message
+        // names the ward (a returning visitor's, once per poster scanned)
+        var area = posterArea();
+        if (!msgs.length) {
+          send({ text: '/start' + (area ? ' ' + area : ''), silent: true }, null);
+        } else if (area && load('gocua.area') !== area) {
+          send({ text: '/start ' + area, silent: true }, null);
+        }
+        if (area) { save('gocua.area', area); }
         connect();
       }, function () {
         connect(); // the stream replays the history too
