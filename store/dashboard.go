@@ -331,65 +331,90 @@ func (d *Dashboard) Funnel(ctx context.Context, q dashboard.FunnelQuery) ([]dash
 	}
 	args := &sqlArgs{sqlite: d.sqlite}
 	flow := args.bind(clean(q.Flow))
-	filters := inRange(q.Query, args, "e.at") +
-		where(q.Query, args, columns{area: "e.area", channel: "e.channel", lang: "e.lang"})
-	if q.Version != "" {
-		filters += ` AND e.version = ` + args.bind(clean(q.Version))
+	// visit is the condition that event alias is a visit
+	visit := func(alias string) string {
+		c := alias + `.kind = 'step_entered' AND ` + alias + `.flow = ` + flow + ` AND ` + inRange(q.Query, args, alias+".at") +
+			where(q.Query, args, columns{area: alias + ".area", channel: alias + ".channel", lang: alias + ".lang"})
+		if q.Version != "" {
+			c += ` AND ` + alias + `.version = ` + args.bind(clean(q.Version))
+		}
+		return c
 	}
+	asked := func(update, flow, step string) string {
+		return `EXISTS (SELECT 1 FROM flow_events x WHERE x.channel = v.channel AND x.external_id = v.external_id
+                     AND x.update_id = ` + update + ` AND x.kind = 'escalated' AND x.flow = ` + flow + `
+                     AND x.step = ` + step + `)`
+	}
+	// Every step is a window over the visitors' timelines (read in order
+	// from the flow_events_timeline index) or an index probe, never a join
+	// of two derived tables, whose misestimates could make it quadratic.
+	// Moves before From are no visit's next move; residents who never
+	// asked for a person need no probe.
+	from := args.time(q.From)
 	query := `
-WITH entered AS (
-    SELECT e.id, e.channel, e.external_id, e.update_id, e.flow, e.step, e.at,
-           row_number() OVER (PARTITION BY e.channel, e.external_id, e.step ORDER BY e.at DESC, e.id DESC) AS nth
-    FROM flow_events e
-    WHERE e.kind = 'step_entered' AND e.flow = ` + flow + ` AND ` + filters + `
-), history AS (
-    SELECT e.id, e.channel, e.external_id, e.update_id, e.kind, e.flow, e.step, e.at
-    FROM (SELECT DISTINCT channel, external_id FROM entered) who
-    JOIN flow_events e ON e.channel = who.channel AND e.external_id = who.external_id
-    WHERE e.kind IN ('step_entered', 'flow_completed', 'escalated')
-), asked AS (
-    SELECT channel, external_id, update_id, flow, step FROM history WHERE kind = 'escalated'
+WITH timeline AS (
+    SELECT e.id, e.channel, e.external_id, e.update_id, e.kind, e.flow, e.step, e.at,
+           CASE WHEN ` + visit("e") + ` THEN 1 ELSE 0 END AS visit,
+           count(CASE WHEN e.kind = 'escalated' THEN 1 END) OVER (PARTITION BY e.channel, e.external_id) AS escalations
+    FROM (SELECT DISTINCT w.channel, w.external_id FROM flow_events w WHERE ` + visit("w") + `
+          ORDER BY w.channel, w.external_id) visitors
+    JOIN flow_events e ON e.channel = visitors.channel AND e.external_id = visitors.external_id
+    WHERE e.kind IN ('step_entered', 'flow_completed', 'escalated') AND (e.at >= ` + from + ` OR e.kind = 'escalated')
 ), moves AS (
-    SELECT id, channel, external_id, lead(kind) OVER byTime AS next_kind, lead(update_id) OVER byTime AS next_update,
+    SELECT t.*, lead(kind) OVER byTime AS next_kind, lead(update_id) OVER byTime AS next_update,
            lead(flow) OVER byTime AS next_flow, lead(step) OVER byTime AS next_step, lead(at) OVER byTime AS next_at
-    FROM history WHERE kind <> 'escalated'
+    FROM timeline t WHERE kind <> 'escalated'
     WINDOW byTime AS (PARTITION BY channel, external_id ORDER BY at, id)
+), visits AS (
+    SELECT moves.*, row_number() OVER (PARTITION BY channel, external_id, step ORDER BY at DESC, id DESC) AS nth
+    FROM moves WHERE visit = 1
 ), outcomes AS (
     SELECT v.step,
-           CASE WHEN (v.channel, v.external_id, v.update_id, v.flow, v.step) IN (SELECT * FROM asked)
-                  OR (m.next_kind = 'step_entered'
-                      AND (m.channel, m.external_id, m.next_update, m.next_flow, m.next_step) IN (SELECT * FROM asked)) THEN 2
-                WHEN m.next_flow = ` + flow + ` THEN 1 ELSE 0 END AS outcome,
-           ` + d.epochMicros("m.next_at") + ` - ` + d.epochMicros("v.at") + ` AS took
-    FROM entered v JOIN moves m ON m.id = v.id
-    WHERE v.nth = 1
-), continued AS (
-    SELECT step, took FROM outcomes WHERE outcome = 1
+           CASE WHEN v.escalations > 0 AND (` + asked("v.update_id", "v.flow", "v.step") + `
+                  OR (v.next_kind = 'step_entered' AND ` + asked("v.next_update", "v.next_flow", "v.next_step") + `)) THEN 2
+                WHEN v.next_flow = ` + flow + ` THEN 1 ELSE 0 END AS outcome,
+           ` + d.epochMicros("v.next_at") + ` - ` + d.epochMicros("v.at") + ` AS took
+    FROM visits v WHERE v.nth = 1
+), ranked AS (
+    SELECT step, outcome, took, row_number() OVER (PARTITION BY step, outcome ORDER BY took) AS nth,
+           count(*) OVER (PARTITION BY step, outcome) AS n
+    FROM outcomes
 )
-SELECT o.step, count(*),
-       sum(CASE WHEN o.outcome = 1 THEN 1 ELSE 0 END),
-       sum(CASE WHEN o.outcome = 0 THEN 1 ELSE 0 END),
-       sum(CASE WHEN o.outcome = 2 THEN 1 ELSE 0 END),
-       coalesce(max(med.median), 0)
-FROM outcomes o LEFT JOIN ` + medianOf("continued", "step") + ` med ON med.step = o.step
-GROUP BY o.step`
-	explain(query, args.args)
-	rows, err := d.r.QueryContext(ctx, query, args.args...)
-	if err != nil {
-		return nil, fmt.Errorf("store: funnel of %s: %w", q.Flow, err)
-	}
-	defer rows.Close()
+SELECT step, count(*),
+       sum(CASE WHEN outcome = 1 THEN 1 ELSE 0 END),
+       sum(CASE WHEN outcome = 0 THEN 1 ELSE 0 END),
+       sum(CASE WHEN outcome = 2 THEN 1 ELSE 0 END),
+       coalesce(CAST(sum(CASE WHEN outcome = 1 AND nth IN ((n + 1) / 2, (n + 2) / 2) THEN took END) * 1000
+                     / sum(CASE WHEN outcome = 1 AND nth IN ((n + 1) / 2, (n + 2) / 2) THEN 1 END) AS BIGINT), 0)
+FROM ranked GROUP BY step`
 	var out []dashboard.FunnelStep
-	for rows.Next() {
-		var s dashboard.FunnelStep
-		var median int64
-		if err := rows.Scan(&s.Step, &s.Entered, &s.Continued, &s.Left, &s.Escalated, &median); err != nil {
-			return nil, fmt.Errorf("store: funnel of %s: %w", q.Flow, err)
+	err := d.readTx(ctx, func(tx *sql.Tx) error {
+		if !d.sqlite {
+			// PostgreSQL cannot estimate how many events the visitors
+			// have (their number is a distinct count of a filtered
+			// composite key): it would rather hash every move of the
+			// table than look up each visitor's timeline in the index
+			if _, err := tx.ExecContext(ctx, `SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off`); err != nil {
+				return err
+			}
 		}
-		s.Median = time.Duration(median)
-		out = append(out, s)
-	}
-	if err := rows.Err(); err != nil {
+		rows, err := tx.QueryContext(ctx, query, args.args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var s dashboard.FunnelStep
+			var median int64
+			if err := rows.Scan(&s.Step, &s.Entered, &s.Continued, &s.Left, &s.Escalated, &median); err != nil {
+				return err
+			}
+			s.Median = time.Duration(median)
+			out = append(out, s)
+		}
+		return rows.Err()
+	})
+	if err != nil {
 		return nil, fmt.Errorf("store: funnel of %s: %w", q.Flow, err)
 	}
 	// the steps' names in byte order, whatever the database's collation
@@ -498,53 +523,46 @@ func (d *Dashboard) areaStats(ctx context.Context, tx *sql.Tx, q dashboard.Query
 	// counts are per area, and their sums the total's; medians are of the
 	// rows of each area, and of all of them (copied with group '')
 	query := `
-WITH counts (g, metric, n) AS (
-    SELECT ` + areaGroup("r.area") + `, 'residents', count(*) FROM residents r
+WITH res AS (
+    SELECT ` + areaGroup("r.area") + ` AS g, count(*) AS n, count(CASE WHEN r.first_seen >= ` + from + ` THEN 1 END) AS fresh
+    FROM residents r
     WHERE ` + between("r.last_seen") + where(q, args, columns{area: "r.area", channel: "r.channel", lang: "r.lang"}) + `
     GROUP BY 1
-    UNION ALL
-    SELECT ` + areaGroup("r.area") + `, 'new_residents', count(*) FROM residents r
-    WHERE ` + between("r.last_seen") + ` AND r.first_seen >= ` + from +
-		where(q, args, columns{area: "r.area", channel: "r.channel", lang: "r.lang"}) + `
+), tk AS (
+    SELECT ` + areaGroup("t.area") + ` AS g,
+           count(CASE WHEN ` + between("t.created_at") + ` THEN 1 END) AS opened,
+           count(CASE WHEN t.status = 'resolved' AND ` + between("t.closed_at") + ` THEN 1 END) AS resolved,
+           count(CASE WHEN ` + between("t.rated_at") + ` THEN t.rating END) AS rated,
+           coalesce(sum(CASE WHEN ` + between("t.rated_at") + ` THEN t.rating END), 0) AS rating_sum,
+           count(CASE WHEN t.rating >= 4 AND ` + between("t.rated_at") + ` THEN 1 END) AS satisfied
+    FROM tickets t
+    WHERE (` + between("t.created_at") + ` OR ` + between("t.closed_at") + ` OR ` + between("t.rated_at") + `)` +
+		where(q, args, ticketCols) + `
     GROUP BY 1
+), vs AS (
+    SELECT ` + areaGroup("v.area") + ` AS g, count(*) AS n, sum(v.people) AS people FROM visits v
+    WHERE ` + between("v.at") + where(q, args, columns{area: "v.area"}) + `
+    GROUP BY 1
+), counts (g, metric, n) AS (
+    SELECT g, 'residents', n FROM res
+    UNION ALL SELECT g, 'new_residents', fresh FROM res
     UNION ALL
     SELECT ` + areaGroup("e.area") + `, 'flows_completed', count(*) FROM flow_events e
     WHERE e.kind = 'flow_completed' AND ` + between("e.at") + where(q, args, columns{area: "e.area", channel: "e.channel", lang: "e.lang"}) + `
     GROUP BY 1
-    UNION ALL
-    SELECT ` + areaGroup("t.area") + `, 'tickets_opened', count(*) FROM tickets t
-    WHERE ` + between("t.created_at") + where(q, args, ticketCols) + `
-    GROUP BY 1
-    UNION ALL
-    SELECT ` + areaGroup("t.area") + `, 'tickets_resolved', count(*) FROM tickets t
-    WHERE t.status = 'resolved' AND ` + between("t.closed_at") + where(q, args, ticketCols) + `
-    GROUP BY 1
-    UNION ALL
-    SELECT ` + areaGroup("t.area") + `, 'rated', count(*) FROM tickets t
-    WHERE t.rating IS NOT NULL AND ` + between("t.rated_at") + where(q, args, ticketCols) + `
-    GROUP BY 1
-    UNION ALL
-    SELECT ` + areaGroup("t.area") + `, 'rating_sum', sum(t.rating) FROM tickets t
-    WHERE t.rating IS NOT NULL AND ` + between("t.rated_at") + where(q, args, ticketCols) + `
-    GROUP BY 1
-    UNION ALL
-    SELECT ` + areaGroup("t.area") + `, 'satisfied', count(*) FROM tickets t
-    WHERE t.rating >= 4 AND ` + between("t.rated_at") + where(q, args, ticketCols) + `
-    GROUP BY 1
+    UNION ALL SELECT g, 'tickets_opened', opened FROM tk
+    UNION ALL SELECT g, 'tickets_resolved', resolved FROM tk
+    UNION ALL SELECT g, 'rated', rated FROM tk
+    UNION ALL SELECT g, 'rating_sum', rating_sum FROM tk
+    UNION ALL SELECT g, 'satisfied', satisfied FROM tk
     UNION ALL
     SELECT ` + areaGroup("coalesce(r.area, '')") + `, 'broadcasts_sent', count(*)
     FROM broadcast_deliveries bd LEFT JOIN residents r ON r.id = bd.resident_id
     WHERE bd.state = 'delivered' AND ` + between("bd.settled_at") +
 		where(q, args, columns{area: "coalesce(r.area, '')", channel: "bd.channel", lang: "bd.lang"}) + `
     GROUP BY 1
-    UNION ALL
-    SELECT ` + areaGroup("v.area") + `, 'visits', count(*) FROM visits v
-    WHERE ` + between("v.at") + where(q, args, columns{area: "v.area"}) + `
-    GROUP BY 1
-    UNION ALL
-    SELECT ` + areaGroup("v.area") + `, 'visit_people', sum(v.people) FROM visits v
-    WHERE ` + between("v.at") + where(q, args, columns{area: "v.area"}) + `
-    GROUP BY 1
+    UNION ALL SELECT g, 'visits', n FROM vs
+    UNION ALL SELECT g, 'visit_people', people FROM vs
 ), handled AS (
     SELECT ` + areaGroup("t.area") + ` AS g, ` + d.epochMicros("t.closed_at") + ` - ` + d.epochMicros("t.assigned_at") + ` AS took
     FROM tickets t
@@ -564,7 +582,6 @@ SELECT g, metric, CAST(n AS BIGINT) FROM counts
 UNION ALL SELECT '', metric, CAST(sum(n) AS BIGINT) FROM counts GROUP BY metric
 UNION ALL SELECT g, 'median_handle', median FROM ` + medianOf("handled_all", "g") + ` mh
 UNION ALL SELECT g, 'median_wait', median FROM ` + medianOf("waited_all", "g") + ` mw`
-	explain(query, args.args)
 	rows, err := tx.QueryContext(ctx, query, args.args...)
 	if err != nil {
 		return dashboard.AreaStats{}, nil, err
@@ -684,7 +701,6 @@ GROUP BY days.i`
 	for i, day := range days {
 		out[i].Day = day
 	}
-	explain(query, args.args)
 	rows, err := tx.QueryContext(ctx, query, args.args...)
 	if err != nil {
 		return nil, err

@@ -344,6 +344,12 @@ func testFunnelExample(t *testing.T, b *dashBackend) {
 	recordFlow(t, b, w, "1", at(0), "vi", "p_b", step("f1", "b"), fev(flows.EventEscalated, "f1", "b", "v1"))
 	recordFlow(t, b, w, "2", at(24*60), "vi", "p_b", step("f1", "a"))
 
+	// u: asked for a person on c, by an event of the same update stamped
+	// before the range
+	asked := fev(flows.EventEscalated, "f1", "c", "v1")
+	asked.At = at(-5)
+	recordFlow(t, b, key("u"), "1", at(30), "vi", "p_c", step("f1", "c"), asked)
+
 	q := dashboard.FunnelQuery{Query: dashboard.Query{From: at(0), To: at(60)}, Flow: "f1"}
 	got, err := b.dash.Funnel(ctx, q)
 	if err != nil {
@@ -352,6 +358,7 @@ func testFunnelExample(t *testing.T, b *dashBackend) {
 	want := []dashboard.FunnelStep{
 		{Step: "a", Entered: 3, Continued: 2, Left: 1, Median: 90 * time.Second}, // x 1m, z 2m; y left
 		{Step: "b", Entered: 2, Escalated: 2},
+		{Step: "c", Entered: 1, Escalated: 1},
 		{Step: "end", Entered: 1, Continued: 1},
 	}
 	if !slices.Equal(got, want) {

@@ -150,7 +150,7 @@ func (s *Server) posterPNG(w http.ResponseWriter, r *http.Request, v *viewer) {
 		return
 	}
 	var b bytes.Buffer
-	if err := png.Encode(&b, img); err != nil {
+	if err := (&png.Encoder{CompressionLevel: png.BestSpeed}).Encode(&b, img); err != nil {
 		s.unavailable(w, r, v, errf("poster png", err))
 		return
 	}

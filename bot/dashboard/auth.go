@@ -224,16 +224,15 @@ func (s *Server) sessionsPage(w http.ResponseWriter, r *http.Request, v *viewer)
 // revokeSession ends one session (the viewer's own, or anyone's for an
 // organizer).
 func (s *Server) revokeSession(w http.ResponseWriter, r *http.Request, v *viewer) {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil || id <= 0 {
-		s.fail(w, r, v, http.StatusNotFound, "err_not_found")
+	id, ok := s.pathID(w, r, v)
+	if !ok {
 		return
 	}
 	owner := v.Volunteer.ID
 	if v.Organizer() {
 		owner = 0
 	}
-	err = s.deps.Store.RevokeSession(r.Context(), id, owner, s.cfg.Now())
+	err := s.deps.Store.RevokeSession(r.Context(), id, owner, s.cfg.Now())
 	switch {
 	case errors.Is(err, ErrNotFound):
 		s.fail(w, r, v, http.StatusNotFound, "err_not_found")

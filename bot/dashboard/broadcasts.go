@@ -120,7 +120,6 @@ func (b broadcastRow) Excerpt() string {
 }
 
 type broadcastsView struct {
-	forms
 	List   []broadcastRow
 	Form   broadcastForm
 	Errors []fieldError
@@ -577,9 +576,8 @@ func (s *Server) broadcastImage(r *http.Request) (data []byte, mime, problem str
 
 // broadcastTarget reads the broadcast of the path, or answers 404.
 func (s *Server) broadcastTarget(w http.ResponseWriter, r *http.Request, v *viewer) (broadcast.Broadcast, bool) {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil || id <= 0 {
-		s.fail(w, r, v, http.StatusNotFound, "err_not_found")
+	id, ok := s.pathID(w, r, v)
+	if !ok {
 		return broadcast.Broadcast{}, false
 	}
 	b, err := s.deps.Broadcasts.Broadcast(r.Context(), id)

@@ -22,6 +22,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -319,6 +320,16 @@ func readForm(w http.ResponseWriter, r *http.Request, upload bool) error {
 
 // errNotMultipart: a file sent to a form that takes none.
 var errNotMultipart = errors.New("dashboard: this form takes no file")
+
+// pathID reads the path's {id}, or answers 404.
+func (s *Server) pathID(w http.ResponseWriter, r *http.Request, v *viewer) (int64, bool) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		s.fail(w, r, v, http.StatusNotFound, "err_not_found")
+		return 0, false
+	}
+	return id, true
+}
 
 // isFragment reports a request for a live page's fragment (app.js).
 func isFragment(r *http.Request) bool { return r.Header.Get("X-Fragment") != "" }

@@ -88,7 +88,7 @@ func (s *Server) queuePage(w http.ResponseWriter, r *http.Request, v *viewer) {
 		return 1
 	})
 	s.render(w, r, v, "queue", map[string]any{"Waiting": waiting, "Assigned": assigned, "Area": q.Area,
-		"Areas": s.scopeAreas(v), "Nonce": nonce()})
+		"Areas": s.scopeAreas(v)})
 }
 
 // ticketView is a ticket's page.
@@ -102,7 +102,6 @@ type ticketView struct {
 	Lines    []bot.TranscriptLine
 	Audit    []handoff.AuditEntry
 	Names    map[string]string // audit actor → name
-	Nonce    string
 	Cats     []string
 	Photos   bool // the resident's channel takes photos
 }
@@ -139,7 +138,7 @@ func (s *Server) ticketPage(w http.ResponseWriter, r *http.Request, v *viewer) {
 		}
 	}
 	view := ticketView{Ticket: t, Mine: mine, Claim: t.Status == handoff.Waiting && v.Volunteer.Serves(t.Area),
-		Resident: residentLabel(t, mine), Where: where(t), Lines: lines, Audit: audit, Names: names, Nonce: nonce(),
+		Resident: residentLabel(t, mine), Where: where(t), Lines: lines, Audit: audit, Names: names,
 		Cats: handoffCategories, Photos: t.Resident.Channel.CanSend(bot.MediaPhoto)}
 	if t.Volunteer != 0 {
 		view.Assignee = names["volunteer:"+strconv.FormatInt(t.Volunteer, 10)]
@@ -159,9 +158,8 @@ var handoffCategories = []string{"vneid", "dvc", "scam", "other"}
 // 404 (the same for a ticket that does not exist and one of another area:
 // ids are not a way to learn what exists).
 func (s *Server) openTicket(w http.ResponseWriter, r *http.Request, v *viewer) (handoff.Ticket, bool) {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil || id <= 0 {
-		s.fail(w, r, v, http.StatusNotFound, "err_not_found")
+	id, ok := s.pathID(w, r, v)
+	if !ok {
 		return handoff.Ticket{}, false
 	}
 	t, err := s.deps.Staff.Ticket(r.Context(), id)

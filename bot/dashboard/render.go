@@ -209,6 +209,8 @@ func (s *Server) funcs() template.FuncMap {
 			return template.URL(q.Encode())
 		},
 		"prefix": func() string { return Prefix },
+		// nonce is a new form's nonce: each form drawn gets its own (see act)
+		"nonce": nonce,
 	}
 }
 

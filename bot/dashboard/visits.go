@@ -101,10 +101,14 @@ func (s *Server) visitsData(r *http.Request, v *viewer, form visitForm) (visitsV
 			view.Form.Area = view.Areas[0].Code
 		}
 	}
+	// an organizer sees everyone's in their areas; a volunteer all of
+	// their own, wherever they were
 	q := Query{From: from, To: to, Scope: v.Scope, Location: s.cfg.Location}
 	who := v.Volunteer.ID
 	if view.All {
 		who = 0
+	} else {
+		q.Scope = nil
 	}
 	list, err := s.deps.Store.VisitsIn(r.Context(), q, who, visitsCounted+1)
 	if err != nil {

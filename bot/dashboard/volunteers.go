@@ -156,9 +156,8 @@ func (s *Server) volunteersPage(w http.ResponseWriter, r *http.Request, v *viewe
 // staffTarget reads the staff member of the path, or answers 404 (the
 // same for one who does not exist and one outside the viewer's areas).
 func (s *Server) staffTarget(w http.ResponseWriter, r *http.Request, v *viewer) (handoff.Volunteer, bool) {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil || id <= 0 {
-		s.fail(w, r, v, http.StatusNotFound, "err_not_found")
+	id, ok := s.pathID(w, r, v)
+	if !ok {
 		return handoff.Volunteer{}, false
 	}
 	x, err := s.deps.Staff.VolunteerByID(r.Context(), id)
@@ -258,13 +257,13 @@ func (s *Server) setCapacity(w http.ResponseWriter, r *http.Request, v *viewer) 
 			s.unavailable(w, r, v, err)
 			return
 		}
-		msg := s.text.get(v.Lang, "vol_capacity_bad", "max", maxCapacity)
 		for i := range view.Team {
 			if view.Team[i].ID == x.ID {
-				view.Team[i].Error, view.Team[i].Typed = msg, clipBytes(typed, 20)
+				view.Team[i].Error = s.text.get(v.Lang, "vol_capacity_hint", "max", maxCapacity)
+				view.Team[i].Typed = clipBytes(strings.ToValidUTF8(typed, ""), 20)
 			}
 		}
-		view.Error = s.text.get(v.Lang, "err_bad_input", "what", msg)
+		view.Error = s.text.get(v.Lang, "err_bad_input", "what", s.text.get(v.Lang, "vol_capacity_bad", "name", x.Name, "max", maxCapacity))
 		s.renderStatus(w, r, v, http.StatusBadRequest, "volunteers", view)
 		return
 	}

@@ -45,7 +45,7 @@ func linkIn(t *testing.T, m telegramtest.SentMessage) string {
 
 // signIn spends a link the way its page's button does and returns a client
 // with the session.
-func signIn(t *testing.T, base, link string) (*http.Client, int) {
+func signIn(t testing.TB, base, link string) (*http.Client, int) {
 	t.Helper()
 	u, err := url.Parse(link)
 	if err != nil {
@@ -222,6 +222,18 @@ func TestBrowserDashboard(t *testing.T) {
 	id := h.waitingTicket(resident)
 	row := fmt.Sprintf(`#live tr[data-ticket="%d"]`, id)
 	b.do("the ticket appears live", chromedp.WaitVisible(row))
+	if !evaluate[bool](b, `window.gocuaNoReload === true`) {
+		t.Error("the queue reloaded instead of updating live")
+	}
+
+	// a ticket taken on Telegram shows as taken here, live
+	vol := h.volunteer()
+	other := newChatID()
+	otherID := h.waitingTicket(other)
+	b.do("the second ticket appears", chromedp.WaitVisible(fmt.Sprintf(`#live table[data-queue="waiting"] tr[data-ticket="%d"]`, otherID)))
+	h.raw(telegramtest.Callback(nextUpdateID(), volunteerGroup, vol, 1, "dk:claim:"+strconv.FormatInt(otherID, 10)))
+	h.settle()
+	b.do("it moves to the assigned list", chromedp.WaitVisible(fmt.Sprintf(`#live table[data-queue="assigned"] tr[data-ticket="%d"]`, otherID)))
 	if !evaluate[bool](b, `window.gocuaNoReload === true`) {
 		t.Error("the queue reloaded instead of updating live")
 	}

@@ -39,7 +39,7 @@ CREATE TABLE visits (
     at           timestamptz NOT NULL,
     source       text        NOT NULL UNIQUE CHECK (source <> '')
 );
-CREATE INDEX visits_at ON visits (at);
+CREATE INDEX visits_at ON visits (at) INCLUDE (area, people);
 CREATE INDEX visits_volunteer_at ON visits (volunteer_id, at);
 
 -- What an event was recorded under: the resident's language and area and
@@ -48,27 +48,38 @@ ALTER TABLE flow_events
     ADD COLUMN lang    text NOT NULL DEFAULT '',
     ADD COLUMN area    text NOT NULL DEFAULT '',
     ADD COLUMN version text NOT NULL DEFAULT '';
--- A resident's moves (steps entered, flows completed) and escalations in
--- order, id breaking ties of at, with what the funnel reads of them: its
--- next-move lookup is an index-only scan. It replaces
--- flow_events_resident_at, which the audience's stuck: term used (its
--- kinds are among these).
-CREATE INDEX flow_events_history ON flow_events (channel, external_id, at, id) INCLUDE (kind, flow, step, update_id)
+-- The funnel (store.Dashboard.Funnel) reads, index-only: a flow's visits
+-- in a range with their residents and filters (flow_events_flow_kind_at,
+-- rebuilt to cover them), then each visitor's timeline in order, id
+-- breaking ties of at: moves (steps entered, flows completed) and
+-- escalations (flow_events_timeline; it replaces flow_events_resident_at,
+-- as the audience's stuck: term reads the same events).
+DROP INDEX flow_events_flow_kind_at;
+CREATE INDEX flow_events_flow_kind_at ON flow_events (flow, kind, at)
+    INCLUDE (channel, external_id, area, lang, version);
+CREATE INDEX flow_events_timeline ON flow_events (channel, external_id, at, id)
+    INCLUDE (kind, flow, step, update_id, area, lang, version)
     WHERE kind IN ('step_entered', 'flow_completed', 'escalated');
 DROP INDEX flow_events_resident_at;
--- Events of a kind in a range (the overview's completed flows).
-CREATE INDEX flow_events_kind_at ON flow_events (kind, at);
+-- The overview's completed flows in a range, by area, channel and language.
+CREATE INDEX flow_events_kind_at ON flow_events (kind, at) INCLUDE (area, channel, lang);
 -- Tickets in a range (the overview and the exports); the latest change
 -- (the live queue's stamp).
 CREATE INDEX tickets_created ON tickets (created_at);
 CREATE INDEX tickets_updated ON tickets (updated_at);
+-- Deliveries in a range (the overview's broadcasts sent).
+CREATE INDEX broadcast_deliveries_delivered ON broadcast_deliveries (settled_at)
+    INCLUDE (resident_id, channel, lang) WHERE state = 'delivered';
 
 -- +goose Down
+DROP INDEX broadcast_deliveries_delivered;
 DROP INDEX tickets_updated;
 DROP INDEX tickets_created;
 DROP INDEX flow_events_kind_at;
 CREATE INDEX flow_events_resident_at ON flow_events (channel, external_id, at);
-DROP INDEX flow_events_history;
+DROP INDEX flow_events_timeline;
+DROP INDEX flow_events_flow_kind_at;
+CREATE INDEX flow_events_flow_kind_at ON flow_events (flow, kind, at);
 ALTER TABLE flow_events DROP COLUMN lang, DROP COLUMN area, DROP COLUMN version;
 DROP TABLE visits;
 DROP TABLE dashboard_sessions;

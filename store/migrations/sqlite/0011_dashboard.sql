@@ -33,26 +33,33 @@ CREATE TABLE visits (
     at           TEXT    NOT NULL,
     source       TEXT    NOT NULL UNIQUE CHECK (source <> '')
 ) STRICT;
-CREATE INDEX visits_at ON visits (at);
+CREATE INDEX visits_at ON visits (at, area, people);
 CREATE INDEX visits_volunteer_at ON visits (volunteer_id, at);
 
 ALTER TABLE flow_events ADD COLUMN lang    TEXT NOT NULL DEFAULT '';
 ALTER TABLE flow_events ADD COLUMN area    TEXT NOT NULL DEFAULT '';
 ALTER TABLE flow_events ADD COLUMN version TEXT NOT NULL DEFAULT '';
--- SQLite has no INCLUDE: the covered columns are trailing keys.
-CREATE INDEX flow_events_history ON flow_events (channel, external_id, at, id, kind, flow, step, update_id)
+-- SQLite has no INCLUDE: the columns an index covers are trailing keys.
+DROP INDEX flow_events_flow_kind_at;
+CREATE INDEX flow_events_flow_kind_at ON flow_events (flow, kind, at, channel, external_id, area, lang, version);
+CREATE INDEX flow_events_timeline ON flow_events (channel, external_id, at, id, kind, flow, step, update_id, area, lang, version)
     WHERE kind IN ('step_entered', 'flow_completed', 'escalated');
 DROP INDEX flow_events_resident_at;
-CREATE INDEX flow_events_kind_at ON flow_events (kind, at);
+CREATE INDEX flow_events_kind_at ON flow_events (kind, at, area, channel, lang);
 CREATE INDEX tickets_created ON tickets (created_at);
 CREATE INDEX tickets_updated ON tickets (updated_at);
+CREATE INDEX broadcast_deliveries_delivered ON broadcast_deliveries (settled_at, resident_id, channel, lang)
+    WHERE state = 'delivered';
 
 -- +goose Down
+DROP INDEX broadcast_deliveries_delivered;
 DROP INDEX tickets_updated;
 DROP INDEX tickets_created;
 DROP INDEX flow_events_kind_at;
 CREATE INDEX flow_events_resident_at ON flow_events (channel, external_id, at);
-DROP INDEX flow_events_history;
+DROP INDEX flow_events_timeline;
+DROP INDEX flow_events_flow_kind_at;
+CREATE INDEX flow_events_flow_kind_at ON flow_events (flow, kind, at);
 ALTER TABLE flow_events DROP COLUMN version;
 ALTER TABLE flow_events DROP COLUMN area;
 ALTER TABLE flow_events DROP COLUMN lang;
