@@ -170,6 +170,22 @@ func (p *page) AreaName(code string) string {
 	return code
 }
 
+// Ward names a ticket's or a visit's area: "" is no area (not all of them).
+func (p *page) Ward(code string) string {
+	if code == "" {
+		code = "-"
+	}
+	return p.AreaName(code)
+}
+
+// Me names the signed-in staff member.
+func (p *page) Me() string {
+	if p.V == nil {
+		return ""
+	}
+	return cmpOr(p.V.Volunteer.Name, "#"+strconv.FormatInt(p.V.Volunteer.ID, 10))
+}
+
 // parsePages parses each page with the layout.
 func parsePages(funcs template.FuncMap) (map[string]*template.Template, error) {
 	base, err := template.New("base.html").Funcs(funcs).ParseFS(templateFS, "templates/base.html", "templates/parts.html")
