@@ -368,7 +368,7 @@ func (f *fakeStore) SaveUpload(_ context.Context, u bot.Upload) (bot.Upload, err
 var testNow = time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
 
 type testEnv struct {
-	t   *testing.T
+	t   testing.TB
 	st  *fakeStore
 	srv *Server
 	ts  *httptest.Server
@@ -384,7 +384,7 @@ const (
 	orgA1ID = 5 // organizer limited to "a1"
 )
 
-func newTestEnv(t *testing.T, cfg Config) *testEnv {
+func newTestEnv(t testing.TB, cfg Config) *testEnv {
 	t.Helper()
 	st := newFakeStore()
 	for _, v := range []handoff.Volunteer{
@@ -493,14 +493,14 @@ func (c *client) post(path string, form url.Values) response {
 }
 
 // testLog is where the server logs: the test's log with -v, else nowhere.
-func testLog(t *testing.T) io.Writer {
+func testLog(t testing.TB) io.Writer {
 	if testing.Verbose() {
 		return tWriter{t}
 	}
 	return io.Discard
 }
 
-type tWriter struct{ t *testing.T }
+type tWriter struct{ t testing.TB }
 
 func (w tWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
