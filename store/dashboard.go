@@ -22,7 +22,8 @@ import (
 // events, tickets, visits, broadcast deliveries): it implements
 // dashboard.Store on either durable store. Like [Desk], both dialects share
 // the SQL; they differ in how times are stored, which the few
-// dialect-specific expressions (epochMicros, timeParam) hide.
+// dialect-specific expressions (epochMicros, timeParam) hide, and the
+// funnel tells PostgreSQL's planner how to join (see Funnel).
 //
 // Every count is done by the database: a page's numbers come from one or
 // two statements, whatever the size of the tables, and exports stream.
@@ -299,6 +300,7 @@ func inRange(q dashboard.Query, args *sqlArgs, col string) string {
 	return fmt.Sprintf(`%s >= %s AND %s < %s`, col, args.time(q.From), col, args.time(q.To))
 }
 
+// checkRange refuses an empty range.
 func checkRange(q dashboard.Query) error {
 	if !q.From.Before(q.To) {
 		return fmt.Errorf("empty range [%s, %s)", q.From.Format(time.RFC3339), q.To.Format(time.RFC3339))
@@ -324,7 +326,9 @@ func checkRange(q dashboard.Query) error {
 //     is of q.Flow (another step, or finishing it); else V left;
 //   - Median is the median of M.at − V.at of the visits that continued.
 //
-// Steps are ordered by Entered, most first, then by name.
+// Steps are ordered by Entered, most first, then by name. On PostgreSQL
+// the statement runs with hash and merge joins off: see the comment in it
+// and docs/benchmarks.md.
 func (d *Dashboard) Funnel(ctx context.Context, q dashboard.FunnelQuery) ([]dashboard.FunnelStep, error) {
 	if err := checkRange(q.Query); err != nil {
 		return nil, fmt.Errorf("store: funnel of %s: %w", q.Flow, err)
@@ -452,7 +456,7 @@ WHERE flow = $1 GROUP BY version ORDER BY min(at) DESC, version LIMIT $2`, clean
 
 // readTx runs fn in a read-only transaction: one snapshot for a page's
 // statements (REPEATABLE READ on PostgreSQL; on SQLite a read transaction
-// in WAL mode is one).
+// in WAL mode is one), and the scope of a SET LOCAL.
 func (d *Dashboard) readTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := d.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead})
 	if err != nil {
@@ -469,8 +473,8 @@ func (d *Dashboard) readTx(ctx context.Context, fn func(tx *sql.Tx) error) error
 // the area, "-" for none.
 func areaGroup(col string) string { return `CASE WHEN ` + col + ` = '' THEN '-' ELSE ` + col + ` END` }
 
-// Overview counts q's range per area, and in total (one statement), and
-// per day (another, in the same snapshot):
+// Overview counts q's range per area, in total and per day, in one
+// statement (one snapshot):
 //
 //   - Residents: residents whose last message (residents.last_seen) is in
 //     the range, by their area, channel and language now; NewResidents: of
@@ -487,70 +491,118 @@ func areaGroup(col string) string { return `CASE WHEN ` + col + ` = '' THEN '-' 
 //   - Visits, VisitPeople: visits in the range.
 //
 // Areas holds a row per area with anything counted ("-": no area), by
-// code (byte order); Total counts everything once (its medians are of all rows, not of
-// the areas'). Days has every day that overlaps the range, in
-// q.Location (UTC if nil): day i counts [max(From, midnight i),
+// code (byte order); Total counts everything once (its medians are of all
+// the rows, not of the areas'). Days has every day that overlaps the
+// range, in q.Location (UTC if nil): day i counts [max(From, midnight i),
 // min(To, midnight i+1)).
 func (d *Dashboard) Overview(ctx context.Context, q dashboard.Query) (dashboard.Overview, error) {
-	var ov dashboard.Overview
 	if err := checkRange(q); err != nil {
-		return ov, fmt.Errorf("store: overview: %w", err)
+		return dashboard.Overview{}, fmt.Errorf("store: overview: %w", err)
 	}
 	days, err := dayStarts(q)
 	if err != nil {
-		return ov, fmt.Errorf("store: overview: %w", err)
+		return dashboard.Overview{}, fmt.Errorf("store: overview: %w", err)
 	}
-	err = d.readTx(ctx, func(tx *sql.Tx) error {
-		var err error
-		if ov.Total, ov.Areas, err = d.areaStats(ctx, tx, q); err != nil {
-			return err
-		}
-		ov.Days, err = d.dayStats(ctx, tx, q, days)
-		return err
-	})
+	query, args := d.overviewSQL(q, days)
+	rows, err := d.r.QueryContext(ctx, query, args.args...)
 	if err != nil {
 		return dashboard.Overview{}, fmt.Errorf("store: overview: %w", err)
 	}
+	defer rows.Close()
+	ov := dashboard.Overview{Days: make([]dashboard.DayStats, len(days))}
+	for i, day := range days {
+		ov.Days[i].Day = day
+	}
+	byArea := map[string]*dashboard.AreaStats{}
+	for rows.Next() {
+		var g, metric string
+		var day int
+		var n int64
+		if err := rows.Scan(&g, &day, &metric, &n); err != nil {
+			return dashboard.Overview{}, fmt.Errorf("store: overview: %w", err)
+		}
+		if day >= 0 {
+			if day >= len(days) || setDayStat(&ov.Days[day], metric, n) != nil {
+				return dashboard.Overview{}, fmt.Errorf("store: overview: day %d's %s", day, metric)
+			}
+			continue
+		}
+		s := &ov.Total
+		if g != "" {
+			if s = byArea[g]; s == nil {
+				s = &dashboard.AreaStats{Area: g}
+				byArea[g] = s
+			}
+		}
+		if err := setAreaStat(s, metric, n); err != nil {
+			return dashboard.Overview{}, fmt.Errorf("store: overview: %w", err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return dashboard.Overview{}, fmt.Errorf("store: overview: %w", err)
+	}
+	ov.Areas = make([]dashboard.AreaStats, 0, len(byArea))
+	for _, s := range byArea {
+		ov.Areas = append(ov.Areas, *s)
+	}
+	// by code, in byte order whatever the database's collation
+	slices.SortFunc(ov.Areas, func(a, b dashboard.AreaStats) int { return strings.Compare(a.Area, b.Area) })
 	return ov, nil
 }
 
-// areaStats is the per-area part of Overview: rows (group, metric, value).
-func (d *Dashboard) areaStats(ctx context.Context, tx *sql.Tx, q dashboard.Query) (dashboard.AreaStats, []dashboard.AreaStats, error) {
+// overviewSQL is Overview's statement. Its rows are (group, day, metric,
+// value): group an area ("-": none) or "" for the total, with day -1; or
+// day i of days, with group "". What is counted per day (completed
+// flows, opened tickets, visits) is counted once per area and day, over
+// the days (a VALUES list, each joined to its table by range: index range
+// scans), and summed by area and by day. The other counts are per area,
+// their sums the total's; medians are of each area's rows, and of all of
+// them (copied with group "").
+func (d *Dashboard) overviewSQL(q dashboard.Query, days []time.Time) (string, *sqlArgs) {
 	args := &sqlArgs{sqlite: d.sqlite}
 	from, to := args.time(q.From), args.time(q.To)
 	between := func(col string) string { return col + ` >= ` + from + ` AND ` + col + ` < ` + to }
 	ticketCols := columns{area: "t.area", channel: "t.channel", lang: "t.lang"}
-	// counts are per area, and their sums the total's; medians are of the
-	// rows of each area, and of all of them (copied with group '')
+	values := make([]string, len(days))
+	for i, day := range days {
+		start, end := later(day, q.From), earlier(day.AddDate(0, 0, 1), q.To)
+		values[i] = fmt.Sprintf(`(CAST(%s AS INTEGER), %s, %s)`, args.bind(i), d.timeParam(args.time(start)),
+			d.timeParam(args.time(end)))
+	}
 	query := `
-WITH res AS (
+WITH days (i, s, e) AS (VALUES ` + strings.Join(values, ", ") + `
+), completed AS (
+    SELECT ` + areaGroup("e.area") + ` AS g, days.i AS day, count(*) AS n
+    FROM days JOIN flow_events e ON e.kind = 'flow_completed' AND e.at >= days.s AND e.at < days.e` +
+		where(q, args, columns{area: "e.area", channel: "e.channel", lang: "e.lang"}) + `
+    GROUP BY 1, 2
+), opened AS (
+    SELECT ` + areaGroup("t.area") + ` AS g, days.i AS day, count(*) AS n
+    FROM days JOIN tickets t ON t.created_at >= days.s AND t.created_at < days.e` + where(q, args, ticketCols) + `
+    GROUP BY 1, 2
+), visited AS (
+    SELECT ` + areaGroup("v.area") + ` AS g, days.i AS day, count(*) AS n, sum(v.people) AS people
+    FROM days JOIN visits v ON v.at >= days.s AND v.at < days.e` + where(q, args, columns{area: "v.area"}) + `
+    GROUP BY 1, 2
+), res AS (
     SELECT ` + areaGroup("r.area") + ` AS g, count(*) AS n, count(CASE WHEN r.first_seen >= ` + from + ` THEN 1 END) AS fresh
     FROM residents r
     WHERE ` + between("r.last_seen") + where(q, args, columns{area: "r.area", channel: "r.channel", lang: "r.lang"}) + `
     GROUP BY 1
 ), tk AS (
     SELECT ` + areaGroup("t.area") + ` AS g,
-           count(CASE WHEN ` + between("t.created_at") + ` THEN 1 END) AS opened,
            count(CASE WHEN t.status = 'resolved' AND ` + between("t.closed_at") + ` THEN 1 END) AS resolved,
            count(CASE WHEN ` + between("t.rated_at") + ` THEN t.rating END) AS rated,
            coalesce(sum(CASE WHEN ` + between("t.rated_at") + ` THEN t.rating END), 0) AS rating_sum,
            count(CASE WHEN t.rating >= 4 AND ` + between("t.rated_at") + ` THEN 1 END) AS satisfied
     FROM tickets t
-    WHERE (` + between("t.created_at") + ` OR ` + between("t.closed_at") + ` OR ` + between("t.rated_at") + `)` +
-		where(q, args, ticketCols) + `
-    GROUP BY 1
-), vs AS (
-    SELECT ` + areaGroup("v.area") + ` AS g, count(*) AS n, sum(v.people) AS people FROM visits v
-    WHERE ` + between("v.at") + where(q, args, columns{area: "v.area"}) + `
+    WHERE (` + between("t.closed_at") + ` OR ` + between("t.rated_at") + `)` + where(q, args, ticketCols) + `
     GROUP BY 1
 ), counts (g, metric, n) AS (
     SELECT g, 'residents', n FROM res
     UNION ALL SELECT g, 'new_residents', fresh FROM res
-    UNION ALL
-    SELECT ` + areaGroup("e.area") + `, 'flows_completed', count(*) FROM flow_events e
-    WHERE e.kind = 'flow_completed' AND ` + between("e.at") + where(q, args, columns{area: "e.area", channel: "e.channel", lang: "e.lang"}) + `
-    GROUP BY 1
-    UNION ALL SELECT g, 'tickets_opened', opened FROM tk
+    UNION ALL SELECT g, 'flows_completed', sum(n) FROM completed GROUP BY g
+    UNION ALL SELECT g, 'tickets_opened', sum(n) FROM opened GROUP BY g
     UNION ALL SELECT g, 'tickets_resolved', resolved FROM tk
     UNION ALL SELECT g, 'rated', rated FROM tk
     UNION ALL SELECT g, 'rating_sum', rating_sum FROM tk
@@ -561,8 +613,8 @@ WITH res AS (
     WHERE bd.state = 'delivered' AND ` + between("bd.settled_at") +
 		where(q, args, columns{area: "coalesce(r.area, '')", channel: "bd.channel", lang: "bd.lang"}) + `
     GROUP BY 1
-    UNION ALL SELECT g, 'visits', n FROM vs
-    UNION ALL SELECT g, 'visit_people', people FROM vs
+    UNION ALL SELECT g, 'visits', sum(n) FROM visited GROUP BY g
+    UNION ALL SELECT g, 'visit_people', sum(people) FROM visited GROUP BY g
 ), handled AS (
     SELECT ` + areaGroup("t.area") + ` AS g, ` + d.epochMicros("t.closed_at") + ` - ` + d.epochMicros("t.assigned_at") + ` AS took
     FROM tickets t
@@ -578,46 +630,14 @@ WITH res AS (
 ), waited_all AS (
     SELECT g, took FROM waited UNION ALL SELECT '', took FROM waited
 )
-SELECT g, metric, CAST(n AS BIGINT) FROM counts
-UNION ALL SELECT '', metric, CAST(sum(n) AS BIGINT) FROM counts GROUP BY metric
-UNION ALL SELECT g, 'median_handle', median FROM ` + medianOf("handled_all", "g") + ` mh
-UNION ALL SELECT g, 'median_wait', median FROM ` + medianOf("waited_all", "g") + ` mw`
-	rows, err := tx.QueryContext(ctx, query, args.args...)
-	if err != nil {
-		return dashboard.AreaStats{}, nil, err
-	}
-	defer rows.Close()
-	byArea := map[string]*dashboard.AreaStats{}
-	for rows.Next() {
-		var g, metric string
-		var n int64
-		if err := rows.Scan(&g, &metric, &n); err != nil {
-			return dashboard.AreaStats{}, nil, err
-		}
-		s := byArea[g]
-		if s == nil {
-			s = &dashboard.AreaStats{Area: g}
-			byArea[g] = s
-		}
-		if err := setAreaStat(s, metric, n); err != nil {
-			return dashboard.AreaStats{}, nil, err
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return dashboard.AreaStats{}, nil, err
-	}
-	var total dashboard.AreaStats
-	if s := byArea[""]; s != nil {
-		total = *s
-		delete(byArea, "")
-	}
-	areas := make([]dashboard.AreaStats, 0, len(byArea))
-	for _, s := range byArea {
-		areas = append(areas, *s)
-	}
-	// by code, in byte order whatever the database's collation
-	slices.SortFunc(areas, func(a, b dashboard.AreaStats) int { return strings.Compare(a.Area, b.Area) })
-	return total, areas, nil
+SELECT g, -1, metric, CAST(n AS BIGINT) FROM counts
+UNION ALL SELECT '', -1, metric, CAST(sum(n) AS BIGINT) FROM counts GROUP BY metric
+UNION ALL SELECT g, -1, 'median_handle', median FROM ` + medianOf("handled_all", "g") + ` mh
+UNION ALL SELECT g, -1, 'median_wait', median FROM ` + medianOf("waited_all", "g") + ` mw
+UNION ALL SELECT '', day, 'flows_completed', CAST(sum(n) AS BIGINT) FROM completed GROUP BY day
+UNION ALL SELECT '', day, 'tickets_opened', CAST(sum(n) AS BIGINT) FROM opened GROUP BY day
+UNION ALL SELECT '', day, 'visit_people', CAST(sum(people) AS BIGINT) FROM visited GROUP BY day`
+	return query, args
 }
 
 // setAreaStat sets an overview's metric.
@@ -655,6 +675,21 @@ func setAreaStat(s *dashboard.AreaStats, metric string, n int64) error {
 	return nil
 }
 
+// setDayStat sets a day's metric.
+func setDayStat(s *dashboard.DayStats, metric string, n int64) error {
+	switch metric {
+	case "flows_completed":
+		s.FlowsCompleted = n
+	case "tickets_opened":
+		s.TicketsOpened = n
+	case "visit_people":
+		s.VisitPeople = n
+	default:
+		return fmt.Errorf("unknown metric %q", metric)
+	}
+	return nil
+}
+
 // dayStarts returns the midnights, in q.Location, of the days overlapping
 // q's range.
 func dayStarts(q dashboard.Query) ([]time.Time, error) {
@@ -671,61 +706,6 @@ func dayStarts(q dashboard.Query) ([]time.Time, error) {
 		out = append(out, day)
 	}
 	return out, nil
-}
-
-// dayStats is the per-day part of Overview: the days are a VALUES list
-// (index, start, end) joined to each table by range.
-func (d *Dashboard) dayStats(ctx context.Context, tx *sql.Tx, q dashboard.Query, days []time.Time) ([]dashboard.DayStats, error) {
-	args := &sqlArgs{sqlite: d.sqlite}
-	values := make([]string, len(days))
-	for i, day := range days {
-		start, end := day, day.AddDate(0, 0, 1)
-		start, end = later(start, q.From), earlier(end, q.To)
-		values[i] = fmt.Sprintf(`(CAST(%s AS INTEGER), %s, %s)`, args.bind(i), d.timeParam(args.time(start)),
-			d.timeParam(args.time(end)))
-	}
-	query := `
-WITH days (i, s, e) AS (VALUES ` + strings.Join(values, ", ") + `)
-SELECT days.i, 'flows_completed', count(*) FROM days JOIN flow_events f
-    ON f.kind = 'flow_completed' AND f.at >= days.s AND f.at < days.e` +
-		where(q, args, columns{area: "f.area", channel: "f.channel", lang: "f.lang"}) + `
-GROUP BY days.i
-UNION ALL SELECT days.i, 'tickets_opened', count(*) FROM days JOIN tickets t
-    ON t.created_at >= days.s AND t.created_at < days.e` +
-		where(q, args, columns{area: "t.area", channel: "t.channel", lang: "t.lang"}) + `
-GROUP BY days.i
-UNION ALL SELECT days.i, 'visit_people', CAST(sum(v.people) AS BIGINT) FROM days JOIN visits v
-    ON v.at >= days.s AND v.at < days.e` + where(q, args, columns{area: "v.area"}) + `
-GROUP BY days.i`
-	out := make([]dashboard.DayStats, len(days))
-	for i, day := range days {
-		out[i].Day = day
-	}
-	rows, err := tx.QueryContext(ctx, query, args.args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var i int
-		var metric string
-		var n int64
-		if err := rows.Scan(&i, &metric, &n); err != nil {
-			return nil, err
-		}
-		if i < 0 || i >= len(out) {
-			return nil, fmt.Errorf("day %d of %d", i, len(out))
-		}
-		switch metric {
-		case "flows_completed":
-			out[i].FlowsCompleted = n
-		case "tickets_opened":
-			out[i].TicketsOpened = n
-		case "visit_people":
-			out[i].VisitPeople = n
-		}
-	}
-	return out, rows.Err()
 }
 
 func later(a, b time.Time) time.Time {

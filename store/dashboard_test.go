@@ -3,14 +3,18 @@ package store
 import (
 	"cmp"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/pressly/goose/v3"
 
 	"github.com/gocua/gocua/bot"
 	"github.com/gocua/gocua/bot/dashboard"
@@ -987,9 +991,10 @@ func testDashQueue(t *testing.T, b *dashBackend) {
 		}
 		seen[s] = true
 	}
-	fresh("nothing", stamp())
-	if stamp() != stamp() {
-		t.Fatal("stamp moves by itself")
+	first := stamp()
+	fresh("nothing", first)
+	if again := stamp(); again != first {
+		t.Fatalf("stamp moves by itself: %s, then %s", first, again)
 	}
 	desk := b.Desk()
 	now := dec(5, 9, 0)
@@ -1127,5 +1132,55 @@ func testDashCapacity(t *testing.T, b *dashBackend) {
 	}
 	if err := b.dash.SetCapacity(ctx, 1<<40, 5, deskT0); !errors.Is(err, dashboard.ErrNotFound) {
 		t.Fatalf("capacity of an unknown volunteer: %v", err)
+	}
+}
+
+// TestDashboardMigrationDown: migration 11 goes down (events recorded with
+// it keep their rows) and up again, on both stores.
+func TestDashboardMigrationDown(t *testing.T) {
+	cases := []struct {
+		name string
+		open func(t *testing.T) (*sql.DB, goose.Dialect, string, recordsStore)
+	}{
+		{"sqlite", func(t *testing.T) (*sql.DB, goose.Dialect, string, recordsStore) {
+			s := newTestSQLite(t, t.TempDir()+"/gocua.db")
+			return s.w, goose.DialectSQLite3, "migrations/sqlite", s
+		}},
+		{"postgres", func(t *testing.T) (*sql.DB, goose.Dialect, string, recordsStore) {
+			p := openTestPostgres(t, freshDatabase(t))
+			return p.db, goose.DialectPostgres, "migrations/postgres", p
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ctx := context.Background()
+			db, dialect, dir, st := c.open(t)
+			key := bot.ConvKey{Channel: bot.ChannelZaloBot, ChatID: "r"}
+			if _, err := st.Record(ctx, bot.UpdateRecord{Key: key, UpdateID: "1", At: deskT0, Lang: "vi", Area: "p_a",
+				Events: []flows.Event{fev(flows.EventStepEntered, "f1", "a", "v1")}}); err != nil {
+				t.Fatal(err)
+			}
+			fsys, err := fs.Sub(migrationFiles, dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			prov, err := goose.NewProvider(dialect, db, fsys, goose.WithDisableGlobalRegistry(true))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := prov.DownTo(ctx, 10); err != nil {
+				t.Fatal(err)
+			}
+			if n, err := st.CountEvents(ctx, "step_entered", "f1"); err != nil || n != 1 {
+				t.Fatalf("after down: %d events, %v", n, err)
+			}
+			if _, err := prov.Up(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := st.Record(ctx, bot.UpdateRecord{Key: key, UpdateID: "2", At: deskT0.Add(time.Minute), Lang: "vi",
+				Events: []flows.Event{fev(flows.EventStepEntered, "f1", "b", "v2")}}); err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }

@@ -72,6 +72,10 @@ type Config struct {
 	BroadcastEnv   func(now time.Time) broadcast.Env
 	BroadcastRules broadcast.Rules
 	Wake           func()
+	// StatsTTL is how long the overview's and the funnels' numbers are
+	// kept before they are counted again (default 30 s; negative: never
+	// kept).
+	StatsTTL time.Duration
 	// Poll is how often live pages look for changes (default 1 s).
 	Poll time.Duration
 	// Now is the clock (default time.Now).
@@ -170,6 +174,12 @@ func New(cfg Config, deps Deps, log *slog.Logger) (*Server, error) {
 	}
 	if cfg.Flows == nil {
 		cfg.Flows = func() *flows.Set { return nil }
+	}
+	if cfg.StatsTTL == 0 {
+		cfg.StatsTTL = 30 * time.Second
+	}
+	if cfg.StatsTTL > 0 {
+		deps.Store = newStatsCache(deps.Store, cfg.StatsTTL, cfg.Now)
 	}
 	tx, err := loadTexts()
 	if err != nil {

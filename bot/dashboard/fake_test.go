@@ -403,6 +403,9 @@ func newTestEnv(t testing.TB, cfg Config) *testEnv {
 		cfg.Now = func() time.Time { return e.now }
 	}
 	cfg.Poll = 20 * time.Millisecond
+	if cfg.StatsTTL == 0 {
+		cfg.StatsTTL = -1 // tests change the canned numbers between requests
+	}
 	srv, err := New(cfg, Deps{Store: st, Staff: st, Core: st, Broadcasts: st, Uploads: st},
 		slog.New(slog.NewTextHandler(testLog(t), nil)))
 	if err != nil {

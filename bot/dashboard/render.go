@@ -178,6 +178,14 @@ func (p *page) Ward(code string) string {
 	return p.AreaName(code)
 }
 
+// StatsAge says how old the counted numbers may be.
+func (p *page) StatsAge() string {
+	if p.s.cfg.StatsTTL <= 0 {
+		return ""
+	}
+	return p.T("stats_age", "n", int(p.s.cfg.StatsTTL/time.Second))
+}
+
 // Me names the signed-in staff member.
 func (p *page) Me() string {
 	if p.V == nil {

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"sync"
@@ -16,13 +18,20 @@ import (
 )
 
 // BenchmarkDashboardPages: 50 signed-in organizers (GOCUA_BENCH_SESSIONS)
-// load the dashboard's pages flat out for GOCUA_BENCH_DURATION (default
-// 10 s) through the real Main on PostgreSQL, with 200 open tickets and
-// 20,000 flow events of 2,000 residents. Reported: requests/s, and p50 and
-// p99 per page and over all pages.
+// load the dashboard's pages for GOCUA_BENCH_DURATION (default 10 s)
+// through the real Main on PostgreSQL, with 200 open tickets and 20,000
+// flow events of 2,000 residents. Each session opens a page, reads it for
+// GOCUA_BENCH_THINK (default 1 s; 0: flat out), opens the next. Reported:
+// requests/s, and p50 and p99 per page and over all pages.
 func BenchmarkDashboardPages(b *testing.B) {
 	sessions := envInt("GOCUA_BENCH_SESSIONS", 50)
 	dur := envDuration("GOCUA_BENCH_DURATION", 10*time.Second)
+	think := time.Second
+	if v, ok := os.LookupEnv("GOCUA_BENCH_THINK"); ok {
+		if d, err := time.ParseDuration(v); err == nil {
+			think = d
+		}
+	}
 	org := newChatID()
 	h := start(b, nil, withEnv("GOCUA_DATABASE_URL", freshDatabase(b)),
 		withEnv("GOCUA_ADMINS", "telegram:"+strconv.FormatInt(org, 10)))
@@ -57,6 +66,9 @@ func BenchmarkDashboardPages(b *testing.B) {
 		for i, c := range clients {
 			wg.Go(func() {
 				mine := make([][]time.Duration, len(pages))
+				if think > 0 { // sessions start spread over one think
+					time.Sleep(rand.N(think))
+				}
 				for n := i; time.Now().Before(end); n++ {
 					p := n % len(pages)
 					t0 := time.Now()
@@ -72,6 +84,9 @@ func BenchmarkDashboardPages(b *testing.B) {
 						return
 					}
 					mine[p] = append(mine[p], time.Since(t0))
+					if think > 0 {
+						time.Sleep(think/2 + rand.N(think))
+					}
 				}
 				mu.Lock()
 				for p := range lat {
