@@ -299,3 +299,34 @@ func screenshotOf(t *testing.T, b *browser, sel string) []byte {
 	}
 	return img
 }
+
+// The dashboard on the embedded default (SQLite and the in-process Redis):
+// the first organizer's link from the command line, then every page.
+func TestDashboardOnTheEmbeddedDefault(t *testing.T) {
+	dir := t.TempDir()
+	m := startEmpty(t, dir, nil)
+	t.Cleanup(func() { m.Close() })
+	base := "http://" + m.Addr
+	env := map[string]string{"GOCUA_DATA_DIR": dir, "GOCUA_ADMINS": "telegram:42", "GOCUA_HTTP_ADDR": m.Addr}
+	var out, errs bytes.Buffer
+	if code := Run(context.Background(), []string{"dashboard", "link", "telegram:42"}, func(k string) string { return env[k] },
+		nil, &out, &errs); code != 0 {
+		t.Fatalf("dashboard link: %d %s", code, errs.String())
+	}
+	c, status := signIn(t, base, strings.TrimSpace(out.String()))
+	if status != http.StatusSeeOther {
+		t.Fatalf("sign in: %d", status)
+	}
+	for _, p := range []string{"", "queue", "funnel", "funnel?flow=install_vneid", "volunteers", "broadcasts", "visits",
+		"areas", "areas/phuong_phong_dien/poster", "areas/phuong_phong_dien/poster.png", "exports", "exports/tickets.csv",
+		"exports/visits.csv", "sessions"} {
+		res, err := c.Get(base + "/dashboard/" + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			t.Errorf("/dashboard/%s: %d", p, res.StatusCode)
+		}
+	}
+}
