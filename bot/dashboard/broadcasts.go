@@ -576,20 +576,7 @@ func (s *Server) broadcastImage(r *http.Request) (data []byte, mime, problem str
 
 // broadcastTarget reads the broadcast of the path, or answers 404.
 func (s *Server) broadcastTarget(w http.ResponseWriter, r *http.Request, v *viewer) (broadcast.Broadcast, bool) {
-	id, ok := s.pathID(w, r, v)
-	if !ok {
-		return broadcast.Broadcast{}, false
-	}
-	b, err := s.deps.Broadcasts.Broadcast(r.Context(), id)
-	switch {
-	case errors.Is(err, broadcast.ErrNotFound):
-		s.fail(w, r, v, http.StatusNotFound, "err_not_found")
-		return b, false
-	case err != nil:
-		s.unavailable(w, r, v, err)
-		return b, false
-	}
-	return b, true
+	return byPath(s, w, r, v, s.deps.Broadcasts.Broadcast, broadcast.ErrNotFound, func(broadcast.Broadcast) bool { return true })
 }
 
 // broadcastView is a broadcast's page.

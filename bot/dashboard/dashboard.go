@@ -341,6 +341,29 @@ func (s *Server) pathID(w http.ResponseWriter, r *http.Request, v *viewer) (int6
 	return id, true
 }
 
+// byPath reads the row the path's {id} names, or answers: 404 for a bad
+// id, one that does not exist (notFound) and one the viewer may not see
+// (may false: ids are not a way to learn what exists), 503 when the store
+// fails.
+func byPath[T any](s *Server, w http.ResponseWriter, r *http.Request, v *viewer,
+	read func(context.Context, int64) (T, error), notFound error, may func(T) bool) (T, bool) {
+	var x T
+	id, ok := s.pathID(w, r, v)
+	if !ok {
+		return x, false
+	}
+	x, err := read(r.Context(), id)
+	switch {
+	case errors.Is(err, notFound), err == nil && !may(x):
+		s.fail(w, r, v, http.StatusNotFound, "err_not_found")
+		return x, false
+	case err != nil:
+		s.unavailable(w, r, v, err)
+		return x, false
+	}
+	return x, true
+}
+
 // isFragment reports a request for a live page's fragment (app.js).
 func isFragment(r *http.Request) bool { return r.Header.Get("X-Fragment") != "" }
 

@@ -302,16 +302,6 @@ func csvArea(p *page, code string) string {
 	return p.AreaName(code)
 }
 
-// maskedID shows the end of a chat id only (its last 4 characters), as
-// the desk does.
-func maskedID(id string) string {
-	r := []rune(id)
-	if len(r) <= 4 {
-		return id
-	}
-	return "…" + string(r[len(r)-4:])
-}
-
 func (s *Server) ticketCells(p *page, t TicketRow) []string {
 	status := string(t.Status)
 	if k := "export_status_" + status; s.text[k] != nil {
@@ -322,7 +312,7 @@ func (s *Server) ticketCells(p *page, t TicketRow) []string {
 		rating = strconv.Itoa(t.Rating)
 	}
 	return []string{strconv.FormatInt(t.ID, 10), s.csvWhen(t.CreatedAt), status, csvArea(p, t.Area),
-		string(t.Resident.Channel), maskedID(t.Resident.ChatID), t.Flow, t.Step, t.Topic, t.Lang,
+		string(t.Resident.Channel), handoff.ShortID(t.Resident.ChatID), t.Flow, t.Step, t.Topic, t.Lang,
 		bot.MaskPII(t.Summary), t.VolunteerName, s.csvWhen(t.AssignedAt), s.csvWhen(t.ClosedAt), t.Category, rating}
 }
 

@@ -375,8 +375,8 @@ func TestSafeCell(t *testing.T) {
 
 func TestMaskedID(t *testing.T) {
 	for in, want := range map[string]string{"": "", "ab": "ab", "1234": "1234", "12345": "…2345", "zalo-user-98765": "…8765", "ngườidùng": "…dùng"} {
-		if got := maskedID(in); got != want {
-			t.Errorf("maskedID(%q) = %q, want %q", in, got, want)
+		if got := handoff.ShortID(in); got != want {
+			t.Errorf("ShortID(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

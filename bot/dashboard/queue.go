@@ -69,7 +69,7 @@ func (s *Server) queuePage(w http.ResponseWriter, r *http.Request, v *viewer) {
 			continue
 		}
 		row := queueRow{TicketRow: t, Mine: t.Volunteer == v.Volunteer.ID, Label: residentLabel(t.Ticket, false),
-			Where: where(t.Ticket)}
+			Where: t.Where()}
 		if t.Status == handoff.Waiting {
 			row.Claim = v.Volunteer.Serves(t.Area)
 			waiting = append(waiting, row)
@@ -138,7 +138,7 @@ func (s *Server) ticketPage(w http.ResponseWriter, r *http.Request, v *viewer) {
 		}
 	}
 	view := ticketView{Ticket: t, Mine: mine, Claim: t.Status == handoff.Waiting && v.Volunteer.Serves(t.Area),
-		Resident: residentLabel(t, mine), Where: where(t), Lines: lines, Audit: audit, Names: names,
+		Resident: residentLabel(t, mine), Where: t.Where(), Lines: lines, Audit: audit, Names: names,
 		Cats: handoffCategories, Photos: t.Resident.Channel.CanSend(bot.MediaPhoto)}
 	if t.Volunteer != 0 {
 		view.Assignee = names["volunteer:"+strconv.FormatInt(t.Volunteer, 10)]
@@ -158,23 +158,7 @@ var handoffCategories = []string{"vneid", "dvc", "scam", "other"}
 // 404 (the same for a ticket that does not exist and one of another area:
 // ids are not a way to learn what exists).
 func (s *Server) openTicket(w http.ResponseWriter, r *http.Request, v *viewer) (handoff.Ticket, bool) {
-	id, ok := s.pathID(w, r, v)
-	if !ok {
-		return handoff.Ticket{}, false
-	}
-	t, err := s.deps.Staff.Ticket(r.Context(), id)
-	switch {
-	case errors.Is(err, handoff.ErrNotFound):
-		s.fail(w, r, v, http.StatusNotFound, "err_not_found")
-		return t, false
-	case err != nil:
-		s.unavailable(w, r, v, err)
-		return t, false
-	case !v.mayOpen(t):
-		s.fail(w, r, v, http.StatusNotFound, "err_not_found")
-		return t, false
-	}
-	return t, true
+	return byPath(s, w, r, v, s.deps.Staff.Ticket, handoff.ErrNotFound, v.mayOpen)
 }
 
 // done ends a ticket action: the desk's answer as a notice, back to the
@@ -350,22 +334,7 @@ func residentLabel(t handoff.Ticket, mine bool) string {
 	if n := t.Vars["name"]; n != "" && mine {
 		return n
 	}
-	id := t.Resident.ChatID
-	if len(id) > 4 {
-		id = "…" + id[len(id)-4:]
-	}
-	return string(t.Resident.Channel) + " " + id
-}
-
-// where names the step a ticket's resident got stuck at.
-func where(t handoff.Ticket) string {
-	switch {
-	case t.Flow == "":
-		return "—"
-	case t.Step == "":
-		return t.Flow
-	}
-	return t.Flow + " › " + t.Step
+	return string(t.Resident.Channel) + " " + handoff.ShortID(t.Resident.ChatID)
 }
 
 // knownArea reports whether code is an area of the deployment ("-": none).

@@ -156,23 +156,7 @@ func (s *Server) volunteersPage(w http.ResponseWriter, r *http.Request, v *viewe
 // staffTarget reads the staff member of the path, or answers 404 (the
 // same for one who does not exist and one outside the viewer's areas).
 func (s *Server) staffTarget(w http.ResponseWriter, r *http.Request, v *viewer) (handoff.Volunteer, bool) {
-	id, ok := s.pathID(w, r, v)
-	if !ok {
-		return handoff.Volunteer{}, false
-	}
-	x, err := s.deps.Staff.VolunteerByID(r.Context(), id)
-	switch {
-	case errors.Is(err, handoff.ErrNotFound):
-		s.fail(w, r, v, http.StatusNotFound, "err_not_found")
-		return x, false
-	case err != nil:
-		s.unavailable(w, r, v, err)
-		return x, false
-	case !v.seesStaff(x):
-		s.fail(w, r, v, http.StatusNotFound, "err_not_found")
-		return x, false
-	}
-	return x, true
+	return byPath(s, w, r, v, s.deps.Staff.VolunteerByID, handoff.ErrNotFound, v.seesStaff)
 }
 
 // staffChanges are the decisions about a person: which state they apply

@@ -161,14 +161,14 @@ func (v view) card(t Ticket, volunteer string) (string, [][]bot.Button) {
 		if r := []rune(preview); len(r) > 120 {
 			preview = string(r[:119]) + "…"
 		}
-		text := v.text("desk_card", vars("id", id(t.ID), "where", where(t), "area", v.area(t),
+		text := v.text("desk_card", vars("id", id(t.ID), "where", t.Where(), "area", v.area(t),
 			"channel", string(t.Resident.Channel), "lang", t.Lang, "time", t.CreatedAt.In(v.d.cfg.Location).Format("15:04"),
 			"preview", preview, "window", v.window(t)))
 		return text, [][]bot.Button{{{Text: v.text("desk_card_claim", vars("id", id(t.ID))), Data: dataClaim + id(t.ID)}}}
 	case Assigned:
-		return v.text("desk_card_taken", vars("id", id(t.ID), "where", where(t), "volunteer", volunteer)), nil
+		return v.text("desk_card_taken", vars("id", id(t.ID), "where", t.Where(), "volunteer", volunteer)), nil
 	default:
-		return v.text("desk_card_closed", vars("id", id(t.ID), "where", where(t))), nil
+		return v.text("desk_card_closed", vars("id", id(t.ID), "where", t.Where())), nil
 	}
 }
 
@@ -192,7 +192,7 @@ func (v view) boardText(waiting []Ticket, lines int) (string, [][]bot.Button) {
 		if !t.Reminded.IsZero() {
 			mark = " ⏰"
 		}
-		line := "#" + id(t.ID) + " · " + where(t)
+		line := "#" + id(t.ID) + " · " + t.Where()
 		if t.Area != "" {
 			line += " · " + v.area(t)
 		}

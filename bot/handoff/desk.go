@@ -300,17 +300,6 @@ func parseID(s string) (int64, bool) {
 	return n, err == nil && n > 0
 }
 
-// where names a ticket's place in the flows for volunteers.
-func where(t Ticket) string {
-	if t.Flow == "" {
-		return "—"
-	}
-	if t.Step == "" {
-		return t.Flow
-	}
-	return t.Flow + " › " + t.Step
-}
-
 func minutes(d time.Duration) string { return strconv.Itoa(int(max(d, 0) / time.Minute)) }
 
 // errNotMine: the volunteer named a ticket they do not hold.

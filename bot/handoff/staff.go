@@ -92,7 +92,7 @@ func (u *turn) sendContext(v Volunteer, t Ticket) error {
 		r = u.text("desk_recent_none", nil)
 	}
 	text := u.text("desk_context", vars("id", id(t.ID), "name", residentLabel(t), "channel", string(t.Resident.Channel),
-		"where", where(t), "summary", bot.MaskPII(t.Summary), "recent", r))
+		"where", t.Where(), "summary", bot.MaskPII(t.Summary), "recent", r))
 	if t.Callback != "" {
 		// the number the resident left for a call back, now that the
 		// ticket is this volunteer's
@@ -106,15 +106,7 @@ func residentLabel(t Ticket) string {
 	if n := t.Vars["name"]; n != "" {
 		return n
 	}
-	return string(t.Resident.Channel) + " " + shortID(t.Resident.ChatID)
-}
-
-// shortID shows the end of a chat id only.
-func shortID(s string) string {
-	if len(s) <= 4 {
-		return s
-	}
-	return "…" + s[len(s)-4:]
+	return string(t.Resident.Channel) + " " + ShortID(t.Resident.ChatID)
 }
 
 // staff handles a staff member's private chat.
@@ -378,7 +370,7 @@ func (u *turn) mine(v Volunteer) error {
 		if t.ID == u.plan.Conv.Desk.Active {
 			mark = " ◀"
 		}
-		lines = append(lines, "#"+id(t.ID)+" · "+residentLabel(t)+" · "+where(t)+mark)
+		lines = append(lines, "#"+id(t.ID)+" · "+residentLabel(t)+" · "+t.Where()+mark)
 	}
 	u.reply(u.text("desk_mine", vars("lines", strings.Join(lines, "\n"))))
 	return nil

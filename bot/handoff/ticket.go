@@ -62,6 +62,28 @@ type Ticket struct {
 	Callback string
 }
 
+// Where names the place in the flows where the ticket's resident asked
+// for a person ("flow › step"), for staff.
+func (t Ticket) Where() string {
+	switch {
+	case t.Flow == "":
+		return "—"
+	case t.Step == "":
+		return t.Flow
+	}
+	return t.Flow + " › " + t.Step
+}
+
+// ShortID shows the end of a chat id only (its last 4 characters): enough
+// for staff to tell residents apart, not to find them.
+func ShortID(id string) string {
+	r := []rune(id)
+	if len(r) <= 4 {
+		return id
+	}
+	return "…" + string(r[len(r)-4:])
+}
+
 // Role is what a staff member may do.
 type Role string
 

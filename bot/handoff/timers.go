@@ -247,7 +247,7 @@ func (d *Desk) tellReminders(ctx context.Context, set *flows.Set, now time.Time,
 				}
 			}
 		}
-		text := set.Text(d.cfg.Lang, "desk_reminder", vars("id", id(t.ID), "where", where(t), "minutes", minutes(now.Sub(t.CreatedAt))))
+		text := set.Text(d.cfg.Lang, "desk_reminder", vars("id", id(t.ID), "where", t.Where(), "minutes", minutes(now.Sub(t.CreatedAt))))
 		marker := "remind:" + id(t.ID)
 		var msgs []bot.Outbound
 		for _, o := range organizers {
