@@ -353,11 +353,11 @@ func (s *Broadcasts) StartRun(ctx context.Context, b broadcast.Broadcast, aud br
 		return broadcast.Run{}, false, fmt.Errorf("store: start run of broadcast %d: %w", b.ID, err)
 	}
 	insert := `
-INSERT INTO broadcast_deliveries (run_id, resident_id, channel, external_id, lang, state, reason, next_at, settled_at)
-SELECT x.run_id, x.id, x.channel, x.external_id, x.lang,
+INSERT INTO broadcast_deliveries (run_id, resident_id, channel, external_id, lang, area, state, reason, next_at, settled_at)
+SELECT x.run_id, x.id, x.channel, x.external_id, x.lang, x.area,
        CASE WHEN x.reason = '' THEN 'pending' ELSE 'skipped' END, x.reason, x.now,
        CASE WHEN x.reason = '' THEN NULL ELSE x.now END
-FROM (SELECT u.id AS run_id, u.started_at AS now, r.id, r.channel, r.external_id, r.lang, ` + elig + ` AS reason
+FROM (SELECT u.id AS run_id, u.started_at AS now, r.id, r.channel, r.external_id, r.lang, r.area, ` + elig + ` AS reason
       FROM broadcast_runs u, residents r
       WHERE u.id = $1 AND (` + where + `)) x`
 

@@ -765,6 +765,12 @@ func testBroadcastStartRunOnce(t *testing.T, f *bcFixture) {
 	if n := f.deliveries(first.ID, ""); n != 5 {
 		t.Errorf("%d deliveries, want 5", n)
 	}
+	// a delivery keeps the area its resident had when the run started
+	f.exec(t, `UPDATE residents SET area = 'moved' WHERE area = $1`, f.area)
+	if n := f.count(t, `SELECT count(*) FROM broadcast_deliveries WHERE run_id = $1 AND area = $2`, first.ID, f.area); n != 5 {
+		t.Errorf("%d deliveries of area %s, want 5", n, f.area)
+	}
+	f.exec(t, `UPDATE residents SET area = $1 WHERE area = 'moved'`, f.area)
 	next, started, err := f.s.StartRun(ctx, b, f.aud(f.scope()), broadcast.Rules{}, tick.Add(5*time.Minute), bcT0.Add(5*time.Minute))
 	if err != nil || !started || next.ID == first.ID || next.Total != 6 {
 		t.Fatalf("next tick = %+v, %v, %v", next, started, err)

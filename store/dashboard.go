@@ -32,10 +32,10 @@ import (
 // channel and language recorded with a flow event (flow_events.area,
 // .channel, .lang), a ticket's (tickets.area, .channel, .lang), a
 // resident's (residents.area, .channel, .lang) and a broadcast delivery's
-// (its channel and lang, and its resident's current area). Visits have an
-// area only: Scope and Area select them, Channel and Lang do not apply to
-// them. Scope nil is every area (and none); an empty non-nil Scope sees
-// nothing.
+// (its channel and lang, and the area its resident had when its run
+// started). Visits have an area only: Scope and Area select them, Channel
+// and Lang do not apply to them. Scope nil is every area (and none); an
+// empty non-nil Scope sees nothing.
 type Dashboard struct {
 	r, w   *sql.DB // readers and the writer (one *sql.DB on PostgreSQL)
 	sqlite bool
@@ -253,8 +253,15 @@ func (d *Dashboard) timeParam(p string) string {
 // medianOf is the SQL selecting, per key, the median of took (BIGINT
 // microseconds) in nanoseconds from rows (a CTE with columns key, took):
 // the middle value of an odd count, the mean of the two middle ones of an
-// even count.
-func medianOf(rows, key string) string {
+// even count. PostgreSQL has the ordered-set aggregate for it (exact: the
+// mean of two microsecond counts is a multiple of half a microsecond, and
+// float8 holds such values exactly far beyond any duration here), several
+// times cheaper than the ranking SQLite needs.
+func (d *Dashboard) medianOf(rows, key string) string {
+	if !d.sqlite {
+		return `(SELECT ` + key + `, CAST(round(percentile_cont(0.5) WITHIN GROUP (ORDER BY took) * 1000) AS BIGINT) AS median
+  FROM ` + rows + ` GROUP BY ` + key + `)`
+	}
 	return `(SELECT ` + key + `, CAST(sum(took) * 1000 / count(*) AS BIGINT) AS median FROM (
     SELECT ` + key + `, took, row_number() OVER (PARTITION BY ` + key + ` ORDER BY took) AS nth,
            count(*) OVER (PARTITION BY ` + key + `) AS n
@@ -308,7 +315,7 @@ func checkRange(q dashboard.Query) error {
 	return nil
 }
 
-// Funnel computes q.Flow's funnel in one statement:
+// Funnel computes q.Flow's funnel:
 //
 //   - a resident's moves are their flow events of kind step_entered or
 //     flow_completed, in order of time, then id (so events of one update
@@ -326,9 +333,13 @@ func checkRange(q dashboard.Query) error {
 //     is of q.Flow (another step, or finishing it); else V left;
 //   - Median is the median of M.at − V.at of the visits that continued.
 //
-// Steps are ordered by Entered, most first, then by name. On PostgreSQL
-// the statement runs with hash and merge joins off: see the comment in it
-// and docs/benchmarks.md.
+// Steps are ordered by Entered, most first, then by name.
+//
+// One statement reads the visitors' timelines (each an index range, in
+// order) and the rest is a single pass over them here: window functions
+// over the same rows cost PostgreSQL three sorts and several passes, more
+// than twice the time (docs/benchmarks.md). Memory is a resident's
+// timeline and, per step, the times of the visits that continued.
 func (d *Dashboard) Funnel(ctx context.Context, q dashboard.FunnelQuery) ([]dashboard.FunnelStep, error) {
 	if err := checkRange(q.Query); err != nil {
 		return nil, fmt.Errorf("store: funnel of %s: %w", q.Flow, err)
@@ -344,54 +355,17 @@ func (d *Dashboard) Funnel(ctx context.Context, q dashboard.FunnelQuery) ([]dash
 		}
 		return c
 	}
-	asked := func(update, flow, step string) string {
-		return `EXISTS (SELECT 1 FROM flow_events x WHERE x.channel = v.channel AND x.external_id = v.external_id
-                     AND x.update_id = ` + update + ` AND x.kind = 'escalated' AND x.flow = ` + flow + `
-                     AND x.step = ` + step + `)`
-	}
-	// Every step is a window over the visitors' timelines (read in order
-	// from the flow_events_timeline index) or an index probe, never a join
-	// of two derived tables, whose misestimates could make it quadratic.
-	// Moves before From are no visit's next move; residents who never
-	// asked for a person need no probe.
-	from := args.time(q.From)
+	// Moves before From are no visit's next move; a resident's escalated
+	// events count at any time.
 	query := `
-WITH timeline AS (
-    SELECT e.id, e.channel, e.external_id, e.update_id, e.kind, e.flow, e.step, e.at,
-           CASE WHEN ` + visit("e") + ` THEN 1 ELSE 0 END AS visit,
-           count(CASE WHEN e.kind = 'escalated' THEN 1 END) OVER (PARTITION BY e.channel, e.external_id) AS escalations
-    FROM (SELECT DISTINCT w.channel, w.external_id FROM flow_events w WHERE ` + visit("w") + `
-          ORDER BY w.channel, w.external_id) visitors
-    JOIN flow_events e ON e.channel = visitors.channel AND e.external_id = visitors.external_id
-    WHERE e.kind IN ('step_entered', 'flow_completed', 'escalated') AND (e.at >= ` + from + ` OR e.kind = 'escalated')
-), moves AS (
-    SELECT t.*, lead(kind) OVER byTime AS next_kind, lead(update_id) OVER byTime AS next_update,
-           lead(flow) OVER byTime AS next_flow, lead(step) OVER byTime AS next_step, lead(at) OVER byTime AS next_at
-    FROM timeline t WHERE kind <> 'escalated'
-    WINDOW byTime AS (PARTITION BY channel, external_id ORDER BY at, id)
-), visits AS (
-    SELECT moves.*, row_number() OVER (PARTITION BY channel, external_id, step ORDER BY at DESC, id DESC) AS nth
-    FROM moves WHERE visit = 1
-), outcomes AS (
-    SELECT v.step,
-           CASE WHEN v.escalations > 0 AND (` + asked("v.update_id", "v.flow", "v.step") + `
-                  OR (v.next_kind = 'step_entered' AND ` + asked("v.next_update", "v.next_flow", "v.next_step") + `)) THEN 2
-                WHEN v.next_flow = ` + flow + ` THEN 1 ELSE 0 END AS outcome,
-           ` + d.epochMicros("v.next_at") + ` - ` + d.epochMicros("v.at") + ` AS took
-    FROM visits v WHERE v.nth = 1
-), ranked AS (
-    SELECT step, outcome, took, row_number() OVER (PARTITION BY step, outcome ORDER BY took) AS nth,
-           count(*) OVER (PARTITION BY step, outcome) AS n
-    FROM outcomes
-)
-SELECT step, count(*),
-       sum(CASE WHEN outcome = 1 THEN 1 ELSE 0 END),
-       sum(CASE WHEN outcome = 0 THEN 1 ELSE 0 END),
-       sum(CASE WHEN outcome = 2 THEN 1 ELSE 0 END),
-       coalesce(CAST(sum(CASE WHEN outcome = 1 AND nth IN ((n + 1) / 2, (n + 2) / 2) THEN took END) * 1000
-                     / sum(CASE WHEN outcome = 1 AND nth IN ((n + 1) / 2, (n + 2) / 2) THEN 1 END) AS BIGINT), 0)
-FROM ranked GROUP BY step`
-	var out []dashboard.FunnelStep
+SELECT e.channel, e.external_id, e.update_id, e.kind, e.flow, e.step, e.at,
+       CASE WHEN ` + visit("e") + ` THEN 1 ELSE 0 END
+FROM (SELECT DISTINCT w.channel, w.external_id FROM flow_events w WHERE ` + visit("w") + `
+      ORDER BY w.channel, w.external_id) visitors
+JOIN flow_events e ON e.channel = visitors.channel AND e.external_id = visitors.external_id
+WHERE e.kind IN ('step_entered', 'flow_completed', 'escalated') AND (e.at >= ` + args.time(q.From) + ` OR e.kind = 'escalated')
+ORDER BY e.channel, e.external_id, e.at, e.id`
+	f := newFunnelCount(clean(q.Flow))
 	err := d.readTx(ctx, func(tx *sql.Tx) error {
 		if !d.sqlite {
 			// PostgreSQL cannot estimate how many events the visitors
@@ -407,25 +381,151 @@ FROM ranked GROUP BY step`
 			return err
 		}
 		defer rows.Close()
+		var channel, external sql.RawBytes
+		var e funnelEvent
+		var kind, evFlow, step sql.RawBytes
+		var at dbTime
+		var isVisit int
 		for rows.Next() {
-			var s dashboard.FunnelStep
-			var median int64
-			if err := rows.Scan(&s.Step, &s.Entered, &s.Continued, &s.Left, &s.Escalated, &median); err != nil {
+			if err := rows.Scan(&channel, &external, &e.update, &kind, &evFlow, &step, &at, &isVisit); err != nil {
 				return err
 			}
-			s.Median = time.Duration(median)
-			out = append(out, s)
+			e.kind, e.flow, e.step = f.intern(kind), f.intern(evFlow), f.intern(step)
+			e.at, e.visit = at.t, isVisit == 1
+			f.add(channel, external, e)
 		}
-		return rows.Err()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		f.flush()
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: funnel of %s: %w", q.Flow, err)
 	}
-	// the steps' names in byte order, whatever the database's collation
+	return f.steps(), nil
+}
+
+// The kinds of flow events the funnel reads (flows.EventKind's values, as
+// its SQL spells them).
+const (
+	kindStepEntered = "step_entered"
+	kindEscalated   = "escalated"
+)
+
+// funnelEvent is one event of a visitor's timeline.
+type funnelEvent struct {
+	update, kind, flow, step string
+	at                       time.Time
+	visit                    bool
+}
+
+// escalation is what an escalated event is matched on, within a resident.
+type escalation struct{ update, flow, step string }
+
+// funnelOutcome is what became of a visit.
+type funnelOutcome struct {
+	escalated, continued bool
+	took                 time.Duration
+}
+
+// funnelCount counts a funnel from its visitors' timelines, given one
+// resident after another, each in order (see Dashboard.Funnel).
+type funnelCount struct {
+	flow    string
+	strings map[string]string // kinds, flows and steps, kept once
+	// the resident being read
+	key        []byte
+	moves      []funnelEvent
+	escalated  map[escalation]bool
+	lastVisits map[string]funnelOutcome // step → the outcome of its last visit
+	// the counts so far
+	byStep map[string]*dashboard.FunnelStep
+	took   map[string][]time.Duration // step → the continued visits' times
+}
+
+func newFunnelCount(flow string) *funnelCount {
+	return &funnelCount{flow: flow, strings: map[string]string{}, escalated: map[escalation]bool{},
+		lastVisits: map[string]funnelOutcome{}, byStep: map[string]*dashboard.FunnelStep{}, took: map[string][]time.Duration{}}
+}
+
+// intern returns b as a string, one copy per distinct value.
+func (f *funnelCount) intern(b []byte) string {
+	if s, ok := f.strings[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	f.strings[s] = s
+	return s
+}
+
+// add takes resident (channel, external)'s next event.
+func (f *funnelCount) add(channel, external []byte, e funnelEvent) {
+	if len(f.key) != len(channel)+1+len(external) || string(f.key[:len(channel)]) != string(channel) ||
+		f.key[len(channel)] != 0 || string(f.key[len(channel)+1:]) != string(external) {
+		f.flush()
+		f.key = append(append(append(f.key[:0], channel...), 0), external...)
+	}
+	if e.kind == kindEscalated {
+		f.escalated[escalation{e.update, e.flow, e.step}] = true
+		return
+	}
+	f.moves = append(f.moves, e)
+}
+
+// flush counts the resident read so far, and forgets them.
+func (f *funnelCount) flush() {
+	escalates := func(e funnelEvent) bool { return f.escalated[escalation{e.update, e.flow, e.step}] }
+	for i, v := range f.moves {
+		if !v.visit {
+			continue
+		}
+		var o funnelOutcome
+		switch {
+		case escalates(v) || i+1 < len(f.moves) && f.moves[i+1].kind == kindStepEntered && escalates(f.moves[i+1]):
+			o.escalated = true
+		case i+1 < len(f.moves) && f.moves[i+1].flow == f.flow:
+			o = funnelOutcome{continued: true, took: f.moves[i+1].at.Sub(v.at)}
+		}
+		f.lastVisits[v.step] = o // in order: the last visit stays
+	}
+	for step, o := range f.lastVisits {
+		s := f.byStep[step]
+		if s == nil {
+			s = &dashboard.FunnelStep{Step: step}
+			f.byStep[step] = s
+		}
+		s.Entered++
+		switch {
+		case o.escalated:
+			s.Escalated++
+		case o.continued:
+			s.Continued++
+			f.took[step] = append(f.took[step], o.took)
+		default:
+			s.Left++
+		}
+	}
+	f.moves = f.moves[:0]
+	clear(f.escalated)
+	clear(f.lastVisits)
+}
+
+// steps returns the counts, most entered first, then by name (byte order).
+func (f *funnelCount) steps() []dashboard.FunnelStep {
+	out := make([]dashboard.FunnelStep, 0, len(f.byStep))
+	for step, s := range f.byStep {
+		if took := f.took[step]; len(took) > 0 {
+			slices.Sort(took)
+			n := len(took)
+			s.Median = (took[(n-1)/2] + took[n/2]) / 2
+		}
+		out = append(out, *s)
+	}
 	slices.SortFunc(out, func(a, b dashboard.FunnelStep) int {
 		return cmp.Or(cmp.Compare(b.Entered, a.Entered), strings.Compare(a.Step, b.Step))
 	})
-	return out, nil
+	return out
 }
 
 // FlowVersions lists the versions of a flow seen in its events (the
@@ -487,7 +587,7 @@ func areaGroup(col string) string { return `CASE WHEN ` + col + ` = '' THEN '-' 
 //     resolved;
 //   - Rated, RatingSum, Satisfied: ratings given in the range (rated_at);
 //   - BroadcastsSent: broadcast deliveries settled as delivered in the
-//     range, by their resident's area now;
+//     range, by the area their resident had then;
 //   - Visits, VisitPeople: visits in the range.
 //
 // Areas holds a row per area with anything counted ("-": no area), by
@@ -608,10 +708,10 @@ WITH days (i, s, e) AS (VALUES ` + strings.Join(values, ", ") + `
     UNION ALL SELECT g, 'rating_sum', rating_sum FROM tk
     UNION ALL SELECT g, 'satisfied', satisfied FROM tk
     UNION ALL
-    SELECT ` + areaGroup("coalesce(r.area, '')") + `, 'broadcasts_sent', count(*)
-    FROM broadcast_deliveries bd LEFT JOIN residents r ON r.id = bd.resident_id
+    SELECT ` + areaGroup("bd.area") + `, 'broadcasts_sent', count(*)
+    FROM broadcast_deliveries bd
     WHERE bd.state = 'delivered' AND ` + between("bd.settled_at") +
-		where(q, args, columns{area: "coalesce(r.area, '')", channel: "bd.channel", lang: "bd.lang"}) + `
+		where(q, args, columns{area: "bd.area", channel: "bd.channel", lang: "bd.lang"}) + `
     GROUP BY 1
     UNION ALL SELECT g, 'visits', sum(n) FROM visited GROUP BY g
     UNION ALL SELECT g, 'visit_people', sum(people) FROM visited GROUP BY g
@@ -621,10 +721,10 @@ WITH days (i, s, e) AS (VALUES ` + strings.Join(values, ", ") + `
     WHERE t.status = 'resolved' AND ` + between("t.closed_at") + where(q, args, ticketCols) + `
 ), waited AS (
     SELECT ` + areaGroup("t.area") + ` AS g, ` + d.epochMicros("a.at") + ` - ` + d.epochMicros("t.created_at") + ` AS took
-    FROM ticket_audit a JOIN tickets t ON t.id = a.ticket_id
-    WHERE a.to_status = 'assigned' AND ` + between("a.at") + where(q, args, ticketCols) + `
-      AND NOT EXISTS (SELECT 1 FROM ticket_audit b WHERE b.ticket_id = a.ticket_id AND b.to_status = 'assigned'
-                      AND (b.at, b.id) < (a.at, a.id))
+    FROM (SELECT ticket_id, min(at) AS at FROM ticket_audit WHERE to_status = 'assigned' AND at < ` + to + `
+          GROUP BY ticket_id) a
+    JOIN tickets t ON t.id = a.ticket_id
+    WHERE ` + between("a.at") + where(q, args, ticketCols) + `
 ), handled_all AS (
     SELECT g, took FROM handled UNION ALL SELECT '', took FROM handled
 ), waited_all AS (
@@ -632,8 +732,8 @@ WITH days (i, s, e) AS (VALUES ` + strings.Join(values, ", ") + `
 )
 SELECT g, -1, metric, CAST(n AS BIGINT) FROM counts
 UNION ALL SELECT '', -1, metric, CAST(sum(n) AS BIGINT) FROM counts GROUP BY metric
-UNION ALL SELECT g, -1, 'median_handle', median FROM ` + medianOf("handled_all", "g") + ` mh
-UNION ALL SELECT g, -1, 'median_wait', median FROM ` + medianOf("waited_all", "g") + ` mw
+UNION ALL SELECT g, -1, 'median_handle', median FROM ` + d.medianOf("handled_all", "g") + ` mh
+UNION ALL SELECT g, -1, 'median_wait', median FROM ` + d.medianOf("waited_all", "g") + ` mw
 UNION ALL SELECT '', day, 'flows_completed', CAST(sum(n) AS BIGINT) FROM completed GROUP BY day
 UNION ALL SELECT '', day, 'tickets_opened', CAST(sum(n) AS BIGINT) FROM opened GROUP BY day
 UNION ALL SELECT '', day, 'visit_people', CAST(sum(people) AS BIGINT) FROM visited GROUP BY day`
@@ -930,7 +1030,7 @@ SELECT t.volunteer_id, 'open', count(*) FROM tickets t
 WHERE t.status = 'assigned' AND t.volunteer_id IS NOT NULL` + tf() + ` GROUP BY t.volunteer_id
 UNION ALL SELECT t.volunteer_id, 'handled', count(*) FROM tickets t
 WHERE t.status = 'resolved' AND t.volunteer_id IS NOT NULL AND ` + between("t.closed_at") + tf() + ` GROUP BY t.volunteer_id
-UNION ALL SELECT vid, 'median_first', median FROM ` + medianOf("first", "vid") + ` mf
+UNION ALL SELECT vid, 'median_first', median FROM ` + d.medianOf("first", "vid") + ` mf
 UNION ALL SELECT t.volunteer_id, 'rated', count(*) FROM tickets t
 WHERE t.rating IS NOT NULL AND t.volunteer_id IS NOT NULL AND ` + between("t.rated_at") + tf() + ` GROUP BY t.volunteer_id
 UNION ALL SELECT t.volunteer_id, 'rating_sum', CAST(sum(t.rating) AS BIGINT) FROM tickets t

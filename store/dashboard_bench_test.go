@@ -76,8 +76,8 @@ SELECT 1 + i % 50, 'p_' || (i % 20), '["vneid"]', 1 + i % 12, $1::timestamptz + 
 FROM generate_series(1::bigint, 20000) AS g(i)`,
 	`INSERT INTO broadcasts (id, text, audience, at, created_at, updated_at) VALUES (1, 'x', 'all', $1, $1, $1)`,
 	`INSERT INTO broadcast_runs (id, broadcast_id, tick, started_at) VALUES (1, 1, $1, $1)`,
-	`INSERT INTO broadcast_deliveries (run_id, resident_id, channel, external_id, lang, state, next_at, settled_at)
-SELECT 1, id, channel, external_id, lang, CASE WHEN id % 10 = 0 THEN 'failed' ELSE 'delivered' END, $1,
+	`INSERT INTO broadcast_deliveries (run_id, resident_id, channel, external_id, lang, area, state, next_at, settled_at)
+SELECT 1, id, channel, external_id, lang, area, CASE WHEN id % 10 = 0 THEN 'failed' ELSE 'delivered' END, $1,
        $1::timestamptz + (id % 86400) * interval '1 second'
 FROM residents`,
 }

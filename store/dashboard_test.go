@@ -753,8 +753,9 @@ func seedOverview(t *testing.T, b *dashBackend) overviewFixture {
 			}
 			resident = r.ID
 		}
-		b.exec(t, `INSERT INTO broadcast_deliveries (run_id, resident_id, channel, external_id, lang, state, next_at, settled_at)
-VALUES (1, $1, $2, $3, 'vi', $4, $5, $5)`, resident, string(k.Channel), k.ChatID, state, b.at(at))
+		b.exec(t, `INSERT INTO broadcast_deliveries (run_id, resident_id, channel, external_id, lang, area, state, next_at, settled_at)
+VALUES (1, $1, $2, $3, 'vi', coalesce((SELECT area FROM residents WHERE id = $1), ''), $4, $5, $5)`,
+			resident, string(k.Channel), k.ChatID, state, b.at(at))
 	}
 	deliver(r1, 0, "delivered", dec(1, 8, 0))
 	deliver(r2, 0, "delivered", dec(3, 8, 0))
