@@ -25,8 +25,10 @@ import (
 // dialect-specific expressions (epochMicros, timeParam) hide, and the
 // funnel tells PostgreSQL's planner how to join (see Funnel).
 //
-// Every count is done by the database: a page's numbers come from one or
-// two statements, whatever the size of the tables, and exports stream.
+// A page's numbers come from one or two statements, whatever the size of
+// the tables, counted by the database — except the funnel's, counted here
+// in one pass over the rows its statement streams (see Funnel) — and
+// exports stream.
 //
 // Filters (dashboard.Query) apply to each table's own columns: the area,
 // channel and language recorded with a flow event (flow_events.area,
