@@ -62,15 +62,20 @@ type Inbound struct {
 	Key      ConvKey
 	UpdateID string // platform's delivery id; the dedupe key (unique per channel)
 	Seq      int64  // ordering key within a conversation (Telegram update_id)
-	Kind     InboundKind
-	Text     string    // typed text (InText) or caption
-	Data     string    // button payload (InButton)
-	Command  string    // command name (InCommand), e.g. "start"
-	Args     string    // text after the command
-	UserID   string    // platform user id of the sender
-	Name     string    // display name, for greetings ("{name}")
-	LangHint string    // platform language code of the user, e.g. "vi", "en-US"
-	At       time.Time // when the platform says it was sent
+	// GlobalSeq says that Seq counts every update of the channel, not just
+	// this conversation's (Telegram's update_id): the core then knows that
+	// no lower-numbered update of the conversation can still arrive once
+	// every Seq below this one has.
+	GlobalSeq bool
+	Kind      InboundKind
+	Text      string    // typed text (InText) or caption
+	Data      string    // button payload (InButton)
+	Command   string    // command name (InCommand), e.g. "start"
+	Args      string    // text after the command
+	UserID    string    // platform user id of the sender
+	Name      string    // display name, for greetings ("{name}")
+	LangHint  string    // platform language code of the user, e.g. "vi", "en-US"
+	At        time.Time // when the platform says it was sent
 	// Media is what a message carried besides text (InMedia, or InText
 	// with a caption): a photo, voice note, document, sticker, location…
 	Media *Media

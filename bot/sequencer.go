@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -18,16 +19,99 @@ import (
 // most window for lower-numbered updates of the same conversation to arrive, so
 // updates that arrive together are handled in order. The same update arriving
 // twice while the first copy is still queued or running shares its result.
+//
+// Where one Seq counts every update of a channel (Telegram's update_id, so a
+// chat's next update is almost never the direct successor of its last), the
+// sequencer also keeps which Seqs of the channel have arrived (a seqSpace):
+// an update runs at once when every Seq between the chat's last one and its
+// own has arrived — for other chats — since then no lower-numbered update of
+// its chat can still be on its way. Only a gap (an update not yet arrived, or
+// one this replica will never see) makes it wait, at most window as before.
 type sequencer struct {
 	window time.Duration
 	idle   time.Duration // how long a finished conversation's last Seq is remembered
 
-	mu    sync.Mutex
-	chats map[ConvKey]*chatSeq
-	ops   int
+	mu     sync.Mutex
+	chats  map[ConvKey]*chatSeq
+	spaces map[Channel]*seqSpace
+	ops    int
+}
+
+// seqSpace is what has arrived of a channel's global Seqs: every Seq up to
+// low (once known), and the arrivals above it, sorted. A gap below an
+// arrival that is older than the window counts as closed — whatever was
+// missing then has had its window — so low moves past updates this replica
+// never sees (another replica's, a skipped id) and arrivals stay bounded by
+// what arrives in one window.
+type seqSpace struct {
+	known   bool
+	low     int64
+	above   []arrival
+	waiting map[ConvKey]*chatSeq // chats whose head waits for a gap of this space
+}
+
+type arrival struct {
+	seq int64
+	at  time.Time
+}
+
+// arrive records seq's arrival at now.
+func (sp *seqSpace) arrive(seq int64, now time.Time) {
+	if sp.known && seq <= sp.low {
+		return
+	}
+	i := sort.Search(len(sp.above), func(i int) bool { return sp.above[i].seq >= seq })
+	if i < len(sp.above) && sp.above[i].seq == seq {
+		return
+	}
+	sp.above = slices.Insert(sp.above, i, arrival{seq, now})
+}
+
+// advance moves low over arrivals that close the range below them, and
+// over gaps older than window.
+func (sp *seqSpace) advance(now time.Time, window time.Duration) {
+	cutoff := now.Add(-window)
+	aged := -1
+	for i, a := range sp.above {
+		if !a.at.After(cutoff) {
+			aged = i
+		}
+	}
+	if aged >= 0 {
+		sp.known, sp.low = true, sp.above[aged].seq
+		sp.above = slices.Delete(sp.above, 0, aged+1)
+	}
+	if !sp.known {
+		return
+	}
+	n := 0
+	for n < len(sp.above) && sp.above[n].seq == sp.low+1 {
+		sp.low++
+		n++
+	}
+	sp.above = slices.Delete(sp.above, 0, n)
+}
+
+// closed reports whether every Seq strictly between last (0: none known)
+// and seq has arrived or aged out.
+func (sp *seqSpace) closed(last, seq int64) bool {
+	from := last
+	switch {
+	case sp.known && sp.low > from:
+		from = sp.low
+	case last == 0:
+		return false // nothing known below seq
+	}
+	if seq-from <= 1 {
+		return true
+	}
+	lo := sort.Search(len(sp.above), func(i int) bool { return sp.above[i].seq > from })
+	hi := sort.Search(len(sp.above), func(i int) bool { return sp.above[i].seq >= seq })
+	return int64(hi-lo) == seq-from-1
 }
 
 type chatSeq struct {
+	space   *seqSpace // nil: Seqs count this conversation's updates only
 	pending []*seqJob // sorted by seq
 	busy    bool
 	lastSeq int64
@@ -45,18 +129,27 @@ type seqJob struct {
 }
 
 func newSequencer(window time.Duration) *sequencer {
-	return &sequencer{window: window, idle: time.Minute, chats: make(map[ConvKey]*chatSeq)}
+	return &sequencer{window: window, idle: time.Minute, chats: make(map[ConvKey]*chatSeq), spaces: make(map[Channel]*seqSpace)}
 }
 
-// Do runs fn for the update (key, seq, id) in order. It returns fn's error, or
-// ctx's error if ctx ends while the update is still waiting for its turn.
-func (s *sequencer) Do(ctx context.Context, key ConvKey, seq int64, id string, fn func() error) error {
+// Do runs fn for the update (key, seq, id) in order. global says that seq
+// counts every update of key's channel (Inbound.GlobalSeq). It returns fn's
+// error, or ctx's error if ctx ends while the update is still waiting for its
+// turn.
+func (s *sequencer) Do(ctx context.Context, key ConvKey, seq int64, id string, global bool, fn func() error) error {
 	s.mu.Lock()
 	s.sweepLocked()
 	c := s.chats[key]
 	if c == nil {
 		c = &chatSeq{}
 		s.chats[key] = c
+	}
+	if global && c.space == nil {
+		c.space = s.spaces[key.Channel]
+		if c.space == nil {
+			c.space = &seqSpace{waiting: map[ConvKey]*chatSeq{}}
+			s.spaces[key.Channel] = c.space
+		}
 	}
 	for _, j := range c.pending {
 		if j.id == id { // the same update is already queued or running
@@ -73,6 +166,16 @@ func (s *sequencer) Do(ctx context.Context, key ConvKey, seq int64, id string, f
 	c.pending = append(c.pending, nil)
 	copy(c.pending[i+1:], c.pending[i:])
 	c.pending[i] = j
+	if sp := c.space; sp != nil {
+		sp.arrive(seq, j.arrived)
+		sp.advance(j.arrived, s.window)
+		// an arrival may close another chat's gap
+		for k, w := range sp.waiting {
+			if w != c {
+				s.scheduleLocked(k, w)
+			}
+		}
+	}
 	s.scheduleLocked(key, c)
 	s.mu.Unlock()
 
@@ -154,11 +257,14 @@ func (s *sequencer) removeLocked(c *chatSeq, j *seqJob) {
 // arms a timer for when its window ends.
 func (s *sequencer) scheduleLocked(key ConvKey, c *chatSeq) {
 	if c.busy || len(c.pending) == 0 {
+		if c.space != nil {
+			delete(c.space.waiting, key)
+		}
 		return
 	}
 	head := c.pending[0]
 	wait := time.Duration(0)
-	if c.lastSeq == 0 || head.seq != c.lastSeq+1 {
+	if (c.lastSeq == 0 || head.seq != c.lastSeq+1) && (c.space == nil || !c.space.closed(c.lastSeq, head.seq)) {
 		oldest := head.arrived
 		for _, p := range c.pending[1:] {
 			if p.arrived.Before(oldest) {
@@ -168,6 +274,9 @@ func (s *sequencer) scheduleLocked(key ConvKey, c *chatSeq) {
 		wait = s.window - time.Since(oldest)
 	}
 	if wait > 0 {
+		if c.space != nil {
+			c.space.waiting[key] = c
+		}
 		if c.timer == nil {
 			c.timer = time.AfterFunc(wait, func() {
 				s.mu.Lock()
@@ -177,6 +286,9 @@ func (s *sequencer) scheduleLocked(key ConvKey, c *chatSeq) {
 			})
 		}
 		return
+	}
+	if c.space != nil {
+		delete(c.space.waiting, key)
 	}
 	if c.timer != nil {
 		c.timer.Stop()

@@ -155,7 +155,7 @@ func (s *Service) HandleTap(ctx context.Context, in Inbound) (Ack, error) {
 	if s.cfg.Desk != nil && s.cfg.Desk.Shared(in.Key) {
 		order.ChatID += "/" + in.UserID
 	}
-	err := s.seq.Do(ctx, order, in.Seq, in.UpdateID, func() error {
+	err := s.seq.Do(ctx, order, in.Seq, in.UpdateID, in.GlobalSeq, func() error {
 		var err error
 		for attempt := 0; attempt < 5; attempt++ {
 			ack, err = s.handleOnce(ctx, in, attempt > 0)

@@ -140,7 +140,7 @@ type parseConfig struct {
 // handled, keyed by the group. now stamps button taps, which carry no date of
 // their own.
 func convert(u *update, now time.Time, pc parseConfig) (in bot.Inbound, ok bool) {
-	in = bot.Inbound{UpdateID: strconv.FormatInt(*u.ID, 10), Seq: *u.ID}
+	in = bot.Inbound{UpdateID: strconv.FormatInt(*u.ID, 10), Seq: *u.ID, GlobalSeq: true}
 	switch {
 	case u.Message != nil:
 		m := u.Message

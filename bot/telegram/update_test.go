@@ -126,7 +126,7 @@ func TestConvertVolunteerTaps(t *testing.T) {
 	}
 	pc := parseConfig{volunteerChat: -1001234, botID: 123456789}
 	want := bot.Inbound{
-		Key: bot.ConvKey{Channel: bot.ChannelTelegram, ChatID: "-1001234"}, UpdateID: "72", Seq: 72,
+		Key: bot.ConvKey{Channel: bot.ChannelTelegram, ChatID: "-1001234"}, UpdateID: "72", Seq: 72, GlobalSeq: true,
 		Kind: bot.InButton, Data: "t:12:claim", UserID: "7", Name: "Minh Trần", LangHint: "vi", At: time.Unix(1700000500, 0),
 	}
 	for _, typ := range []string{"supergroup", "group"} {

@@ -181,7 +181,7 @@ func TestWebhookConvert(t *testing.T) {
 			want.UserID, want.Name, want.LangHint = "42", "Lan Nguyễn", "vi"
 			id := strings.TrimPrefix(tt.body, `{"update_id":`)
 			want.UpdateID = id[:strings.IndexByte(id, ',')]
-			want.Seq = atoi64(want.UpdateID)
+			want.Seq, want.GlobalSeq = atoi64(want.UpdateID), true
 			if !reflect.DeepEqual(got, want) {
 				t.Fatalf("got  %+v\nwant %+v", got, want)
 			}
