@@ -21,6 +21,7 @@ func TestWebHistory(t *testing.T) {
 		{"Dedupe", testHistoryDedupe},
 		{"Cap", testHistoryCap},
 		{"KeyLayoutAndTTL", testHistoryKeyLayoutAndTTL},
+		{"Watch", testHistoryWatch},
 	}
 	for _, srv := range redisServers() {
 		t.Run(srv.name, func(t *testing.T) {
@@ -132,4 +133,58 @@ func testHistoryKeyLayoutAndTTL(t *testing.T, url string) {
 	}
 	assertTTL(t, client, list, HistoryTTL)
 	assertTTL(t, client, list+"n", HistoryTTL)
+}
+
+// testHistoryWatch: every replica watching hears of a message appended on
+// any (two stores with one prefix are two replicas), once per message
+// appended — a retried append that adds nothing wakes nobody — and the
+// watch ends with its context.
+func testHistoryWatch(t *testing.T, url string) {
+	a, _, _ := newTestRedis(t, url, RedisOptions{})
+	b, _, _ := newTestRedis(t, url, RedisOptions{Prefix: a.opts.Prefix})
+	other, _, _ := newTestRedis(t, url, RedisOptions{}) // another deployment on the same Redis
+	ctx, cancel := context.WithCancel(context.Background())
+	heard := make(chan string, 10)
+	ready := make(chan struct{})
+	ended := make(chan error, 1)
+	go func() { ended <- b.WatchHistory(ctx, ready, func(v string) { heard <- v }) }()
+	select {
+	case <-ready:
+	case err := <-ended:
+		t.Fatalf("watch ended before it was ready: %v", err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("watch not ready")
+	}
+	if _, _, err := other.AppendHistory(ctx, webKey("elsewhere"), "m0", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	for i, id := range []string{"m1", "m1", "m2"} {
+		if _, _, err := a.AppendHistory(ctx, webKey("v1"), id, []byte(fmt.Sprint("msg ", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 2 {
+		select {
+		case v := <-heard:
+			if v != "v1" {
+				t.Fatalf("heard of visitor %q, want v1", v)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("an append was not heard of")
+		}
+	}
+	select {
+	case v := <-heard:
+		t.Fatalf("heard of %q once too often (a retried append, or another deployment's)", v)
+	case <-time.After(200 * time.Millisecond):
+	}
+	cancel()
+	select {
+	case err := <-ended:
+		if err != nil {
+			t.Fatalf("watch ended with %v, want nil", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("watch did not end with its context")
+	}
 }

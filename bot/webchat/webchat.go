@@ -56,6 +56,18 @@ type History interface {
 	History(ctx context.Context, key bot.ConvKey, since int64) ([]bot.HistoryItem, error)
 }
 
+// HistoryWatcher is a History shared by several replicas that tells each of
+// them when a visitor's history grows on any (store.Redis does, through
+// Redis pub/sub), so a visitor's event stream on one replica shows at once
+// what another delivered. Without it a stream shows what another replica
+// appended at its next keepalive.
+type HistoryWatcher interface {
+	// WatchHistory calls fn with the visitor of every appended message until
+	// ctx ends (it then returns nil) or the watch fails; it closes ready
+	// once it is watching.
+	WatchHistory(ctx context.Context, ready chan<- struct{}, fn func(visitor string)) error
+}
+
 // The web chat's message limits.
 const (
 	MaxText         = 2000 // characters of one message, either way
@@ -121,6 +133,7 @@ type Adapter struct {
 
 	done      chan struct{}
 	closeOnce sync.Once
+	watching  sync.WaitGroup // the HistoryWatcher's goroutine
 }
 
 // asset is one embedded file, ready to serve.
@@ -181,7 +194,43 @@ func New(cfg Config, h Handler, hist History, log *slog.Logger) (*Adapter, error
 		return nil, err
 	}
 	a.routes()
+	if w, ok := hist.(HistoryWatcher); ok {
+		a.watching.Go(func() { a.watch(w) })
+	}
 	return a, nil
+}
+
+// watch wakes this replica's streams of every visitor whose history grew on
+// any replica, until Close; a failed watch is started again after a pause
+// (1 s, doubling up to 30 s), meanwhile streams fall back to their
+// keepalive reads.
+func (a *Adapter) watch(w HistoryWatcher) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		<-a.done
+		cancel()
+	}()
+	pause := time.Second
+	for {
+		ready := make(chan struct{})
+		err := w.WatchHistory(ctx, ready, a.hub.notify)
+		if ctx.Err() != nil {
+			return
+		}
+		select {
+		case <-ready:
+			pause = time.Second // it had worked
+		default:
+		}
+		a.log.Warn("web chat: watching other replicas' deliveries failed; retrying", "err", err, "in", pause)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, 30*time.Second)
+	}
 }
 
 // loadAssets reads the embedded page, scripts, styles and UI strings.
@@ -242,6 +291,7 @@ func (a *Adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // Shutdown does not wait for streams that never end on their own.
 func (a *Adapter) Close() {
 	a.closeOnce.Do(func() { close(a.done) })
+	a.watching.Wait()
 }
 
 func (a *Adapter) routes() {
