@@ -265,6 +265,10 @@ var (
 	ErrConflict = errors.New("bot: conversation changed concurrently")
 	// ErrDuplicate: this update was already committed; do nothing.
 	ErrDuplicate = errors.New("bot: duplicate update")
+	// ErrBusy: the core holds as many updates as it may (Config.MaxInFlight);
+	// nothing of this one was done: answer so that the platform delivers it
+	// again (503).
+	ErrBusy = errors.New("bot: too many updates in flight")
 	// ErrUnreachable: the platform says the resident blocked the bot or is gone.
 	ErrUnreachable = errors.New("bot: resident unreachable")
 	// ErrRejected: the platform refused this message as it is (too long, bad

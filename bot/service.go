@@ -69,6 +69,13 @@ type Config struct {
 	// TakeoverQuiet is how long the bot keeps quiet in a conversation after
 	// a person answered it outside gocua (InTakeover; default 30 minutes).
 	TakeoverQuiet time.Duration
+	// MaxInFlight caps the updates this process handles or holds in line
+	// at once (default 512): beyond it Handle answers ErrBusy at once, the
+	// adapter answers the webhook 503 and the platform delivers the update
+	// again later. Telegram opens at most 100 connections (40 by default),
+	// so only a flood reaches it; it keeps memory and latency bounded
+	// when updates arrive faster than the stores answer.
+	MaxInFlight int
 }
 
 // Marks records handled update ids without conversation state (store.Redis).
@@ -95,6 +102,8 @@ type Service struct {
 	senders map[Channel]Enqueuer
 	log     *slog.Logger
 	seq     *sequencer
+	// inFlight holds a token per update being handled (cap MaxInFlight)
+	inFlight chan struct{}
 }
 
 // NewService wires the core. senders maps each enabled channel to its sender.
@@ -120,7 +129,11 @@ func NewService(cfg Config, set *flows.Set, convs Conversations, recs Records, s
 	if cfg.RemindAt <= 0 {
 		cfg.RemindAt = 7*time.Hour + 30*time.Minute
 	}
-	s := &Service{cfg: cfg, convs: convs, recs: recs, senders: senders, log: log, seq: newSequencer(cfg.ReorderWindow)}
+	if cfg.MaxInFlight <= 0 {
+		cfg.MaxInFlight = 512
+	}
+	s := &Service{cfg: cfg, convs: convs, recs: recs, senders: senders, log: log, seq: newSequencer(cfg.ReorderWindow),
+		inFlight: make(chan struct{}, cfg.MaxInFlight)}
 	s.flows.Store(set)
 	return s
 }
@@ -149,6 +162,13 @@ func (s *Service) Handle(ctx context.Context, in Inbound) error {
 func (s *Service) HandleTap(ctx context.Context, in Inbound) (Ack, error) {
 	if in.Key.ChatID == "" || in.UpdateID == "" {
 		return Ack{}, fmt.Errorf("bot: inbound without chat or update id")
+	}
+	select {
+	case s.inFlight <- struct{}{}:
+		defer func() { <-s.inFlight }()
+	default:
+		s.cfg.Metrics.Update(in.Key.Channel, "busy")
+		return Ack{}, ErrBusy
 	}
 	var ack Ack
 	order := in.Key

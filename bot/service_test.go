@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"slices"
@@ -90,5 +91,58 @@ func TestResidentRefreshedEveryMinuteWhileTalking(t *testing.T) {
 	// first contact, then once the minute has passed: at 60 s, 120 s, 180 s
 	if want := []int{0, 3, 6, 9}; !slices.Equal(refreshed, want) {
 		t.Fatalf("resident refreshed at updates %v, want %v", refreshed, want)
+	}
+}
+
+// blockingConvs holds every Load until released.
+type blockingConvs struct {
+	*memConvs
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (b blockingConvs) Load(ctx context.Context, key ConvKey, id string) (Conversation, bool, error) {
+	b.entered <- struct{}{}
+	<-b.release
+	return b.memConvs.Load(ctx, key, id)
+}
+
+// Beyond MaxInFlight updates at once, Handle refuses at once with ErrBusy
+// and does nothing (the platform delivers the update again); once the
+// others finish, the same update is handled.
+func TestServiceRefusesBeyondMaxInFlight(t *testing.T) {
+	set, err := flows.Load(flows.Named("bundled", flows.Bundled()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	convs := blockingConvs{&memConvs{convs: map[ConvKey]Conversation{}, seen: map[string]bool{}}, make(chan struct{}, 8), make(chan struct{})}
+	recs := &recRecords{}
+	svc := NewService(Config{MaxInFlight: 2}, set, convs, recs, map[Channel]Enqueuer{ChannelTelegram: &recEnqueuer{}},
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	t.Cleanup(svc.Close)
+	in := func(chat, id string) Inbound {
+		return Inbound{Key: ConvKey{ChannelTelegram, chat}, UpdateID: id, Seq: 1, Kind: InCommand, Command: "start"}
+	}
+	done := make(chan error, 2)
+	for i := range 2 {
+		go func() { done <- svc.Handle(context.Background(), in(strconv.Itoa(i), "u"+strconv.Itoa(i))) }()
+		<-convs.entered
+	}
+	if err := svc.Handle(context.Background(), in("9", "u9")); !errors.Is(err, ErrBusy) {
+		t.Fatalf("third update in flight: %v, want ErrBusy", err)
+	}
+	close(convs.release)
+	for range 2 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := svc.Handle(context.Background(), in("9", "u9")); err != nil { // its Load fits in entered's buffer
+		t.Fatalf("the refused update, delivered again: %v", err)
+	}
+	recs.mu.Lock()
+	defer recs.mu.Unlock()
+	if len(recs.recs) != 3 {
+		t.Fatalf("%d updates recorded, want 3 (the refused one only once, when handled)", len(recs.recs))
 	}
 }

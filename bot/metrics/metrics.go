@@ -48,7 +48,7 @@ func New() *Metrics {
 		reg: prometheus.NewRegistry(),
 		updates: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gocua_updates_total",
-			Help: "Inbound updates handled, by channel and outcome (ok, duplicate, error, ignored).",
+			Help: "Inbound updates handled, by channel and outcome (ok, duplicate, error, ignored, busy: refused with 503 beyond the in-flight cap).",
 		}, []string{"channel", "outcome"}),
 		flowEvents: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gocua_flow_events_total",

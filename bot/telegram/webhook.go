@@ -106,7 +106,13 @@ func (a *Adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	} else {
 		err = a.handle(r.Context(), log, func(ctx context.Context) error { return a.h.Handle(ctx, in) })
 	}
-	if err != nil && !errors.Is(err, bot.ErrDuplicate) {
+	switch {
+	case errors.Is(err, bot.ErrBusy):
+		log.Warn("telegram update refused: too many in flight; Telegram will retry")
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "busy", http.StatusServiceUnavailable)
+		return
+	case err != nil && !errors.Is(err, bot.ErrDuplicate):
 		log.Error("telegram update not handled; Telegram will retry", "err", err)
 		http.Error(w, "temporarily unavailable", http.StatusServiceUnavailable)
 		return

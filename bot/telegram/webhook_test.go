@@ -3,6 +3,7 @@ package telegram
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -326,6 +327,16 @@ func TestWebhookHandleErrors(t *testing.T) {
 			if !strings.Contains(logs, attr) {
 				t.Errorf("log lacks %s:\n%s", attr, logs)
 			}
+		}
+	})
+	t.Run("busy", func(t *testing.T) {
+		f := newFixture(t)
+		f.rec.err = fmt.Errorf("core: %w", bot.ErrBusy)
+		if got := f.post(textUpdate, secret); got != http.StatusServiceUnavailable {
+			t.Fatalf("status %d, want 503 so Telegram retries", got)
+		}
+		if logs := f.logs.String(); !strings.Contains(logs, "too many in flight") || strings.Contains(logs, "level=ERROR") {
+			t.Errorf("a refusal under load is a warning, not an error:\n%s", logs)
 		}
 	})
 	t.Run("duplicate is success", func(t *testing.T) {
