@@ -356,7 +356,7 @@ func (m *machine) menuTyped(key string) bool {
 		return false
 	}
 	for _, f := range m.s.menu {
-		if key != "" && anyKey(f.Title, key) {
+		if key != "" && m.s.anyKey(f.Title, key) {
 			m.enter(f.ID, f.Start, "")
 			return true
 		}
@@ -383,12 +383,12 @@ func (m *machine) pressTyped(f *Flow, st *Step, key string) bool {
 		return false
 	}
 	for i, b := range st.Buttons {
-		if anyKey(b.Label, key) {
+		if m.s.anyKey(b.Label, key) {
 			m.press(f, st, i)
 			return true
 		}
 	}
-	if st.Next != "" && (continueWords[key] || anyKey(m.s.texts["nav_next"], key)) {
+	if st.Next != "" && (continueWords[key] || m.s.anyKey(m.s.texts["nav_next"], key)) {
 		m.enter(f.ID, st.Next, from)
 		return true
 	}
@@ -478,10 +478,10 @@ func (m *machine) answer(a *Ask, text, key string) (string, bool) {
 		if n, ok := ordinal(key); ok && n <= 2 {
 			return []string{answerYes, answerNo}[n-1], true
 		}
-		if key != "" && anyKey(m.s.texts["yes"], key) {
+		if key != "" && m.s.anyKey(m.s.texts["yes"], key) {
 			return answerYes, true
 		}
-		if key != "" && anyKey(m.s.texts["no"], key) {
+		if key != "" && m.s.anyKey(m.s.texts["no"], key) {
 			return answerNo, true
 		}
 		return yesNo(key)
@@ -956,16 +956,6 @@ func (s *Set) subst(v, lang string, vars map[string]string) string {
 	return string(b)
 }
 
-// anyKey reports whether key equals the match key of t in any language.
-func anyKey(t Text, key string) bool {
-	for _, l := range sortedKeys(t) {
-		if MatchKey(t[l]) == key {
-			return true
-		}
-	}
-	return false
-}
-
 // global returns the way-out action the typed text asks for: an exact way-out
 // word or label, or (unless exact) one inside a short message.
 func (s *Set) global(key string, exact bool) string {
@@ -976,7 +966,7 @@ func (s *Set) global(key string, exact bool) string {
 		return a
 	}
 	for _, nav := range []struct{ key, act string }{{"nav_menu", actMenu}, {"nav_back", actBack}, {"nav_human", actHuman}} {
-		if anyKey(s.texts[nav.key], key) {
+		if s.anyKey(s.texts[nav.key], key) {
 			return nav.act
 		}
 	}
@@ -1149,7 +1139,7 @@ func (m *machine) remindWord(key string) string {
 		return ""
 	}
 	for _, w := range remindWhens {
-		if anyKey(m.s.texts[remindLabels[w]], key) {
+		if m.s.anyKey(m.s.texts[remindLabels[w]], key) {
 			return w
 		}
 	}

@@ -30,6 +30,11 @@ type Set struct {
 	images   map[string]*flowImage // "flow:" ref → image file, see OpenImage
 	links    *Links                // the link checker's lists
 	warnings []Issue               // what Load found worth fixing (see Warnings)
+
+	// matchKeys holds MatchKey of every menu title, button label and
+	// locale text, computed once here rather than for every typed message
+	// (Normalize's Unicode decomposition dominated the engine's time).
+	matchKeys map[string]string
 }
 
 // Warnings returns the warnings Load found (issues with Warning set: long
@@ -156,6 +161,7 @@ func build(c *content) *Set {
 		s.signals = appendKeywords(s.signals, f, f.Signals, func(st *Step) Keywords { return st.Signals })
 		s.offers = appendKeywords(s.offers, f, f.Offer, func(*Step) Keywords { return nil })
 	}
+	s.indexMatchKeys()
 	if len(s.images) > 0 { // an image file changed changes the version too
 		h := sha256.New()
 		h.Write(c.hash)
@@ -304,3 +310,48 @@ func (s *Set) step(flow, step string) (*Flow, *Step, bool) {
 // a volunteer) as a whole message, so a question asked outside the flows
 // (the core's) can step aside for it.
 func (s *Set) WayOut(text string) bool { return s.global(MatchKey(clip(text, maxInput)), true) != "" }
+
+// indexMatchKeys fills s.matchKeys with the match keys of what typed text
+// is compared with: menu titles, button labels, locale texts.
+func (s *Set) indexMatchKeys() {
+	s.matchKeys = map[string]string{}
+	add := func(t Text) {
+		for _, v := range t {
+			if _, ok := s.matchKeys[v]; !ok {
+				s.matchKeys[v] = MatchKey(v)
+			}
+		}
+	}
+	for _, f := range s.order {
+		add(f.Title)
+		for _, st := range f.Steps {
+			if st == nil {
+				continue
+			}
+			for _, b := range st.Buttons {
+				add(b.Label)
+			}
+		}
+	}
+	for _, t := range s.texts {
+		add(t)
+	}
+}
+
+// matchKey is MatchKey(v), from the index when v is one of the set's texts.
+func (s *Set) matchKey(v string) string {
+	if k, ok := s.matchKeys[v]; ok {
+		return k
+	}
+	return MatchKey(v)
+}
+
+// anyKey reports whether key equals the match key of t in any language.
+func (s *Set) anyKey(t Text, key string) bool {
+	for _, l := range sortedKeys(t) {
+		if s.matchKey(t[l]) == key {
+			return true
+		}
+	}
+	return false
+}
