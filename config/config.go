@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"regexp"
 	"slices"
@@ -18,6 +19,8 @@ import (
 	"time"
 
 	_ "time/tzdata" // GOCUA_TIMEZONE works in images without /usr/share/zoneinfo
+
+	"github.com/redis/go-redis/v9"
 )
 
 // Config is gocua's whole configuration. main builds it once with Load and
@@ -294,6 +297,43 @@ func secretURLVar(name, desc string, field func(*Config) *Secret) variable {
 	return v
 }
 
+// redisURLVar is GOCUA_REDIS_URL: a secret URL that names a Redis Cluster
+// when it has addr= parameters (go-redis's cluster URL form, the rule
+// store.OpenRedis follows), and must then be one redis.ParseClusterURL
+// reads, without a database number (a cluster has only DB 0).
+func redisURLVar(name, desc string, field func(*Config) *Secret) variable {
+	v := secretURLVar(name, desc, field)
+	v.parse = func(c *Config, raw string) error {
+		if err := checkRedisClusterURL(raw); err != nil {
+			return err
+		}
+		*field(c) = Secret(raw)
+		return nil
+	}
+	return v
+}
+
+// checkRedisClusterURL checks a cluster URL (one with addr= parameters);
+// others pass (Validate checks their scheme). Its errors never quote the
+// URL, which holds the password.
+func checkRedisClusterURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || !u.Query().Has("addr") {
+		return nil
+	}
+	if p := strings.Trim(u.Path, "/"); p != "" && p != "0" {
+		return fmt.Errorf("a Redis Cluster URL cannot choose database %q: a cluster has only database 0", p)
+	}
+	if _, err := redis.ParseClusterURL(raw); err != nil {
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			err = uerr.Err
+		}
+		return fmt.Errorf("not a valid Redis Cluster URL (redis://[user:password@]host:port?addr=host:port&addr=…): %s", strings.TrimPrefix(err.Error(), "redis: "))
+	}
+	return nil
+}
+
 // variables is the table behind Load, Vars, String and LogValue. It is built
 // on each call so that nothing package-level can be changed.
 func variables() []variable {
@@ -307,8 +347,8 @@ func variables() []variable {
 		secretURLVar("GOCUA_DATABASE_URL",
 			"PostgreSQL URL (postgres:// or postgresql://) for durable data: residents, volunteers, tickets, broadcasts, audit log.",
 			func(c *Config) *Secret { return &c.DatabaseURL }),
-		secretURLVar("GOCUA_REDIS_URL",
-			"Redis URL (redis://, or rediss:// for TLS) for conversation state, dedupe, rate limits and locks.",
+		redisURLVar("GOCUA_REDIS_URL",
+			"Redis URL (redis://, or rediss:// for TLS) for conversation state, dedupe, rate limits and locks. With addr= parameters it names a Redis Cluster: redis://host1:7000?addr=host2:7000&addr=host3:7000.",
 			func(c *Config) *Secret { return &c.RedisURL }),
 		stringVar("GOCUA_DATA_DIR", "./data",
 			"Directory where gocua keeps its local files.",
@@ -526,7 +566,7 @@ func variables() []variable {
 		},
 		{
 			VarDoc: VarDoc{Name: "GOCUA_TELEGRAM_RATE", Default: "25",
-				Description: "Messages per second sent to Telegram overall (above 0, at most 1000; Telegram allows about 30)."},
+				Description: "Messages per second sent to Telegram overall (above 0; Telegram allows about 30). At most 1000 with api.telegram.org; up to 1000000 when GOCUA_TELEGRAM_API_URL is a self-hosted Bot API server or a load test's. Each chat still gets at most 1 a second."},
 			parse: func(c *Config, raw string) error {
 				r, err := strconv.ParseFloat(raw, 64)
 				if err != nil {

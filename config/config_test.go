@@ -432,3 +432,53 @@ func TestLoad_QuietHoursOff(t *testing.T) {
 		t.Fatalf("shown as %q", got)
 	}
 }
+
+// GOCUA_REDIS_URL with addr= parameters names a Redis Cluster
+// (redis.ParseClusterURL's form): a good one loads and validates as it is;
+// a malformed one is refused by Load, naming the variable and the reason,
+// never quoting the password.
+func TestLoad_RedisClusterURL(t *testing.T) {
+	const pw = "clusterPW-9f3"
+	tests := []struct {
+		name, url string
+		want      string // "" for a URL that loads; else what the error must say
+	}{
+		{"three nodes", "redis://10.0.0.1:7000?addr=10.0.0.2:7000&addr=10.0.0.3:7000", ""},
+		{"tls and password", "rediss://default:" + pw + "@cache-1:6380?addr=cache-2:6380", ""},
+		{"database 0", "redis://h1:7000/0?addr=h2:7000&read_only=true", ""},
+		{"single node", "redis://:" + pw + "@cache:6379/3", ""},
+		{"database", "redis://:" + pw + "@h1:7000/2?addr=h2:7000", `cannot choose database "2"`},
+		{"addr without port", "redis://:" + pw + "@h1:7000?addr=h2", "unable to parse addr param: h2"},
+		{"empty addr", "redis://:" + pw + "@h1:7000?addr=", "unable to parse addr param"},
+		{"unknown option", "redis://:" + pw + "@h1:7000?addr=h2:7000&db=1", "unexpected option: db"},
+		{"bad option value", "redis://:" + pw + "@h1:7000?addr=h2:7000&max_redirects=many", "max_redirects"},
+		{"scheme", "http://:" + pw + "@h1:7000?addr=h2:7000", "invalid URL scheme"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Load(env{"GOCUA_REDIS_URL": tt.url}.get)
+			if tt.want == "" {
+				if err == nil {
+					err = c.Validate()
+				}
+				if err != nil {
+					t.Fatalf("%s: %v", tt.url, err)
+				}
+				if got := c.RedisURL.Reveal(); got != tt.url {
+					t.Errorf("RedisURL = %q, want %q", got, tt.url)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("Load(%s) succeeded, want an error saying %q", tt.url, tt.want)
+			}
+			msg := err.Error()
+			if !strings.HasPrefix(msg, "GOCUA_REDIS_URL: ") || !strings.Contains(msg, "Redis Cluster") || !strings.Contains(msg, tt.want) {
+				t.Errorf("error %q should name GOCUA_REDIS_URL, say it is about a Redis Cluster URL and say %q", msg, tt.want)
+			}
+			if strings.Contains(msg, pw) {
+				t.Errorf("error %q shows the password", msg)
+			}
+		})
+	}
+}

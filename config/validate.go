@@ -20,6 +20,24 @@ var (
 // maxTranscriptDays keeps days×24h well inside time.Duration.
 const maxTranscriptDays = 36500
 
+// GOCUA_TELEGRAM_RATE's bounds: the public Bot API (publicBotAPIHost) allows
+// about 30 messages a second, so more than maxPublicTelegramRate there is a
+// mistake; a self-hosted Bot API server or a load test's fake one has no
+// overall limit, and maxTelegramRate keeps the pacer's interval at 1 µs or
+// more. Neither changes the per-chat pace (1 message a second).
+const (
+	publicBotAPIHost      = "api.telegram.org"
+	maxPublicTelegramRate = 1000
+	maxTelegramRate       = 1000000
+)
+
+// isPublicBotAPI reports whether raw (GOCUA_TELEGRAM_API_URL) is Telegram's
+// public Bot API, or does not parse (the stricter bound applies).
+func isPublicBotAPI(raw string) bool {
+	u, err := url.Parse(raw)
+	return err != nil || strings.EqualFold(strings.TrimSuffix(u.Hostname(), "."), publicBotAPIHost)
+}
+
 // Validate checks every value and the rules between them, and returns all
 // problems joined, one a line, each naming its variable. It never quotes a
 // secret's value. It does no I/O.
@@ -94,9 +112,13 @@ func (c Config) Validate() error {
 	if err := checkBaseURL(tg.APIURL); err != nil {
 		add("GOCUA_TELEGRAM_API_URL %q %v", redactURL(tg.APIURL), err)
 	}
-	if !(tg.Rate > 0 && tg.Rate <= 1000) {
-		add("GOCUA_TELEGRAM_RATE %s is out of range (above 0, at most 1000 messages per second)",
-			strconv.FormatFloat(tg.Rate, 'g', -1, 64))
+	switch rate := strconv.FormatFloat(tg.Rate, 'g', -1, 64); {
+	case !(tg.Rate > 0 && tg.Rate <= maxTelegramRate):
+		add("GOCUA_TELEGRAM_RATE %s is out of range (above 0, at most %d messages per second, %d with %s)",
+			rate, maxTelegramRate, maxPublicTelegramRate, publicBotAPIHost)
+	case tg.Rate > maxPublicTelegramRate && isPublicBotAPI(tg.APIURL):
+		add("GOCUA_TELEGRAM_RATE %s is out of range for %s (above 0, at most %d messages per second; Telegram allows about 30): "+
+			"a higher rate needs GOCUA_TELEGRAM_API_URL set to a self-hosted Bot API server or a load test's", rate, publicBotAPIHost, maxPublicTelegramRate)
 	}
 
 	zb := c.ZaloBot

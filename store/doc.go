@@ -41,7 +41,8 @@
 // 0/1, ticket vars as JSON text, and the updates that joined a waiting ticket
 // as rows of ticket_handoffs instead of an array. The store tests run one
 // suite (contract_test.go) against both durable stores, and the Redis suite
-// against both the real server and the embedded one.
+// against the real server, the embedded one and a real three-master Redis
+// Cluster (cluster_test.go, store/storetest.StartCluster).
 //
 // # Redis key layout
 //

@@ -69,6 +69,11 @@ func runTests(m *testing.M) int {
 			fmt.Fprintln(os.Stderr, "store tests:", err)
 		}
 	}()
+	defer func() {
+		if err := closeCluster(); err != nil {
+			fmt.Fprintln(os.Stderr, "store tests:", err)
+		}
+	}()
 	return m.Run()
 }
 

@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -95,8 +97,12 @@ return {s[1], s[2], seen}
 // {-2} for a version conflict. Appending to the outbox takes its lease unless
 // another owner holds it; lease is 0 when another owner holds it, 1 when this
 // process does, 2 when this process took a free lease on an outbox that
-// already held older messages (a backlog nobody was delivering).
-// KEYS: state, marker, outbox, lease.
+// already held older messages (a backlog nobody was delivering) or holds the
+// lease on an outbox another owner appended to meanwhile (its sender does
+// not hold those messages: it must claim them, or they would go out after
+// this commit's). An append while another owner holds the lease sets the
+// foreign flag; an append under this owner's lease clears it.
+// KEYS: state, marker, outbox, lease, foreign flag.
 // ARGV: expected version, state JSON, state TTL ms, dedupe TTL ms, outbox TTL ms,
 // use marker (1/0), owner, lease TTL ms, outbound JSON...
 const commitLua = `
@@ -117,28 +123,79 @@ if #ARGV > 8 then
   if not holder or holder == ARGV[7] then
     redis.call('SET', KEYS[4], ARGV[7], 'PX', ARGV[8])
     mine = 1
-    if not holder and before > 0 then mine = 2 end
+    local foreign = redis.call('DEL', KEYS[5]) == 1
+    if before > 0 and (not holder or foreign) then mine = 2 end
+  else
+    redis.call('SET', KEYS[5], '1', 'PX', ARGV[5])
   end
 end
 return {v, mine}
 `
 
 // OpenRedis connects to the Redis server at url (redis:// or rediss://, as
-// accepted by redis.ParseURL), checks it answers and loads the scripts.
+// accepted by redis.ParseURL), checks it answers and loads the scripts. A
+// URL with addr= parameters is a Redis Cluster (see [IsClusterURL]): it is
+// read by redis.ParseClusterURL and opened as a *redis.ClusterClient.
 func OpenRedis(ctx context.Context, url string, opts RedisOptions) (*Redis, error) {
-	o, err := redis.ParseURL(url)
+	client, err := newRedisClient(url)
 	if err != nil {
-		return nil, fmt.Errorf("store: parse redis url: %w", err)
+		return nil, err
 	}
-	// Let ctx deadlines bound socket I/O, not only Read/WriteTimeout.
-	o.ContextTimeoutEnabled = true
-	client := redis.NewClient(o)
 	r, err := NewRedis(ctx, client, opts)
 	if err != nil {
 		_ = client.Close()
 		return nil, err
 	}
 	return r, nil
+}
+
+// IsClusterURL reports whether raw names a Redis Cluster rather than one
+// server: it has at least one addr= query parameter, go-redis's cluster URL
+// form (redis.ParseClusterURL), e.g.
+// redis://user:pass@10.0.0.1:7000?addr=10.0.0.2:7000&addr=10.0.0.3:7000.
+// The host and every addr are seed nodes; the client learns the others
+// from the cluster. A single-node URL cannot have addr= (redis.ParseURL
+// rejects it), so the rule tells the two apart without a second setting.
+func IsClusterURL(raw string) bool {
+	u, err := url.Parse(raw)
+	return err == nil && u.Query().Has("addr")
+}
+
+// clusterDBError says why a cluster URL may not name a database: Redis
+// Cluster has only DB 0. It returns nil for a path that names none ("" or
+// "/") or DB 0.
+func clusterDBError(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil // redis.ParseClusterURL reports it
+	}
+	if p := strings.Trim(u.Path, "/"); p != "" && p != "0" {
+		return fmt.Errorf("a Redis Cluster has only database 0: remove /%s from the URL", p)
+	}
+	return nil
+}
+
+// newRedisClient opens a client for url: a *redis.ClusterClient for a
+// cluster URL, else a *redis.Client.
+func newRedisClient(raw string) (redis.UniversalClient, error) {
+	if !IsClusterURL(raw) {
+		o, err := redis.ParseURL(raw)
+		if err != nil {
+			return nil, fmt.Errorf("store: parse redis url: %w", err)
+		}
+		// Let ctx deadlines bound socket I/O, not only Read/WriteTimeout.
+		o.ContextTimeoutEnabled = true
+		return redis.NewClient(o), nil
+	}
+	if err := clusterDBError(raw); err != nil {
+		return nil, fmt.Errorf("store: parse redis cluster url: %w", err)
+	}
+	o, err := redis.ParseClusterURL(raw)
+	if err != nil {
+		return nil, fmt.Errorf("store: parse redis cluster url: %w", err)
+	}
+	o.ContextTimeoutEnabled = true
+	return redis.NewClusterClient(o), nil
 }
 
 // NewRedis wraps an existing client (a *redis.Client, *redis.ClusterClient or
@@ -193,6 +250,10 @@ func (r *Redis) base(k bot.ConvKey) string {
 func (r *Redis) stateKey(k bot.ConvKey) string  { return r.base(k) + "s" }
 func (r *Redis) outboxKey(k bot.ConvKey) string { return r.base(k) + "o" }
 func (r *Redis) leaseKey(k bot.ConvKey) string  { return r.base(k) + "ol" }
+
+// foreignKey is set while the outbox holds messages appended under another
+// owner's lease (see commitLua).
+func (r *Redis) foreignKey(k bot.ConvKey) string { return r.base(k) + "of" }
 func (r *Redis) markerKey(k bot.ConvKey, updateID string) string {
 	return r.base(k) + "u:" + updateID
 }
@@ -263,7 +324,7 @@ func (r *Redis) Commit(ctx context.Context, c bot.Conversation, updateID string,
 		}
 		args = append(args, b)
 	}
-	keys := []string{r.stateKey(c.Key), r.markerKey(c.Key, updateID), r.outboxKey(c.Key), r.leaseKey(c.Key)}
+	keys := []string{r.stateKey(c.Key), r.markerKey(c.Key, updateID), r.outboxKey(c.Key), r.leaseKey(c.Key), r.foreignKey(c.Key)}
 	var res []int64
 	if len(out) == 0 {
 		res, err = r.commit.Run(ctx, r.client, keys, args...).Int64Slice()

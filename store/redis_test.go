@@ -69,8 +69,9 @@ func (h *countHook) roundTrips(t *testing.T, f func()) int64 {
 }
 
 // redisServers are the servers the Redis contract (bot.Conversations and
-// bot.Outbox) runs against: the real test server, and an embedded one
-// started for each test.
+// bot.Outbox) runs against: the real test server, an embedded one
+// started for each test, and a three-master Redis Cluster shared by the
+// package's tests (see cluster_test.go).
 func redisServers() []struct {
 	name string
 	url  func(t testing.TB) string
@@ -88,6 +89,7 @@ func redisServers() []struct {
 			t.Cleanup(e.Close)
 			return e.URL()
 		}},
+		{"cluster", clusterURL},
 	}
 }
 
@@ -124,14 +126,14 @@ func TestRedisContract(t *testing.T) {
 
 // newTestRedis returns a store on the test database whose keys start with a
 // prefix unique to this run of the test (unless opts sets one), its raw client, and a
-// round-trip counter installed on that client.
-func newTestRedis(t testing.TB, url string, opts RedisOptions) (*Redis, *redis.Client, *countHook) {
+// round-trip counter installed on that client. A cluster URL gets a
+// cluster client.
+func newTestRedis(t testing.TB, url string, opts RedisOptions) (*Redis, redis.UniversalClient, *countHook) {
 	t.Helper()
-	o, err := redis.ParseURL(url)
+	client, err := newRedisClient(url)
 	if err != nil {
 		t.Fatal(err)
 	}
-	client := redis.NewClient(o)
 	hook := &countHook{}
 	client.AddHook(hook)
 	if opts.Prefix == "" {
@@ -365,7 +367,7 @@ func testRedisStateExpires(t *testing.T, url string) {
 	}
 }
 
-func assertTTL(t *testing.T, client *redis.Client, key string, want time.Duration) {
+func assertTTL(t *testing.T, client redis.UniversalClient, key string, want time.Duration) {
 	t.Helper()
 	got, err := client.PTTL(context.Background(), key).Result()
 	if err != nil {
