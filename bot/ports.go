@@ -30,9 +30,11 @@ type Committed struct {
 	// outbox, so its sender delivers out now. When false another live
 	// process holds it and delivers out after what it already holds.
 	Leased bool
-	// Backlog reports that the lease was free before this commit and the
-	// outbox already held older messages (left by a process that stopped):
-	// the sender must claim the whole outbox, so they go out first.
+	// Backlog reports that the outbox already held older messages this
+	// process's sender may not hold — the lease was free (they were left by
+	// a process that stopped), or another process appended to it under
+	// this one's lease: the sender must claim the whole outbox, so they go
+	// out first.
 	Backlog bool
 }
 

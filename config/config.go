@@ -313,12 +313,29 @@ func redisURLVar(name, desc string, field func(*Config) *Secret) variable {
 	return v
 }
 
-// checkRedisClusterURL checks a cluster URL (one with addr= parameters);
-// others pass (Validate checks their scheme). Its errors never quote the
+// checkRedisClusterURL checks a cluster URL (one with addr= parameters)
+// and a Sentinel URL (one with master_name=); others pass (Validate checks
+// their scheme). Its errors never quote the
 // URL, which holds the password.
 func checkRedisClusterURL(raw string) error {
 	u, err := url.Parse(raw)
-	if err != nil || !u.Query().Has("addr") {
+	if err != nil {
+		return nil
+	}
+	if u.Query().Has("master_name") { // a master through Sentinel (store.IsSentinelURL)
+		if u.Query().Get("master_name") == "" {
+			return errors.New("a Redis Sentinel URL needs the master's name: master_name=<name>")
+		}
+		if _, err := redis.ParseFailoverURL(raw); err != nil {
+			var uerr *url.Error
+			if errors.As(err, &uerr) {
+				err = uerr.Err
+			}
+			return fmt.Errorf("not a valid Redis Sentinel URL (redis://[user:password@]sentinel:port[/db]?master_name=name&addr=sentinel:port…): %s", strings.TrimPrefix(err.Error(), "redis: "))
+		}
+		return nil
+	}
+	if !u.Query().Has("addr") {
 		return nil
 	}
 	if p := strings.Trim(u.Path, "/"); p != "" && p != "0" {

@@ -482,3 +482,44 @@ func TestLoad_RedisClusterURL(t *testing.T) {
 		})
 	}
 }
+
+// GOCUA_REDIS_URL with master_name= names a master through Redis Sentinel
+// (redis.ParseFailoverURL's form): a good one loads as it is; a malformed
+// one is refused by Load, naming the variable, never quoting the password.
+func TestLoad_RedisSentinelURL(t *testing.T) {
+	const pw = "sentinelPW-4c1"
+	tests := []struct {
+		name, url string
+		want      string // "" for a URL that loads; else what the error must say
+	}{
+		{"three sentinels", "redis://:" + pw + "@10.0.0.1:26379/2?master_name=gocua&addr=10.0.0.2:26379&addr=10.0.0.3:26379", ""},
+		{"one sentinel, tls", "rediss://10.0.0.1:26379?master_name=gocua", ""},
+		{"no name", "redis://:" + pw + "@10.0.0.1:26379?master_name=", "needs the master's name"},
+		{"unknown option", "redis://:" + pw + "@10.0.0.1:26379?master_name=gocua&colour=blue", "unexpected option: colour"},
+		{"bad database", "redis://:" + pw + "@10.0.0.1:26379/x?master_name=gocua", "invalid database number"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Load(env{"GOCUA_REDIS_URL": tt.url}.get)
+			if tt.want == "" {
+				if err == nil {
+					err = c.Validate()
+				}
+				if err != nil || c.RedisURL.Reveal() != tt.url {
+					t.Fatalf("%s: %v (loaded %q)", tt.url, err, c.RedisURL.Reveal())
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("Load(%s) succeeded, want an error saying %q", tt.url, tt.want)
+			}
+			msg := err.Error()
+			if !strings.HasPrefix(msg, "GOCUA_REDIS_URL: ") || !strings.Contains(msg, "Sentinel") || !strings.Contains(msg, tt.want) {
+				t.Errorf("error %q should name GOCUA_REDIS_URL, say it is about a Sentinel URL and say %q", msg, tt.want)
+			}
+			if strings.Contains(msg, pw) {
+				t.Errorf("error %q shows the password", msg)
+			}
+		})
+	}
+}

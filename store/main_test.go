@@ -73,6 +73,9 @@ func runTests(m *testing.M) int {
 		if err := closeCluster(); err != nil {
 			fmt.Fprintln(os.Stderr, "store tests:", err)
 		}
+		if err := closeSentinel(); err != nil {
+			fmt.Fprintln(os.Stderr, "store tests:", err)
+		}
 	}()
 	return m.Run()
 }

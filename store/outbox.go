@@ -325,9 +325,9 @@ func (r *Redis) eachLease(ctx context.Context, what string, keys []bot.ConvKey, 
 }
 
 // appendLua appends to an outbox once per marker: {-1} when the marker was
-// set before, else {lease} as commitLua reports it.
-// KEYS: marker, outbox, lease. ARGV: dedupe TTL ms, outbox TTL ms, owner,
-// lease TTL ms, outbound JSON...
+// set before, else {lease} as commitLua reports it (foreign flag included).
+// KEYS: marker, outbox, lease, foreign flag. ARGV: dedupe TTL ms, outbox TTL
+// ms, owner, lease TTL ms, outbound JSON...
 const appendLua = `
 if redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) == false then return {-1} end
 local before = redis.call('LLEN', KEYS[2])
@@ -336,9 +336,11 @@ redis.call('PEXPIRE', KEYS[2], ARGV[2])
 local holder = redis.call('GET', KEYS[3])
 if not holder or holder == ARGV[3] then
   redis.call('SET', KEYS[3], ARGV[3], 'PX', ARGV[4])
-  if not holder and before > 0 then return {2} end
+  local foreign = redis.call('DEL', KEYS[4]) == 1
+  if before > 0 and (not holder or foreign) then return {2} end
   return {1}
 end
+redis.call('SET', KEYS[4], '1', 'PX', ARGV[2])
 return {0}
 `
 
@@ -365,7 +367,7 @@ func (r *Redis) Append(ctx context.Context, key bot.ConvKey, marker string, out 
 		}
 		args = append(args, b)
 	}
-	keys := []string{r.base(key) + "a:" + marker, r.outboxKey(key), r.leaseKey(key)}
+	keys := []string{r.base(key) + "a:" + marker, r.outboxKey(key), r.leaseKey(key), r.foreignKey(key)}
 	res, err := r.runIndexed(ctx, key, r.append, keys, args)
 	if err != nil {
 		return bot.Committed{}, fmt.Errorf("store: append to %s: %w", key, err)

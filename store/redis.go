@@ -135,7 +135,9 @@ return {v, mine}
 // OpenRedis connects to the Redis server at url (redis:// or rediss://, as
 // accepted by redis.ParseURL), checks it answers and loads the scripts. A
 // URL with addr= parameters is a Redis Cluster (see [IsClusterURL]): it is
-// read by redis.ParseClusterURL and opened as a *redis.ClusterClient.
+// read by redis.ParseClusterURL and opened as a *redis.ClusterClient. A URL
+// with master_name= names a master through Sentinel ([IsSentinelURL],
+// redis.ParseFailoverURL).
 func OpenRedis(ctx context.Context, url string, opts RedisOptions) (*Redis, error) {
 	client, err := newRedisClient(url)
 	if err != nil {
@@ -158,7 +160,19 @@ func OpenRedis(ctx context.Context, url string, opts RedisOptions) (*Redis, erro
 // rejects it), so the rule tells the two apart without a second setting.
 func IsClusterURL(raw string) bool {
 	u, err := url.Parse(raw)
-	return err == nil && u.Query().Has("addr")
+	return err == nil && u.Query().Has("addr") && !u.Query().Has("master_name")
+}
+
+// IsSentinelURL reports whether raw names a Redis master through Redis
+// Sentinel: it has a master_name= parameter, go-redis's failover URL form
+// (redis.ParseFailoverURL), e.g.
+// redis://10.0.0.1:26379/0?master_name=gocua&password=pass&addr=10.0.0.2:26379
+// (the user and password before the host are the sentinels').
+// The host and every addr are sentinels; the client asks them for the
+// current master and follows a failover.
+func IsSentinelURL(raw string) bool {
+	u, err := url.Parse(raw)
+	return err == nil && u.Query().Has("master_name")
 }
 
 // clusterDBError says why a cluster URL may not name a database: Redis
@@ -175,9 +189,17 @@ func clusterDBError(raw string) error {
 	return nil
 }
 
-// newRedisClient opens a client for url: a *redis.ClusterClient for a
-// cluster URL, else a *redis.Client.
+// newRedisClient opens a client for url: a failover client for a Sentinel
+// URL, a *redis.ClusterClient for a cluster URL, else a *redis.Client.
 func newRedisClient(raw string) (redis.UniversalClient, error) {
+	if IsSentinelURL(raw) {
+		o, err := redis.ParseFailoverURL(raw)
+		if err != nil {
+			return nil, fmt.Errorf("store: parse redis sentinel url: %w", err)
+		}
+		o.ContextTimeoutEnabled = true
+		return redis.NewFailoverClient(o), nil
+	}
 	if !IsClusterURL(raw) {
 		o, err := redis.ParseURL(raw)
 		if err != nil {

@@ -70,8 +70,9 @@ func (h *countHook) roundTrips(t *testing.T, f func()) int64 {
 
 // redisServers are the servers the Redis contract (bot.Conversations and
 // bot.Outbox) runs against: the real test server, an embedded one
-// started for each test, and a three-master Redis Cluster shared by the
-// package's tests (see cluster_test.go).
+// started for each test, a three-master Redis Cluster shared by the
+// package's tests (see cluster_test.go), and a master reached through Redis
+// Sentinel (sentinel_test.go).
 func redisServers() []struct {
 	name string
 	url  func(t testing.TB) string
@@ -90,6 +91,7 @@ func redisServers() []struct {
 			return e.URL()
 		}},
 		{"cluster", clusterURL},
+		{"sentinel", sentinelURL},
 	}
 }
 

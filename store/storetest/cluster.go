@@ -129,23 +129,26 @@ func (c *Cluster) URL() string {
 // Close stops the nodes (SIGTERM, then SIGKILL after 10 s). It is safe to
 // call more than once.
 func (c *Cluster) Close() error {
-	c.closeOnce.Do(func() {
-		var errs []error
-		for _, n := range c.nodes {
-			_ = n.cmd.Process.Signal(syscall.SIGTERM)
-		}
-		for _, n := range c.nodes {
-			select {
-			case <-n.exited:
-			case <-time.After(10 * time.Second):
-				_ = n.cmd.Process.Kill()
-				<-n.exited
-				errs = append(errs, fmt.Errorf("storetest: redis cluster node %s did not stop on SIGTERM; killed", n.addr))
-			}
-		}
-		c.closeErr = errors.Join(errs...)
-	})
+	c.closeOnce.Do(func() { c.closeErr = stopNodes(c.nodes) })
 	return c.closeErr
+}
+
+// stopNodes stops redis-server processes: SIGTERM, then SIGKILL after 10 s.
+func stopNodes(nodes []*clusterNode) error {
+	var errs []error
+	for _, n := range nodes {
+		_ = n.cmd.Process.Signal(syscall.SIGTERM)
+	}
+	for _, n := range nodes {
+		select {
+		case <-n.exited:
+		case <-time.After(10 * time.Second):
+			_ = n.cmd.Process.Kill()
+			<-n.exited
+			errs = append(errs, fmt.Errorf("storetest: redis-server %s did not stop on SIGTERM; killed", n.addr))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // clusterNode is one redis-server process of a Cluster.
@@ -159,8 +162,7 @@ type clusterNode struct {
 // startNode starts one node on port and waits until it answers PING. The
 // node's owner is c: a goroutine waits for the process and Close stops it.
 func (c *Cluster) startNode(port int) error {
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	cmd := exec.Command("redis-server",
+	n, err := startRedisProcess(port,
 		"--port", strconv.Itoa(port),
 		"--bind", "127.0.0.1",
 		"--cluster-enabled", "yes",
@@ -169,20 +171,30 @@ func (c *Cluster) startNode(port int) error {
 		"--appendonly", "no",
 		"--dir", c.dir,
 	)
+	if n != nil {
+		c.Addrs = append(c.Addrs, n.addr)
+		c.nodes = append(c.nodes, n)
+	}
+	return err
+}
+
+// startRedisProcess runs redis-server with args, listening on port, and
+// waits until it answers PING. A goroutine waits for the process; the
+// caller stops it (stopNodes), also when an error is returned with a node.
+func startRedisProcess(port int, args ...string) (*clusterNode, error) {
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	cmd := exec.Command("redis-server", args...)
 	out := &lockedBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	dieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("storetest: start redis-server on %s: %w", addr, err)
+		return nil, fmt.Errorf("storetest: start redis-server on %s: %w", addr, err)
 	}
 	n := &clusterNode{addr: addr, cmd: cmd, out: out, exited: make(chan struct{})}
 	go func() {
 		_ = cmd.Wait()
 		close(n.exited)
 	}()
-	c.Addrs = append(c.Addrs, addr)
-	c.nodes = append(c.nodes, n)
-
 	client := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
 	defer client.Close()
 	deadline := time.Now().Add(30 * time.Second)
@@ -191,15 +203,15 @@ func (c *Cluster) startNode(port int) error {
 		err := client.Ping(ctx).Err()
 		cancel()
 		if err == nil {
-			return nil
+			return n, nil
 		}
 		select {
 		case <-n.exited:
-			return fmt.Errorf("storetest: redis-server on %s exited: %s\n%s", addr, cmd.ProcessState, out.String())
+			return n, fmt.Errorf("storetest: redis-server on %s exited: %s\n%s", addr, cmd.ProcessState, out.String())
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("storetest: redis-server on %s does not answer: %w\n%s", addr, err, out.String())
+			return n, fmt.Errorf("storetest: redis-server on %s does not answer: %w\n%s", addr, err, out.String())
 		}
 	}
 }
