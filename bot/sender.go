@@ -81,6 +81,7 @@ type Sender struct {
 	mu        sync.Mutex
 	queued    int // messages held: queued, being sent, or being removed from the outbox
 	chats     map[ConvKey]*outChat
+	retrying  int                  // chats whose next message waits out a backoff
 	ids       map[msgKey]time.Time // held messages (zero time) and recently finished ones (when)
 	peakChats int                  // largest len(chats) since the map was last rebuilt
 	peakIDs   int
@@ -106,6 +107,9 @@ type outChat struct {
 	busy    bool
 	index   [2]int // position in ready heaps, -1 if absent
 	stamped time.Time
+	// retrying: its next message waits out a backoff after a transient
+	// failure (counted in Sender.retrying)
+	retrying bool
 }
 
 func (c *outChat) empty() bool { return len(c.queue[0])+len(c.queue[1]) == 0 }
@@ -405,6 +409,7 @@ func (s *Sender) sweepMemory(now time.Time) {
 	defer s.mu.Unlock()
 	for k, c := range s.chats {
 		if !c.busy && c.empty() && now.After(c.nextAt) && now.Sub(c.stamped) >= refill {
+			s.setRetryingLocked(c, false)
 			delete(s.chats, k)
 		}
 	}
@@ -556,6 +561,12 @@ func (s *Sender) deliver(ctx context.Context, c *outChat, item outItem) {
 			c.queue[lane] = q[1:]
 		}
 		s.paceLocked(c, time.Now())
+		s.setRetryingLocked(c, false)
+		if s.retrying > 0 {
+			// The platform answers again: the chats backing off after its
+			// outage need not wait out their backoffs (up to a minute).
+			s.wakeRetryingLocked(time.Now())
+		}
 		s.mu.Unlock()
 		s.cfg.Metrics.Send(s.cfg.Channel, part.Lane, "ok")
 		if finished {
@@ -577,6 +588,7 @@ func (s *Sender) deliver(ctx context.Context, c *outChat, item outItem) {
 		s.mu.Lock()
 		dropped := append(append([]outItem(nil), c.queue[0]...), c.queue[1]...)
 		c.queue = [2][]outItem{}
+		s.setRetryingLocked(c, false)
 		s.mu.Unlock()
 		s.cfg.Metrics.Send(s.cfg.Channel, part.Lane, "unreachable")
 		if s.unr != nil {
@@ -593,6 +605,7 @@ func (s *Sender) deliver(ctx context.Context, c *outChat, item outItem) {
 		s.mu.Lock()
 		lane, q := s.headLocked(c, item)
 		c.queue[lane] = q[1:]
+		s.setRetryingLocked(c, false)
 		s.mu.Unlock()
 		s.finish(bg, c, item.out.ID, true)
 	default:
@@ -609,6 +622,7 @@ func (s *Sender) deliver(ctx context.Context, c *outChat, item outItem) {
 		} else {
 			c.nextAt = time.Now().Add(backoff(tries))
 		}
+		s.setRetryingLocked(c, !giveUp)
 		s.mu.Unlock()
 		if giveUp {
 			s.cfg.Metrics.Send(s.cfg.Channel, part.Lane, "gave_up")
@@ -681,6 +695,35 @@ func (s *Sender) paceLocked(c *outChat, now time.Time) {
 // release ends a worker's turn on c: c may be picked again (if it still has
 // messages, including any queued meanwhile). Idle chats are forgotten by
 // sweepMemory, once their pacing no longer matters.
+// setRetryingLocked marks whether c's next message waits out a backoff.
+func (s *Sender) setRetryingLocked(c *outChat, retrying bool) {
+	switch {
+	case retrying && !c.retrying:
+		s.retrying++
+	case !retrying && c.retrying:
+		s.retrying--
+	}
+	c.retrying = retrying
+}
+
+// wakeRetryingLocked makes every chat backing off after a transient
+// failure due now (its tries still count toward MaxTries, and pacing still
+// applies when it is sent).
+func (s *Sender) wakeRetryingLocked(now time.Time) {
+	for _, c := range s.chats {
+		if !c.retrying || !c.nextAt.After(now) {
+			continue
+		}
+		c.nextAt = now
+		for l := range 2 {
+			if c.index[l] >= 0 {
+				heap.Fix(&s.ready[l], c.index[l])
+			}
+		}
+	}
+	s.broadcastLocked()
+}
+
 func (s *Sender) release(c *outChat) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -535,3 +535,28 @@ func TestSenderTellsConversationsApart(t *testing.T) {
 		t.Fatalf("sent %d, want a, b and c once each", len(sent))
 	}
 }
+
+// After the platform comes back, the chats backing off after its outage
+// are sent at once, not when their backoffs (up to a minute) end: the
+// first success wakes them.
+func TestSenderWakesBackoffsWhenThePlatformAnswersAgain(t *testing.T) {
+	down := errors.New("500")
+	d := &fakeDeliverer{fail: map[string][]error{"a/0": {down, down}, "b/0": {down, down}}}
+	s := startSender(t, SenderConfig{Rate: 100, PerChat: 100, MaxTries: 8}, d, nil, nil)
+	s.Enqueue(msg("a", "a/0", "x"), msg("b", "b/0", "y"))
+	// both fail twice: their next tries wait 2–4 s (backoff(2))
+	waitFor(t, 10*time.Second, func() bool {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		return len(d.fail["a/0"]) == 0 && len(d.fail["b/0"]) == 0
+	})
+	failed := time.Now()
+	s.Enqueue(msg("c", "c/0", "z")) // the platform answers again
+	waitFor(t, 10*time.Second, func() bool { sent, _ := d.snapshot(); return len(sent) == 3 })
+	sent, at := d.snapshot()
+	for i, o := range sent {
+		if o.ID != "c/0" && at[i].Sub(failed) >= 2*time.Second {
+			t.Errorf("%s waited %v after the platform answered again: its backoff, not woken", o.ID, at[i].Sub(failed))
+		}
+	}
+}
