@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -852,5 +853,23 @@ func benchmarkLoadCommit(b *testing.B, url string) {
 		if _, err := r.Done(ctx, key, "x"); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// Without pool_size in the URL the pool holds at least 64 connections
+// (updates in flight hold one per round trip); the URL's own value wins.
+func TestRedisPoolSize(t *testing.T) {
+	for url, want := range map[string]int{
+		testEnv.redisURL: max(64, 10*runtime.GOMAXPROCS(0)),
+		testEnv.redisURL + map[bool]string{true: "&", false: "?"}[strings.Contains(testEnv.redisURL, "?")] + "pool_size=7": 7,
+	} {
+		client, err := newRedisClient(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := client.(*redis.Client).Options().PoolSize; got != want {
+			t.Errorf("%s: pool of %d, want %d", url, got, want)
+		}
+		client.Close()
 	}
 }
