@@ -123,7 +123,7 @@ func New(cfg Config, h Handler, log *slog.Logger, opts ...Option) (*Adapter, err
 	client, err := tgbot.New(cfg.Token,
 		tgbot.WithServerURL(cfg.APIURL),
 		tgbot.WithSkipGetMe(),
-		tgbot.WithHTTPClient(0, o.httpc),
+		tgbot.WithHTTPClient(0, withBufferedBodies(o.httpc)),
 		// The library's default handlers print with the standard logger, and
 		// its debug output holds message content. Request errors reach us as
 		// return values; what is left (closing pipes and bodies) goes to slog.
