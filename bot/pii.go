@@ -91,24 +91,31 @@ func ScanPII(text string) PII {
 // invisible characters are not recognised: CleanText removes the invisible
 // characters and normalizes spaces before any text reaches the core.
 func MaskPII(text string) string {
-	text = reNumber.ReplaceAllStringFunc(text, func(m string) string {
-		switch classifyNumber(m) {
-		case numberID, numberLong:
-			return "••••••••" + lastDigits(m, 4)
-		case numberPhone:
-			return "•••••••" + lastDigits(m, 3)
-		case numberOTP:
-			return "••••••"
-		}
-		return maskRuns(m, 6)
-	})
-	return reSecret.ReplaceAllStringFunc(text, func(m string) string {
+	text = reNumber.ReplaceAllStringFunc(text, maskNumber)
+	text = reSecret.ReplaceAllStringFunc(text, func(m string) string {
 		sub := reSecret.FindStringSubmatch(m)
 		if isCodeKeyword(sub[1]) && !isDigits(sub[2], 4, 8) {
 			return m
 		}
 		return strings.TrimSuffix(m, sub[2]) + "••••"
 	})
+	// a masked secret may have ended in digits that ran into the number
+	// after it ("mk 00m7 0010501 436": "7 0010501 436" is no phone number,
+	// "0010501 436" is): the numbers it leaves are masked again
+	return reNumber.ReplaceAllStringFunc(text, maskNumber)
+}
+
+// maskNumber masks one reNumber match as MaskPII does.
+func maskNumber(m string) string {
+	switch classifyNumber(m) {
+	case numberID, numberLong:
+		return "••••••••" + lastDigits(m, 4)
+	case numberPhone:
+		return "•••••••" + lastDigits(m, 3)
+	case numberOTP:
+		return "••••••"
+	}
+	return maskRuns(m, 6)
 }
 
 // looksLikePassword reports whether a word introduced as a password looks

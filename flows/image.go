@@ -15,6 +15,8 @@ import (
 	"net/url"
 	"path"
 	"strings"
+
+	"github.com/gocua/gocua/bot/netguard"
 )
 
 // Step image limits (Step.Image).
@@ -63,6 +65,10 @@ func loadImage(layer fs.FS, name string, images map[string]*flowImage) (ref, pro
 		u, err := url.Parse(name)
 		if err != nil || u.Scheme != "https" || u.Host == "" {
 			return "", fmt.Sprintf("image %q must be an https:// address with a host, or a file path in this directory", name)
+		}
+		if err := netguard.CheckURL(name); err != nil {
+			// gocua downloads it itself, for the channels that upload photos
+			return "", fmt.Sprintf("image %q must be a public address: %s", name, netguard.Reason(err))
 		}
 		return name, ""
 	}

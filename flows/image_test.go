@@ -78,6 +78,15 @@ func TestCheckImageErrors(t *testing.T) {
 		{"no host", "'https:///a.png'", nil, "must be an https:// address"},
 		{"ftp", "ftp://example.gov.vn/a.png", nil, "must be an https:// address"},
 		{"empty", `""`, nil, "image is empty"},
+		{"loopback", "https://127.0.0.1:8443/a.png", nil, "must be a public address: 127.0.0.1 is a private"},
+		{"short loopback", "https://127.1/a.png", nil, "must be a public address"},
+		{"hex loopback", "https://0x7f000001/a.png", nil, "must be a public address"},
+		{"localhost", "https://localhost/a.png", nil, "names this machine"},
+		{"mapped", "'https://[::ffff:127.0.0.1]/a.png'", nil, "must be a public address"},
+		{"metadata", "https://169.254.169.254/a.png", nil, "must be a public address"},
+		{"private", "https://10.0.0.1/a.png", nil, "must be a public address"},
+		{"unique local", "'https://[fd00::1]/a.png'", nil, "must be a public address"},
+		{"no dot", "https://fileserver/a.png", nil, "has no dot"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gocua/gocua/bot"
+	"github.com/gocua/gocua/bot/netguard"
 	"github.com/gocua/gocua/flows"
 )
 
@@ -79,6 +80,10 @@ func Compose(d Draft, env Env) (Broadcast, Audience, []error) {
 	if img := strings.TrimSpace(d.Image); img != "" {
 		switch {
 		case strings.HasPrefix(img, "https://") && len(img) > len("https://"):
+			// gocua downloads it itself for the channels that upload photos
+			if err := netguard.CheckURL(img); err != nil {
+				bad("image: %q must be a public address: %s", clipText(img), netguard.Reason(err))
+			}
 		case strings.HasPrefix(img, "telegram:"), strings.HasPrefix(img, "web:"):
 		default:
 			bad("image: %q is not an https:// address or a stored file", clipText(img))

@@ -86,6 +86,9 @@ func cmpOr(a, b string) string {
 // spent only by the button's POST.
 func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
+	if s.loginLimited(w, r) {
+		return
+	}
 	tok := r.URL.Query().Get("t")
 	data := map[string]any{"Token": tok}
 	if tok != "" && !validToken(tok) {
@@ -98,6 +101,9 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 // login spends a link's token and starts a session.
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
+	if s.loginLimited(w, r) {
+		return
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
 	tok := r.PostFormValue("t")
 	lang := s.requestLang(r)

@@ -78,6 +78,12 @@ type Config struct {
 	StatsTTL time.Duration
 	// Poll is how often live pages look for changes (default 1 s).
 	Poll time.Duration
+	// LoginTries and LoginBurst limit the tries of the sign-in routes (they
+	// take a link's token without a session) from one address, through
+	// Deps.Limiter: LoginTries a minute in bursts of LoginBurst (default 20
+	// and 40).
+	LoginTries int
+	LoginBurst int
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -99,6 +105,9 @@ type Deps struct {
 	Core       Core
 	Broadcasts Broadcasts
 	Uploads    Uploads
+	// Limiter counts the sign-in routes' tries per address (nil: no limit;
+	// gocua passes its Redis, shared by every replica).
+	Limiter Limiter
 }
 
 // Server serves the dashboard. It is also the bot.Deliverer of
@@ -174,6 +183,12 @@ func New(cfg Config, deps Deps, log *slog.Logger) (*Server, error) {
 	}
 	if cfg.Flows == nil {
 		cfg.Flows = func() *flows.Set { return nil }
+	}
+	if cfg.LoginTries <= 0 {
+		cfg.LoginTries = 20
+	}
+	if cfg.LoginBurst <= 0 {
+		cfg.LoginBurst = 40
 	}
 	if cfg.StatsTTL == 0 {
 		cfg.StatsTTL = 30 * time.Second

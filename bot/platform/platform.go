@@ -1,8 +1,9 @@
 // Package platform is what every channel adapter does the same way at its
 // edges: refusing webhook calls that are not POSTs, reading a webhook body
 // within a size limit, running the core so that neither the platform
-// hanging up nor a panic loses an update, and calling a platform's API
-// with every stage bounded and no redirect followed.
+// hanging up nor a panic loses an update, calling a platform's API with
+// every stage bounded and no redirect followed, and naming the address a
+// request's per-address limits count against (ClientAddr).
 package platform
 
 import (

@@ -135,7 +135,8 @@ type parseConfig struct {
 // convert turns an update into the core's Inbound, every text a resident
 // wrote passed through bot.CleanText. ok is false for updates
 // the core does not handle: anything outside a private chat (channels, other
-// groups, messages in the volunteers' group), kinds gocua did not ask for,
+// groups, messages in the volunteers' group, a "private" chat whose id is
+// not a user's), kinds gocua did not ask for,
 // button taps without data. Button taps in the volunteers' group are
 // handled, keyed by the group. now stamps button taps, which carry no date of
 // their own.
@@ -144,7 +145,7 @@ func convert(u *update, now time.Time, pc parseConfig) (in bot.Inbound, ok bool)
 	switch {
 	case u.Message != nil:
 		m := u.Message
-		if m.Chat.Type != models.ChatTypePrivate {
+		if !privateChat(m.Chat) {
 			return in, false
 		}
 		fromMessage(&in, m)
@@ -168,7 +169,7 @@ func convert(u *update, now time.Time, pc parseConfig) (in bot.Inbound, ok bool)
 		}
 	case u.EditedMessage != nil:
 		m := u.EditedMessage
-		if m.Chat.Type != models.ChatTypePrivate {
+		if !privateChat(m.Chat) {
 			return in, false
 		}
 		fromMessage(&in, m)
@@ -182,7 +183,7 @@ func convert(u *update, now time.Time, pc parseConfig) (in bot.Inbound, ok bool)
 			c = q.Message.Chat
 		}
 		data := bot.CleanText(q.Data)
-		if data == "" || (c.Type != models.ChatTypePrivate && !isVolunteerChat(c, pc.volunteerChat)) {
+		if data == "" || (!privateChat(c) && !isVolunteerChat(c, pc.volunteerChat)) {
 			return in, false
 		}
 		in.Key = key(c.ID)
@@ -191,7 +192,7 @@ func convert(u *update, now time.Time, pc parseConfig) (in bot.Inbound, ok bool)
 		in.At = now
 	case u.MyChatMember != nil:
 		cm := u.MyChatMember
-		if cm.Chat.Type != models.ChatTypePrivate {
+		if !privateChat(cm.Chat) {
 			return in, false
 		}
 		switch cm.NewChatMember.Status {
@@ -213,6 +214,13 @@ func convert(u *update, now time.Time, pc parseConfig) (in bot.Inbound, ok bool)
 		return in, false
 	}
 	return in, true
+}
+
+// privateChat reports whether c is a private chat with a user: its type
+// says so and its id is a user's, above 0 (groups and channels have
+// negative ids; an update that claims otherwise is not Telegram's).
+func privateChat(c chat) bool {
+	return c.Type == models.ChatTypePrivate && c.ID > 0
 }
 
 // isVolunteerChat reports whether c is the configured volunteers' group.

@@ -141,6 +141,11 @@ func TestConvertVolunteerTaps(t *testing.T) {
 		{"no data left", tap("-1001234", "supergroup", `\u0000`)},
 		{"a message in the volunteers' group", `{"update_id":73,"message":{"message_id":1,"date":1,"chat":{"id":-1001234,"type":"supergroup"},"from":{"id":7,"is_bot":false,"first_name":"M"},"text":"nhận #12"}}`},
 		{"an edit in the volunteers' group", `{"update_id":74,"edited_message":{"message_id":1,"date":1,"chat":{"id":-1001234,"type":"supergroup"},"text":"x"}}`},
+		// a private chat's id is its user's, above 0 (found by FuzzDecodeUpdate's long run)
+		{"a private chat with a group's id", `{"update_id":75,"message":{"message_id":1,"date":1,"chat":{"id":-1001234,"type":"private"},"text":"x"}}`},
+		{"a private chat with id 0", `{"update_id":76,"message":{"message_id":1,"date":1,"chat":{"id":0,"type":"private"},"text":"x"}}`},
+		{"a private tap with a group's id", tap("-1001234", "private", "t:12:claim")},
+		{"a block in a private chat with a group's id", `{"update_id":77,"my_chat_member":{"chat":{"id":-5,"type":"private"},"from":{"id":7,"is_bot":false,"first_name":"M"},"date":1,"old_chat_member":{"status":"member","user":{"id":1,"is_bot":true,"first_name":"b"}},"new_chat_member":{"status":"kicked","user":{"id":1,"is_bot":true,"first_name":"b"}}}}`},
 	}
 	for _, tt := range ignored {
 		if in, ok := convertBody(t, tt.body, pc); ok {

@@ -19,6 +19,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gocua/gocua/bot"
+	"github.com/gocua/gocua/bot/platform"
 )
 
 // CookieName is the visitor id cookie.
@@ -173,7 +174,7 @@ func (a *Adapter) serveSend(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusForbidden, "no valid visitor cookie: open /chat first")
 		return
 	}
-	if ok, retry := a.addrSends.reserve(clientAddr(r), a.cfg.Now()); !ok {
+	if ok, retry := a.addrSends.reserve(platform.ClientAddr(r), a.cfg.Now()); !ok {
 		w.Header().Set("Retry-After", strconv.Itoa(max(int(math.Ceil(retry.Seconds())), 1)))
 		a.log.Info("web chat send rate limited for the address")
 		apiError(w, http.StatusTooManyRequests, "too many messages from this address")

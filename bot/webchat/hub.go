@@ -73,10 +73,13 @@ func (h *hub) notify(visitor string) {
 }
 
 // limiter is a token bucket per key (a visitor, an address). Idle visitors are swept on use, so
-// it needs no goroutine of its own.
+// it needs no goroutine of its own. It remembers at most max keys: a flood of new keys (many
+// addresses, many visitors) makes it forget one at random for each new one once full, so its
+// memory stays bounded; only a key among more than max active at once can get a fresh bucket.
 type limiter struct {
 	rate  rate.Limit
 	burst int
+	max   int
 
 	mu        sync.Mutex
 	visitors  map[string]*visitorLimit
@@ -88,8 +91,15 @@ type visitorLimit struct {
 	seen time.Time
 }
 
-func newLimiter(perSecond float64, burst int) *limiter {
-	return &limiter{rate: rate.Limit(perSecond), burst: burst, visitors: make(map[string]*visitorLimit)}
+func newLimiter(perSecond float64, burst, maxKeys int) *limiter {
+	return &limiter{rate: rate.Limit(perSecond), burst: burst, max: maxKeys, visitors: make(map[string]*visitorLimit)}
+}
+
+// size is how many keys l remembers.
+func (l *limiter) size() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.visitors)
 }
 
 // reserve takes one token for visitor. When none is left it returns false
@@ -108,6 +118,12 @@ func (l *limiter) reserve(visitor string, now time.Time) (ok bool, retry time.Du
 	}
 	v := l.visitors[visitor]
 	if v == nil {
+		for k := range l.visitors {
+			if len(l.visitors) < l.max {
+				break
+			}
+			delete(l.visitors, k) // map order: one at random
+		}
 		v = &visitorLimit{l: rate.NewLimiter(l.rate, l.burst)}
 		l.visitors[visitor] = v
 	}

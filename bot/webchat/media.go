@@ -18,6 +18,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gocua/gocua/bot"
+	"github.com/gocua/gocua/bot/platform"
 )
 
 // Photos. A resident's photo is POSTed to /chat/api/upload, checked by its
@@ -211,7 +212,7 @@ func (a *Adapter) serveUpload(w http.ResponseWriter, r *http.Request) {
 	}
 	log := a.log.With("visitor", vid)
 	// limits first: a refused upload is not read
-	if ok, retry := a.addrSends.reserve(clientAddr(r), a.cfg.Now()); !ok {
+	if ok, retry := a.addrSends.reserve(platform.ClientAddr(r), a.cfg.Now()); !ok {
 		w.Header().Set("Retry-After", strconv.Itoa(max(int(math.Ceil(retry.Seconds())), 1)))
 		log.Info("web chat upload rate limited for the address")
 		apiError(w, http.StatusTooManyRequests, "too many messages from this address")

@@ -9,15 +9,14 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
-	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/gocua/gocua/bot"
+	"github.com/gocua/gocua/bot/platform"
 )
 
 // Visitor cookies are signed, so that a script cannot mint visitor ids and
@@ -160,7 +159,7 @@ func (a *Adapter) visitor(w http.ResponseWriter, r *http.Request, issue bool) (s
 	if !issue {
 		return "", nil
 	}
-	if ok, _ := a.newVisitors.reserve(clientAddr(r), now); !ok {
+	if ok, _ := a.newVisitors.reserve(platform.ClientAddr(r), now); !ok {
 		return "", errBusy
 	}
 	var b [16]byte
@@ -189,50 +188,4 @@ func (a *Adapter) setCookie(w http.ResponseWriter, r *http.Request, id string) {
 		}
 	}
 	http.SetCookie(w, c)
-}
-
-// clientAddr is the address limits are counted against: the peer, or —
-// when the peer is a reverse proxy on this host or a private network — the
-// nearest public address in X-Forwarded-For (or X-Real-IP). IPv6 addresses
-// count per /64, which one household or phone usually has to itself.
-func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil {
-		return host
-	}
-	ip = ip.Unmap()
-	if proxy(ip) {
-		hops := strings.Split(r.Header.Get("X-Forwarded-For"), ",")
-		found := false
-		for i := len(hops) - 1; i >= 0; i-- {
-			hop, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
-			if err != nil {
-				break
-			}
-			ip, found = hop.Unmap(), true
-			if !proxy(ip) {
-				break
-			}
-		}
-		if !found {
-			if real, err := netip.ParseAddr(strings.TrimSpace(r.Header.Get("X-Real-IP"))); err == nil {
-				ip = real.Unmap()
-			}
-		}
-	}
-	if ip.Is6() {
-		p, _ := ip.Prefix(64)
-		return p.String()
-	}
-	return ip.String()
-}
-
-// proxy reports whether ip is where a reverse proxy in front of gocua
-// would be: this host or a private network.
-func proxy(ip netip.Addr) bool {
-	return ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast()
 }

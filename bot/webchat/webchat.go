@@ -98,6 +98,11 @@ type Config struct {
 	// its visitors together (default 10/s in bursts of 30).
 	AddrRate  float64
 	AddrBurst int
+	// MaxTracked is how many keys each of these limits remembers at most
+	// (default 16,384 addresses or visitors, about 4 MB each): beyond it
+	// a new key makes one forget another at random, so a flood from many
+	// addresses cannot grow memory without bound.
+	MaxTracked int
 	// Keys sign the visitor cookies (required).
 	Keys Keys
 	// Uploads keeps photos: those residents upload and those volunteers
@@ -159,6 +164,7 @@ func New(cfg Config, h Handler, hist History, log *slog.Logger) (*Adapter, error
 	cfg.NewVisitorBurst = cmp.Or(cfg.NewVisitorBurst, 60)
 	cfg.AddrRate = cmp.Or(cfg.AddrRate, 10)
 	cfg.AddrBurst = cmp.Or(cfg.AddrBurst, 30)
+	cfg.MaxTracked = cmp.Or(cfg.MaxTracked, 16384)
 	cfg.MaxUpload = cmp.Or(cfg.MaxUpload, bot.MaxUpload)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -170,12 +176,12 @@ func New(cfg Config, h Handler, hist History, log *slog.Logger) (*Adapter, error
 		cfg: cfg, h: h, hist: hist, log: log,
 		origins: make(map[string]bool),
 		hub:     newHub(),
-		limits:  newLimiter(cfg.Rate, cfg.Burst),
+		limits:  newLimiter(cfg.Rate, cfg.Burst, cfg.MaxTracked),
 		assets:  make(map[string]asset),
 		done:    make(chan struct{}),
 
-		newVisitors: newLimiter(cfg.NewVisitorRate, cfg.NewVisitorBurst),
-		addrSends:   newLimiter(cfg.AddrRate, cfg.AddrBurst),
+		newVisitors: newLimiter(cfg.NewVisitorRate, cfg.NewVisitorBurst, cfg.MaxTracked),
+		addrSends:   newLimiter(cfg.AddrRate, cfg.AddrBurst, cfg.MaxTracked),
 		keys:        &keyring{src: cfg.Keys},
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -5,64 +5,28 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/gocua/gocua/bot"
+	"github.com/gocua/gocua/bot/netguard"
 )
 
 // ErrFileTooLarge is wrapped by Fetch's errors for a file over the
 // caller's limit. It wraps bot.ErrRejected: fetching it again cannot help.
 var ErrFileTooLarge = fmt.Errorf("zalo: file is over the size limit: %w", bot.ErrRejected)
 
-// errPrivate refuses addresses inside the host's networks.
-var errPrivate = errors.New("zalo: refusing to fetch from a private or local address")
-
 // NewFetchClient is the HTTP client that downloads files residents sent
-// (Zalo gives their addresses, on its CDN). The addresses come from signed
-// webhooks, but a client that fetches what it is told must not reach into
-// the host's own network: unless allowPrivate (tests on 127.0.0.1), it
-// refuses loopback, private, link-local and unspecified addresses at dial
-// time, after DNS, so a name that resolves inside is refused too.
+// (Zalo gives their addresses, on its CDN) and pictures named by address.
+// The addresses come from signed webhooks, flows and broadcasts, but a
+// client that fetches what it is told must not reach into the host's own
+// network: unless allowPrivate (tests on 127.0.0.1), it connects only to
+// public addresses, checked at dial time after DNS (netguard.Client), so a
+// name that resolves inside and a redirect there are refused too.
 func NewFetchClient(allowPrivate bool) *http.Client {
-	d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
-	if !allowPrivate {
-		d.Control = func(_, address string, _ syscall.RawConn) error {
-			ap, err := netip.ParseAddrPort(address)
-			if err != nil {
-				return fmt.Errorf("%w: %s", errPrivate, address)
-			}
-			ip := ap.Addr().Unmap()
-			if ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
-				ip.IsUnspecified() || ip.IsMulticast() || ip.IsInterfaceLocalMulticast() {
-				return fmt.Errorf("%w: %s", errPrivate, ip)
-			}
-			return nil
-		}
-	}
-	return &http.Client{
-		Timeout: 60 * time.Second,
-		Transport: &http.Transport{
-			Proxy:                 http.ProxyFromEnvironment,
-			DialContext:           d.DialContext,
-			ForceAttemptHTTP2:     true,
-			MaxIdleConns:          32,
-			IdleConnTimeout:       90 * time.Second,
-			TLSHandshakeTimeout:   10 * time.Second,
-			ResponseHeaderTimeout: 20 * time.Second,
-		},
-		CheckRedirect: func(req *http.Request, via []*http.Request) error {
-			if len(via) >= 3 {
-				return errors.New("zalo: too many redirects")
-			}
-			return checkScheme(req.URL)
-		},
-	}
+	return netguard.Client(60*time.Second, allowPrivate)
 }
 
 func checkScheme(u *url.URL) error {
@@ -91,7 +55,7 @@ func Fetch(ctx context.Context, c *http.Client, rawURL string, max int64) (io.Re
 	}
 	resp, err := c.Do(req)
 	if err != nil {
-		if errors.Is(err, errPrivate) {
+		if errors.Is(err, netguard.ErrBlocked) {
 			return nil, 0, "", fmt.Errorf("%w: %w", err, bot.ErrRejected)
 		}
 		return nil, 0, "", fmt.Errorf("zalo: fetch media from %s: %w", u.Host, err)

@@ -100,8 +100,10 @@ type Main struct {
 	ZaloBot  *zalo.Adapter
 	ZaloOA   *oa.Adapter
 	Web      *webchat.Adapter
-	// AllowPrivateMedia lets the Zalo adapters download residents' files
-	// from private addresses (tests serve them on 127.0.0.1).
+	// AllowPrivateMedia lets gocua download residents' Zalo files and the
+	// pictures flows and broadcasts name by address from loopback and
+	// private addresses (tests serve them on 127.0.0.1); unset, it refuses
+	// them (bot/netguard). No configuration variable sets it.
 	AllowPrivateMedia bool
 	// MediaClient, when set, downloads the pictures guides name by address
 	// (tests trust their own https server with it).

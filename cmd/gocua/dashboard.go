@@ -45,6 +45,7 @@ func (m *Main) startDashboard(cfg config.Config, mux *http.ServeMux, enqueuers m
 	var err error
 	m.Dashboard, err = dashboard.New(dcfg, dashboard.Deps{
 		Store: m.DB.Dashboard(), Staff: m.DB.Desk(), Core: m.Service, Broadcasts: m.DB.Broadcasts(), Uploads: m.DB.Uploads(),
+		Limiter: m.Redis,
 	}, m.Log.With("component", "dashboard"))
 	if err != nil {
 		return err

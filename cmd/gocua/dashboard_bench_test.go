@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gocua/gocua/bot"
+	"github.com/gocua/gocua/bot/dashboard"
 	"github.com/gocua/gocua/flows"
 )
 
@@ -34,7 +35,9 @@ func BenchmarkDashboardPages(b *testing.B) {
 	}
 	org := newChatID()
 	h := start(b, nil, withEnv("GOCUA_DATABASE_URL", freshDatabase(b)),
-		withEnv("GOCUA_ADMINS", "telegram:"+strconv.FormatInt(org, 10)))
+		withEnv("GOCUA_ADMINS", "telegram:"+strconv.FormatInt(org, 10)),
+		// every session signs in from 127.0.0.1, at once
+		withMain(func(m *Main) { m.DashboardTune = func(c *dashboard.Config) { c.LoginBurst = 2 * sessions } }))
 	ctx := context.Background()
 	v, err := h.main.DB.Desk().EnsureOrganizer(ctx, key(org), key(org), "Chị Lan", time.Now())
 	if err != nil {

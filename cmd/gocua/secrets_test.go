@@ -7,20 +7,27 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gocua/gocua/bot/telegram/telegramtest"
+	"github.com/gocua/gocua/bot/zalo/oa/oatest"
+	"github.com/gocua/gocua/bot/zalo/zalotest"
 	"github.com/gocua/gocua/store"
 )
 
 // TestSecretsNeverLogged holds a whole conversation at debug level — /start,
 // buttons, free text with an OTP and an ID number, a handoff and messages to
-// the waiting ticket, a web chat exchange, refused webhook calls, a Bot API
-// outage and a PostgreSQL outage — and then reads every log line: neither the
-// bot token, the webhook secret, the database password, the OTP nor the ID
-// number may appear in any of them.
+// the waiting ticket, a web chat exchange, refused webhook calls, both Zalo
+// channels (refused calls, a failed send, an expired OA token), the
+// dashboard's sign-in (from the bot and from `gocua dashboard link`), a Bot
+// API outage and a PostgreSQL outage — and then reads every log line:
+// neither the bot token, the webhook secret, the database password, the OTP,
+// the ID number, the Zalo bot's token and webhook secret, the OA's app
+// secret, secret key, refresh and access tokens, a dashboard link's token
+// nor a session cookie may appear in any of them.
 func TestSecretsNeverLogged(t *testing.T) {
 	const (
 		dbPassword = "pgPa55-never-logged"
@@ -29,7 +36,8 @@ func TestSecretsNeverLogged(t *testing.T) {
 	)
 	// PostgreSQL trusts 127.0.0.1, so the password is accepted whatever it is;
 	// the database goes through a proxy so it can be cut.
-	u, err := url.Parse(testDB.url)
+	// a database of its own: the OA's token pair is rotated by this test's fake OAuth
+	u, err := url.Parse(freshDatabase(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,10 +47,13 @@ func TestSecretsNeverLogged(t *testing.T) {
 	api := telegramtest.New(t)
 	apiURL, _ := url.Parse(api.URL())
 	apiProxy := newTCPProxy(t, apiURL.Host)
-	h := start(t, api,
+	zb, oas := zalotest.New(t), oatest.New(t)
+	org := newChatID()
+	h := start(t, api, append(zaloOptions(t, zb, oas),
 		withEnv("GOCUA_DATABASE_URL", u.String()),
 		withEnv("GOCUA_TELEGRAM_API_URL", "http://"+apiProxy.Addr()),
-		withEnv("GOCUA_PUBLIC_URL", "https://bot.example.gov.vn"))
+		withEnv("GOCUA_PUBLIC_URL", "https://bot.example.gov.vn"),
+		withEnv("GOCUA_ADMINS", "telegram:"+strconv.FormatInt(org, 10)))...)
 	chat := newChatID()
 	ctx := context.Background()
 	var errs []string // errors returned rather than logged: what the CLI prints
@@ -118,6 +129,10 @@ func TestSecretsNeverLogged(t *testing.T) {
 		t.Fatalf("no reply in the web chat: %s", hist)
 	}
 
+	// Zalo and the dashboard
+	zaloSecrets, cliErrs := secretsOfZaloAndDashboard(t, h, zb, oas, org, u.String(), otp)
+	errs = append(errs, cliErrs)
+
 	// the Bot API unreachable while replies are sent: errors carry request URLs
 	apiProxy.Cut()
 	h.send(textUpdate(nextUpdateID(), chat, "/menu"))
@@ -147,11 +162,23 @@ func TestSecretsNeverLogged(t *testing.T) {
 	if !strings.Contains(logs, "level=DEBUG") || !strings.Contains(logs, "update_id=") {
 		t.Fatalf("the test did not log at debug level:\n%s", logs)
 	}
+	for _, want := range []string{"channel=zalo-bot", "channel=zalo-oa", "refreshing it", "dashboard: signed in"} {
+		if !strings.Contains(logs, want) {
+			t.Fatalf("the Zalo and dashboard paths logged no %q:\n%s", want, logs)
+		}
+	}
 	tokenSecret := telegramtest.Token[strings.IndexByte(telegramtest.Token, ':')+1:]
-	for what, s := range map[string]string{
+	secrets := map[string]string{
 		"the bot token": tokenSecret, "the webhook secret": testSecret, "the database password": dbPassword,
 		"the OTP": otp, "the ID number": idNumber,
-	} {
+	}
+	for what, s := range zaloSecrets {
+		if s == "" {
+			t.Fatalf("%s is empty", what)
+		}
+		secrets[what] = s
+	}
+	for what, s := range secrets {
 		for i, line := range strings.Split(logs, "\n") {
 			if strings.Contains(line, s) {
 				t.Errorf("log line %d holds %s: %s", i+1, what, line)
