@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -434,25 +435,32 @@ func TestLoad_QuietHoursOff(t *testing.T) {
 }
 
 // GOCUA_REDIS_URL with addr= parameters names a Redis Cluster
-// (redis.ParseClusterURL's form): a good one loads and validates as it is;
-// a malformed one is refused by Load, naming the variable and the reason,
-// never quoting the password.
-func TestLoad_RedisClusterURL(t *testing.T) {
+// (redis.ParseClusterURL's form), with master_name= a master through Redis
+// Sentinel (redis.ParseFailoverURL's): a good one loads and validates as it
+// is; a malformed one is refused by Load, naming the variable, the kind of
+// URL and the reason, never quoting the password.
+func TestLoad_RedisURL(t *testing.T) {
 	const pw = "clusterPW-9f3"
 	tests := []struct {
 		name, url string
 		want      string // "" for a URL that loads; else what the error must say
+		kind      string // what the error says the URL is ("": a Redis Cluster URL)
 	}{
-		{"three nodes", "redis://10.0.0.1:7000?addr=10.0.0.2:7000&addr=10.0.0.3:7000", ""},
-		{"tls and password", "rediss://default:" + pw + "@cache-1:6380?addr=cache-2:6380", ""},
-		{"database 0", "redis://h1:7000/0?addr=h2:7000&read_only=true", ""},
-		{"single node", "redis://:" + pw + "@cache:6379/3", ""},
-		{"database", "redis://:" + pw + "@h1:7000/2?addr=h2:7000", `cannot choose database "2"`},
-		{"addr without port", "redis://:" + pw + "@h1:7000?addr=h2", "unable to parse addr param: h2"},
-		{"empty addr", "redis://:" + pw + "@h1:7000?addr=", "unable to parse addr param"},
-		{"unknown option", "redis://:" + pw + "@h1:7000?addr=h2:7000&db=1", "unexpected option: db"},
-		{"bad option value", "redis://:" + pw + "@h1:7000?addr=h2:7000&max_redirects=many", "max_redirects"},
-		{"scheme", "http://:" + pw + "@h1:7000?addr=h2:7000", "invalid URL scheme"},
+		{"three nodes", "redis://10.0.0.1:7000?addr=10.0.0.2:7000&addr=10.0.0.3:7000", "", ""},
+		{"tls and password", "rediss://default:" + pw + "@cache-1:6380?addr=cache-2:6380", "", ""},
+		{"database 0", "redis://h1:7000/0?addr=h2:7000&read_only=true", "", ""},
+		{"single node", "redis://:" + pw + "@cache:6379/3", "", ""},
+		{"database", "redis://:" + pw + "@h1:7000/2?addr=h2:7000", `cannot choose database "2"`, ""},
+		{"addr without port", "redis://:" + pw + "@h1:7000?addr=h2", "unable to parse addr param: h2", ""},
+		{"empty addr", "redis://:" + pw + "@h1:7000?addr=", "unable to parse addr param", ""},
+		{"unknown option", "redis://:" + pw + "@h1:7000?addr=h2:7000&db=1", "unexpected option: db", ""},
+		{"bad option value", "redis://:" + pw + "@h1:7000?addr=h2:7000&max_redirects=many", "max_redirects", ""},
+		{"scheme", "http://:" + pw + "@h1:7000?addr=h2:7000", "invalid URL scheme", ""},
+		{"three sentinels", "redis://:" + pw + "@10.0.0.1:26379/2?master_name=gocua&addr=10.0.0.2:26379&addr=10.0.0.3:26379", "", ""},
+		{"one sentinel, tls", "rediss://10.0.0.1:26379?master_name=gocua&password=" + pw, "", ""},
+		{"sentinel without a name", "redis://:" + pw + "@10.0.0.1:26379?master_name=", "needs the master's name", "Sentinel"},
+		{"sentinel option", "redis://:" + pw + "@10.0.0.1:26379?master_name=gocua&colour=blue", "unexpected option: colour", "Sentinel"},
+		{"sentinel database", "redis://:" + pw + "@10.0.0.1:26379/x?master_name=gocua", "invalid database number", "Sentinel"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -473,49 +481,9 @@ func TestLoad_RedisClusterURL(t *testing.T) {
 				t.Fatalf("Load(%s) succeeded, want an error saying %q", tt.url, tt.want)
 			}
 			msg := err.Error()
-			if !strings.HasPrefix(msg, "GOCUA_REDIS_URL: ") || !strings.Contains(msg, "Redis Cluster") || !strings.Contains(msg, tt.want) {
-				t.Errorf("error %q should name GOCUA_REDIS_URL, say it is about a Redis Cluster URL and say %q", msg, tt.want)
-			}
-			if strings.Contains(msg, pw) {
-				t.Errorf("error %q shows the password", msg)
-			}
-		})
-	}
-}
-
-// GOCUA_REDIS_URL with master_name= names a master through Redis Sentinel
-// (redis.ParseFailoverURL's form): a good one loads as it is; a malformed
-// one is refused by Load, naming the variable, never quoting the password.
-func TestLoad_RedisSentinelURL(t *testing.T) {
-	const pw = "sentinelPW-4c1"
-	tests := []struct {
-		name, url string
-		want      string // "" for a URL that loads; else what the error must say
-	}{
-		{"three sentinels", "redis://:" + pw + "@10.0.0.1:26379/2?master_name=gocua&addr=10.0.0.2:26379&addr=10.0.0.3:26379", ""},
-		{"one sentinel, tls", "rediss://10.0.0.1:26379?master_name=gocua", ""},
-		{"no name", "redis://:" + pw + "@10.0.0.1:26379?master_name=", "needs the master's name"},
-		{"unknown option", "redis://:" + pw + "@10.0.0.1:26379?master_name=gocua&colour=blue", "unexpected option: colour"},
-		{"bad database", "redis://:" + pw + "@10.0.0.1:26379/x?master_name=gocua", "invalid database number"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c, err := Load(env{"GOCUA_REDIS_URL": tt.url}.get)
-			if tt.want == "" {
-				if err == nil {
-					err = c.Validate()
-				}
-				if err != nil || c.RedisURL.Reveal() != tt.url {
-					t.Fatalf("%s: %v (loaded %q)", tt.url, err, c.RedisURL.Reveal())
-				}
-				return
-			}
-			if err == nil {
-				t.Fatalf("Load(%s) succeeded, want an error saying %q", tt.url, tt.want)
-			}
-			msg := err.Error()
-			if !strings.HasPrefix(msg, "GOCUA_REDIS_URL: ") || !strings.Contains(msg, "Sentinel") || !strings.Contains(msg, tt.want) {
-				t.Errorf("error %q should name GOCUA_REDIS_URL, say it is about a Sentinel URL and say %q", msg, tt.want)
+			kind := cmp.Or(tt.kind, "Redis Cluster")
+			if !strings.HasPrefix(msg, "GOCUA_REDIS_URL: ") || !strings.Contains(msg, kind) || !strings.Contains(msg, tt.want) {
+				t.Errorf("error %q should name GOCUA_REDIS_URL, say it is about a %s URL and say %q", msg, kind, tt.want)
 			}
 			if strings.Contains(msg, pw) {
 				t.Errorf("error %q shows the password", msg)

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -16,52 +17,70 @@ import (
 )
 
 // The package's Redis tests also run on a real three-master Redis Cluster
-// (the "cluster" entry of redisServers). It is started once, by the first
-// test that needs it, and stopped by TestMain (closeCluster) after the
-// last. It needs redis-server and redis-cli (Debian packages redis-server
-// and redis-tools): without them every cluster test fails.
+// (the "cluster" entry of redisServers) and on a master reached through
+// Redis Sentinel (the "sentinel" entry, see sentinel_test.go). Each is
+// started once, by the first test that needs it, and stopped by TestMain
+// (closeShared) after the last. They need redis-server and redis-cli
+// (Debian packages redis-server and redis-tools): without them those tests
+// fail.
 
-// sharedCluster is the package's cluster; once guards starting it.
-var sharedCluster struct {
+// sharedServer is a server the package's tests share; once guards starting it.
+type sharedServer struct {
 	once sync.Once
-	c    *storetest.Cluster
 	dir  string
+	url  string
+	stop func() error
 	err  error
 }
+
+var sharedCluster, sharedSentinel sharedServer
+
+// get returns the server's URL, starting it with start (in a temporary
+// directory of its own) on first use.
+func (s *sharedServer) get(t testing.TB, name string, start func(ctx context.Context, dir string) (url string, stop func() error, err error)) string {
+	t.Helper()
+	s.once.Do(func() {
+		if s.dir, s.err = os.MkdirTemp("", "gocua-store-"+name+"-"); s.err != nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		s.url, s.stop, s.err = start(ctx, s.dir)
+	})
+	if s.err != nil {
+		t.Fatalf("redis %s: %v", name, s.err)
+	}
+	return s.url
+}
+
+// close stops the server if a test started it.
+func (s *sharedServer) close() error {
+	var err error
+	if s.stop != nil {
+		err = s.stop()
+	}
+	if s.dir != "" {
+		if rerr := os.RemoveAll(s.dir); err == nil {
+			err = rerr
+		}
+	}
+	return err
+}
+
+// closeShared stops the shared servers the tests started.
+func closeShared() error { return errors.Join(sharedCluster.close(), sharedSentinel.close()) }
 
 // clusterURL returns the shared cluster's URL, starting the cluster on
 // first use. Tests keep apart by key prefix (newTestRedis): a cluster has
 // only DB 0.
 func clusterURL(t testing.TB) string {
-	t.Helper()
-	sc := &sharedCluster
-	sc.once.Do(func() {
-		if sc.dir, sc.err = os.MkdirTemp("", "gocua-store-cluster-"); sc.err != nil {
-			return
+	return sharedCluster.get(t, "cluster", func(ctx context.Context, dir string) (string, func() error, error) {
+		c, err := storetest.StartCluster(ctx, dir)
+		if err != nil {
+			return "", nil, err
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		sc.c, sc.err = storetest.StartCluster(ctx, sc.dir)
+		return c.URL(), c.Close, nil
 	})
-	if sc.err != nil {
-		t.Fatalf("redis cluster: %v", sc.err)
-	}
-	return sc.c.URL()
-}
-
-// closeCluster stops the shared cluster if a test started it.
-func closeCluster() error {
-	sc := &sharedCluster
-	var err error
-	if sc.c != nil {
-		err = sc.c.Close()
-	}
-	if sc.dir != "" {
-		if rerr := os.RemoveAll(sc.dir); err == nil {
-			err = rerr
-		}
-	}
-	return err
 }
 
 // OpenRedis opens a cluster client for a URL with addr= parameters, and

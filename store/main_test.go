@@ -70,10 +70,7 @@ func runTests(m *testing.M) int {
 		}
 	}()
 	defer func() {
-		if err := closeCluster(); err != nil {
-			fmt.Fprintln(os.Stderr, "store tests:", err)
-		}
-		if err := closeSentinel(); err != nil {
+		if err := closeShared(); err != nil {
 			fmt.Fprintln(os.Stderr, "store tests:", err)
 		}
 	}()
