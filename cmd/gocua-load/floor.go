@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -13,17 +12,14 @@ import (
 	"strconv"
 	"time"
 
-	tgbot "github.com/go-telegram/bot"
-	"github.com/go-telegram/bot/models"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/gocua/gocua/bot/telegram/floor"
 )
 
-// The floor is the cheapest bot with gocua's I/O shape, to measure gocua
-// against: per update one Redis GET and one SET of the chat's key and one
-// sendMessage, through go-telegram/bot. Its webhook answers 200 only once the
-// reply was sent (go-telegram/bot's own WebhookHandler answers as soon as
-// the update is queued in memory, which would lose it in a crash), and 500
-// when anything failed, so that Telegram posts the update again.
+// The floor (package bot/telegram/floor) is the cheapest bot with gocua's
+// I/O shape, to measure gocua against; here it gets Redis for its count and
+// a listener.
 
 // floorPrefix starts the floor's Redis keys.
 const floorPrefix = "gocua-load-floor"
@@ -55,12 +51,12 @@ func runFloor(ctx context.Context, args []string, stderr io.Writer) error {
 	client := &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{
 		MaxIdleConns: 256, MaxIdleConnsPerHost: 256, IdleConnTimeout: 90 * time.Second,
 	}}
-	b, err := tgbot.New(botToken, tgbot.WithServerURL(cfg.apiURL), tgbot.WithSkipGetMe(), tgbot.WithHTTPClient(15*time.Second, client))
+	snd, err := floor.NewSender(cfg.apiURL, botToken, client)
 	if err != nil {
-		return fmt.Errorf("bot: %w", err)
+		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	f := &floor{rdb: rdb, bot: b, prefix: cfg.prefix, log: log}
+	f := &floor.Echo{Secret: webhookSecret, Store: redisCount{rdb, cfg.prefix}, Sender: snd, Log: log}
 	mux := http.NewServeMux()
 	mux.Handle("POST /webhook/telegram", f)
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
@@ -93,49 +89,22 @@ func runFloor(ctx context.Context, args []string, stderr io.Writer) error {
 	return nil
 }
 
-// floor is the echo bot's webhook.
-type floor struct {
+// redisCount is the floor's count: a Redis GET and SET of the chat's key.
+type redisCount struct {
 	rdb    *redis.Client
-	bot    *tgbot.Bot
 	prefix string
-	log    *slog.Logger
 }
 
-// ServeHTTP takes one update: decode, GET and SET the chat's count,
-// sendMessage the text back, then 200.
-func (f *floor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Header.Get("X-Telegram-Bot-Api-Secret-Token") != webhookSecret {
-		http.Error(w, "forbidden", http.StatusForbidden)
-		return
+func (c redisCount) key(chat int64) string { return c.prefix + ":chat:" + strconv.FormatInt(chat, 10) }
+
+func (c redisCount) Get(ctx context.Context, chat int64) (int64, error) {
+	n, err := c.rdb.Get(ctx, c.key(chat)).Int64()
+	if errors.Is(err, redis.Nil) {
+		return 0, nil
 	}
-	var u models.Update
-	if err := json.NewDecoder(r.Body).Decode(&u); err != nil {
-		http.Error(w, "bad update", http.StatusBadRequest)
-		return
-	}
-	if u.Message == nil || u.Message.Text == "" {
-		w.WriteHeader(http.StatusOK) // nothing to echo
-		return
-	}
-	ctx := r.Context()
-	key := f.prefix + ":chat:" + strconv.FormatInt(u.Message.Chat.ID, 10)
-	n, err := f.rdb.Get(ctx, key).Int64()
-	if err != nil && !errors.Is(err, redis.Nil) {
-		f.fail(w, "redis get", err)
-		return
-	}
-	if err := f.rdb.Set(ctx, key, n+1, time.Hour).Err(); err != nil {
-		f.fail(w, "redis set", err)
-		return
-	}
-	if _, err := f.bot.SendMessage(ctx, &tgbot.SendMessageParams{ChatID: u.Message.Chat.ID, Text: u.Message.Text}); err != nil {
-		f.fail(w, "sendMessage", err)
-		return
-	}
-	w.WriteHeader(http.StatusOK)
+	return n, err
 }
 
-func (f *floor) fail(w http.ResponseWriter, what string, err error) {
-	f.log.Warn("update failed", "step", what, "err", err)
-	http.Error(w, what+" failed", http.StatusInternalServerError)
+func (c redisCount) Set(ctx context.Context, chat int64, n int64) error {
+	return c.rdb.Set(ctx, c.key(chat), n, floor.CountTTL).Err()
 }

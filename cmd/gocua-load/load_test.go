@@ -15,8 +15,7 @@ import (
 	"testing"
 	"time"
 
-	tgbot "github.com/go-telegram/bot"
-	"github.com/go-telegram/bot/models"
+	"github.com/gocua/gocua/bot/telegram/floor"
 )
 
 // TestMain lets the test binary be the floor's child process too, as
@@ -103,12 +102,19 @@ func TestLoadOpenLoop(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = l.Close() })
-	b, err := tgbot.New(botToken, tgbot.WithServerURL(l.APIURL()), tgbot.WithSkipGetMe())
+	b, err := floor.NewSender(l.APIURL(), botToken, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	type update struct {
+		ID      int64 `json:"update_id"`
+		Message *struct {
+			Chat struct{ ID int64 }
+			Text string
+		}
+	}
 	type got struct {
-		u  models.Update
+		u  update
 		at time.Time
 	}
 	var mu sync.Mutex
@@ -117,7 +123,7 @@ func TestLoadOpenLoop(t *testing.T) {
 		if r.Header.Get("X-Telegram-Bot-Api-Secret-Token") != webhookSecret {
 			t.Errorf("secret header %q", r.Header.Get("X-Telegram-Bot-Api-Secret-Token"))
 		}
-		var u models.Update
+		var u update
 		if err := json.NewDecoder(r.Body).Decode(&u); err != nil || u.Message == nil || u.Message.Chat.ID == 0 || u.Message.Text == "" {
 			t.Errorf("update %+v: %v", u, err)
 			return
@@ -126,7 +132,7 @@ func TestLoadOpenLoop(t *testing.T) {
 		updates = append(updates, got{u, time.Now()})
 		mu.Unlock()
 		time.Sleep(300 * time.Millisecond) // a slow bot: the load must not wait for it
-		if _, err := b.SendMessage(r.Context(), &tgbot.SendMessageParams{ChatID: u.Message.Chat.ID, Text: u.Message.Text}); err != nil {
+		if err := b.Send(r.Context(), u.Message.Chat.ID, u.Message.Text); err != nil {
 			t.Errorf("sendMessage: %v", err)
 		}
 	}))
