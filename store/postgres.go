@@ -29,9 +29,10 @@ const recordAttempts = 3
 // Postgres keeps durable records: residents, tickets and their transcripts,
 // flow events. It implements bot.Records. It is safe for concurrent use.
 type Postgres struct {
-	pool *pgxpool.Pool
-	db   *sql.DB // the pool through database/sql, for the Desk's shared SQL
-	log  *slog.Logger
+	pool  *pgxpool.Pool
+	db    *sql.DB // the pool through database/sql, for the Desk's shared SQL
+	log   *slog.Logger
+	group *groupCommit
 }
 
 var _ bot.Records = (*Postgres)(nil)
@@ -55,6 +56,7 @@ func OpenPostgres(ctx context.Context, url string, log *slog.Logger) (*Postgres,
 		pool.Close()
 		return nil, err
 	}
+	p.group = newGroupCommit(p)
 	return p, nil
 }
 
@@ -66,8 +68,10 @@ func (p *Postgres) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close closes the pool, waiting for acquired connections to be released.
+// Close writes the records queued for a group commit, then closes the
+// pool, waiting for acquired connections to be released.
 func (p *Postgres) Close() {
+	p.group.close()
 	_ = p.db.Close()
 	p.pool.Close()
 }
@@ -169,6 +173,18 @@ func (p *Postgres) Record(ctx context.Context, r bot.UpdateRecord) (bot.RecordRe
 	if r.UpdateID == "" {
 		return bot.RecordResult{}, fmt.Errorf("store: record %s: empty update id", r.Key)
 	}
+	if groupable(r) {
+		if err := p.group.record(ctx, r); err != nil {
+			return bot.RecordResult{}, err
+		}
+		return bot.RecordResult{}, nil
+	}
+	return p.recordAlone(ctx, r)
+}
+
+// recordAlone is Record in a round trip of its own, retried after a lost
+// race.
+func (p *Postgres) recordAlone(ctx context.Context, r bot.UpdateRecord) (bot.RecordResult, error) {
 	for attempt := 1; ; attempt++ {
 		res, err := p.record(ctx, r)
 		if err == nil {

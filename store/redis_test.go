@@ -858,18 +858,54 @@ func benchmarkLoadCommit(b *testing.B, url string) {
 
 // Without pool_size in the URL the pool holds at least 64 connections
 // (updates in flight hold one per round trip); the URL's own value wins.
+// Each connection's buffers are 8 KiB unless the URL sizes them.
 func TestRedisPoolSize(t *testing.T) {
-	for url, want := range map[string]int{
-		testEnv.redisURL: max(64, 10*runtime.GOMAXPROCS(0)),
-		testEnv.redisURL + map[bool]string{true: "&", false: "?"}[strings.Contains(testEnv.redisURL, "?")] + "pool_size=7": 7,
+	sep := map[bool]string{true: "&", false: "?"}[strings.Contains(testEnv.redisURL, "?")]
+	for url, want := range map[string][2]int{
+		testEnv.redisURL: {max(64, 10*runtime.GOMAXPROCS(0)), redisBufferSize},
+		testEnv.redisURL + sep + "pool_size=7&pipeline_read_buffer_size=65536": {7, 65536},
 	} {
 		client, err := newRedisClient(url)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := client.(*redis.Client).Options().PoolSize; got != want {
-			t.Errorf("%s: pool of %d, want %d", url, got, want)
+		o := client.(*redis.Client).Options()
+		if o.PoolSize != want[0] {
+			t.Errorf("%s: pool of %d, want %d", url, o.PoolSize, want[0])
+		}
+		if o.PipelineReadBufferSize != want[1] || o.ReadBufferSize != redisBufferSize ||
+			o.WriteBufferSize != redisBufferSize || o.PipelineWriteBufferSize != redisBufferSize {
+			t.Errorf("%s: buffers read %d write %d, pipeline read %d write %d; want %d and pipeline read %d", url,
+				o.ReadBufferSize, o.WriteBufferSize, o.PipelineReadBufferSize, o.PipelineWriteBufferSize, redisBufferSize, want[1])
 		}
 		client.Close()
+	}
+}
+
+// TestRedisStateLargerThanBuffers: a conversation and a message many times
+// a connection's buffer are stored and read back whole.
+func TestRedisStateLargerThanBuffers(t *testing.T) {
+	ctx := context.Background()
+	r, _, _ := newTestRedis(t, testEnv.redisURL, RedisOptions{})
+	key := tgKey("big")
+	big := strings.Repeat("Bác bấm vào nút Tiếp tục. ", 8000) // ≈ 230 KB
+	c := bot.Conversation{Key: key}
+	c.Flow.Vars = map[string]string{"note": big}
+	if _, err := r.Commit(ctx, c, "u1", []bot.Outbound{{ID: "m1", Text: big}}); err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := r.Load(ctx, key, "u2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Flow.Vars["note"] != big {
+		t.Errorf("state read back with %d bytes of the note, want %d", len(got.Flow.Vars["note"]), len(big))
+	}
+	msgs, _, err := r.Claim(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(msgs) != 1 || msgs[0].Text != big {
+		t.Errorf("outbox read back %d messages, want the one of %d bytes", len(msgs), len(big))
 	}
 }

@@ -29,8 +29,8 @@ const profileEnv = "GOCUA_LOAD_TOOL_CPUPROFILE"
 // profileHook is compiled into gocua's main package (go build -overlay, the
 // repository untouched) when -cpuprofile is set: the first SIGUSR1 starts the
 // CPU profile, the second writes it; SIGUSR2 writes where every goroutine
-// is (what the CPU profile cannot show: waiting) to <profile>.goroutines.
-// gocua's own HTTP server gets no pprof endpoint.
+// is (what the CPU profile cannot show: waiting) to <profile>.goroutines
+// and what its heap holds to <profile>.heap. gocua's own HTTP server gets no pprof endpoint.
 const profileHook = `package main
 
 import (
@@ -53,6 +53,10 @@ func init() {
 		for range dump {
 			if f, err := os.Create(path + ".goroutines"); err == nil {
 				pprof.Lookup("goroutine").WriteTo(f, 1)
+				f.Close()
+			}
+			if f, err := os.Create(path + ".heap"); err == nil {
+				pprof.Lookup("heap").WriteTo(f, 0)
 				f.Close()
 			}
 		}

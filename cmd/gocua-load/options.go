@@ -79,7 +79,7 @@ func parseOptions(args []string, out io.Writer) (options, error) {
 	fs.IntVar(&o.maxInflight, "max-inflight", 4096, "webhook posts in flight at most; arrivals beyond it are dropped and counted")
 	fs.StringVar(&steps, "steps", "250,500,1000,1500,2000,3000,4000,6000,8000", "capacity search: comma-separated rates, tried in order until one fails twice: p99 above -p99, or any update not posted or answered (empty: no search)")
 	fs.DurationVar(&o.p99, "p99", 25*time.Millisecond, "the capacity search's p99 bound")
-	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write gocua's CPU profile during the measurement at -rate to this `file`, and where its goroutines wait to file.goroutines (gocua is then built with a profiling hook; not with -gocua)")
+	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write gocua's CPU profile during the measurement at -rate to this `file`, where its goroutines wait to file.goroutines and its heap to file.heap (gocua is then built with a profiling hook; not with -gocua)")
 	fs.StringVar(&o.logs, "logs", "", "append the bots' logs to this file")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
