@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
 	"runtime"
@@ -153,6 +154,20 @@ func OpenRedis(ctx context.Context, url string, opts RedisOptions) (*Redis, erro
 	return r, nil
 }
 
+// RouteRedisLogs sends what go-redis itself logs (a Sentinel failover, a
+// connection it dropped, a cluster's topology reload) to log, at Warn,
+// instead of the standard library's logger on stderr, so it comes out in
+// gocua's log format with the rest. go-redis has one logger for the whole
+// process: the last call wins.
+func RouteRedisLogs(log *slog.Logger) { redis.SetLogger(redisLog{log}) }
+
+// redisLog adapts an slog.Logger to go-redis's logger.
+type redisLog struct{ log *slog.Logger }
+
+func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
+	l.log.WarnContext(ctx, "redis client: "+fmt.Sprintf(format, v...))
+}
+
 // IsClusterURL reports whether raw names a Redis Cluster rather than one
 // server: it has at least one addr= query parameter, go-redis's cluster URL
 // form (redis.ParseClusterURL), e.g.
@@ -228,8 +243,9 @@ func newRedisClient(raw string) (redis.UniversalClient, error) {
 	return redis.NewClusterClient(o), nil
 }
 
-// redisBufferSize is each Redis connection's read and write buffer when
-// the URL sets none (read_buffer_size and the like). go-redis's defaults
+// redisBufferSize is each Redis connection's read and write buffer (for
+// the pipeline connections, unless the URL sets pipeline_read_buffer_size
+// or pipeline_write_buffer_size). go-redis's defaults
 // are 32 KiB each, 128 KiB on its pipeline connections: with 64
 // connections per node they held about 7 MiB of gocua's heap under load
 // (cmd/gocua-load's heap profile), while gocua's commands and replies are

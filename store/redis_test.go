@@ -1,9 +1,11 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"runtime"
 	"slices"
 	"strings"
@@ -907,5 +909,25 @@ func TestRedisStateLargerThanBuffers(t *testing.T) {
 	}
 	if len(msgs) != 1 || msgs[0].Text != big {
 		t.Errorf("outbox read back %d messages, want the one of %d bytes", len(msgs), len(big))
+	}
+}
+
+// TestRouteRedisLogs: what go-redis logs comes out through gocua's logger.
+func TestRouteRedisLogs(t *testing.T) {
+	var buf bytes.Buffer
+	RouteRedisLogs(slog.New(slog.NewTextHandler(&buf, nil)))
+	t.Cleanup(func() { RouteRedisLogs(slog.Default()) })
+	client, err := newRedisClient(testEnv.redisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	key := fmt.Sprintf("t_%s_%d", sanitize(t.Name()), time.Now().UnixNano())
+	// go-redis logs that it rounds an expiry below a millisecond up
+	if err := client.Set(context.Background(), key, "1", 500*time.Microsecond).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got := buf.String(); !strings.Contains(got, "level=WARN") || !strings.Contains(got, "redis client: specified duration is 500µs") {
+		t.Errorf("logged %q, want go-redis's warning through slog", got)
 	}
 }

@@ -196,6 +196,7 @@ func (m *Main) openStores(ctx context.Context) error {
 		}
 		m.embRedis, m.Embedded.Redis, redisURL = emb, true, emb.URL()
 	}
+	store.RouteRedisLogs(m.Log)
 	var err error
 	ropts := store.RedisOptions{StateTTL: cfg.StateTTL, Prefix: m.RedisPrefix, Owner: m.replicaID(), LeaseTTL: m.Outbox.Lease}
 	if m.Redis, err = store.OpenRedis(ctx, redisURL, ropts); err != nil {
