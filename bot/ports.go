@@ -23,6 +23,17 @@ type Conversations interface {
 	Commit(ctx context.Context, c Conversation, updateID string, out []Outbound) (Committed, error)
 }
 
+// PacedCommitter is a Conversations that can also run the sender's pacing
+// check for a commit's first message in the commit's own round trip, so a
+// reply costs no round trip of its own to be admitted.
+type PacedCommitter interface {
+	// CommitPaced is Commit plus Pacer.Pace(p) for out[0]: paid reports
+	// that the check passed and spent its budget (the message may go at
+	// once). The budget may be spent even when the commit fails; a check
+	// that fails or says wait spends nothing and reports paid false.
+	CommitPaced(ctx context.Context, c Conversation, updateID string, out []Outbound, p Pace) (res Committed, paid bool, err error)
+}
+
 // Committed is what a successful Commit did.
 type Committed struct {
 	Version int64 // the conversation's new version

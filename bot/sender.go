@@ -110,7 +110,18 @@ type outChat struct {
 	// retrying: its next message waits out a backoff after a transient
 	// failure (counted in Sender.retrying)
 	retrying bool
+	// paid names the queued message whose first send's pacing budget its
+	// commit spent, at paidAt (EnqueuePaid): admit lets it go without
+	// asking the Pacer, if it comes up within paidFor.
+	paid   string
+	paidAt time.Time
 }
+
+// paidFor is how long a budget spent in a commit stays good for its
+// message. Past it (the message waited behind others, or for a worker),
+// the message is paced again: the budget was then spent early, which only
+// slows sending down.
+const paidFor = 100 * time.Millisecond
 
 func (c *outChat) empty() bool { return len(c.queue[0])+len(c.queue[1]) == 0 }
 
@@ -164,7 +175,42 @@ func NewSender(cfg SenderConfig, d Deliverer, outbox Outbox, unr Unreachables, l
 // another channel is refused (logged, left in the outbox for its own
 // sender); a message the sender already holds, or delivered moments ago, is
 // skipped.
-func (s *Sender) Enqueue(outs ...Outbound) {
+func (s *Sender) Enqueue(outs ...Outbound) { s.enqueue(time.Time{}, outs) }
+
+// EnqueuePaid is Enqueue for messages whose first one's pacing budget its
+// commit spent at paidAt (bot.PacedCommitter): that message goes without
+// asking the Pacer again if it is sent within paidFor. See PaceFor.
+func (s *Sender) EnqueuePaid(paidAt time.Time, outs ...Outbound) { s.enqueue(paidAt, outs) }
+
+// PaceFor returns the pacing check admit would make for a reply to key
+// now, and false when a reply to key would not go at once: the sender
+// paces locally only, or holds messages for key, or key must wait (its own
+// budget, a backoff, a retry_after).
+func (s *Sender) PaceFor(key ConvKey) (Pace, bool) {
+	if s.cfg.Pacer == nil || key.Channel != s.cfg.Channel {
+		return Pace{}, false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c := s.chats[key]; c != nil && (c.busy || !c.empty() || c.retrying || c.nextAt.After(time.Now())) {
+		return Pace{}, false
+	}
+	return s.pace(key, LaneReply), true
+}
+
+// pace is the Pacer's check for one send of lane to key.
+func (s *Sender) pace(key ConvKey, lane Lane) Pace {
+	burst := s.cfg.ReplyBurst
+	if lane == LaneBulk {
+		burst = 2 // less than replies: they go first
+	}
+	return Pace{
+		Channel: s.cfg.Channel, Lane: lane, Rate: s.cfg.Rate, Burst: burst,
+		Chat: key.ChatID, PerChat: s.cfg.PerChat, ChatBurst: s.cfg.Burst,
+	}
+}
+
+func (s *Sender) enqueue(paidAt time.Time, outs []Outbound) {
 	if len(outs) == 0 {
 		return
 	}
@@ -187,6 +233,9 @@ func (s *Sender) Enqueue(outs ...Outbound) {
 			s.chats[o.Key] = c
 		}
 		lane := laneIndex(o.Lane)
+		if o.ID == outs[0].ID && !paidAt.IsZero() && c.empty() && !c.busy {
+			c.paid, c.paidAt = o.ID, paidAt
+		}
 		c.queue[lane] = append(c.queue[lane], outItem{out: o, parts: s.split(o)})
 		s.pushLocked(c)
 		added++
@@ -459,14 +508,14 @@ func (s *Sender) work(ctx context.Context) {
 // the worker moves on; the local limiter waits in place.
 func (s *Sender) admit(ctx context.Context, c *outChat, item outItem) bool {
 	if s.cfg.Pacer != nil {
-		burst := s.cfg.ReplyBurst
-		if item.out.Lane == LaneBulk {
-			burst = 2 // less than replies: they go first
+		s.mu.Lock()
+		paid := c.paid != "" && c.paid == item.out.ID && time.Since(c.paidAt) < paidFor
+		c.paid = "" // good for one send, the message's first
+		s.mu.Unlock()
+		if paid {
+			return true
 		}
-		wait, err := s.cfg.Pacer.Pace(ctx, Pace{
-			Channel: s.cfg.Channel, Lane: item.out.Lane, Rate: s.cfg.Rate, Burst: burst,
-			Chat: c.key.ChatID, PerChat: s.cfg.PerChat, ChatBurst: s.cfg.Burst,
-		})
+		wait, err := s.cfg.Pacer.Pace(ctx, s.pace(c.key, item.out.Lane))
 		switch {
 		case err == nil && wait <= 0:
 			return true

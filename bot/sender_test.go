@@ -39,6 +39,19 @@ func (f *fakeDeliverer) Deliver(ctx context.Context, o Outbound) error {
 	return nil
 }
 
+// sentCount counts the sends of message id, and of its pieces.
+func (f *fakeDeliverer) sentCount(id string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for _, o := range f.sent {
+		if o.ID == id || strings.HasPrefix(o.ID, id+"#") {
+			n++
+		}
+	}
+	return n
+}
+
 func (f *fakeDeliverer) snapshot() ([]Outbound, []time.Time) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -558,5 +571,67 @@ func TestSenderWakesBackoffsWhenThePlatformAnswersAgain(t *testing.T) {
 		if o.ID != "c/0" && at[i].Sub(failed) >= 2*time.Second {
 			t.Errorf("%s waited %v after the platform answered again: its backoff, not woken", o.ID, at[i].Sub(failed))
 		}
+	}
+}
+
+// TestSenderPaidMessages: a reply whose commit spent its pacing budget
+// (EnqueuePaid) goes without asking the Pacer; only its first send is
+// paid (the next message, and a split message's further pieces, ask); a
+// budget spent longer than paidFor ago is asked again; and PaceFor offers
+// no check for a chat that holds messages or must wait.
+func TestSenderPaidMessages(t *testing.T) {
+	d := &fakeDeliverer{}
+	p := &fakePacer{}
+	s := startSender(t, SenderConfig{Rate: 25, PerChat: 100, Burst: 10, Pacer: p, Limits: Limits{MaxText: 10}}, d, nil, nil)
+	calls := func() []string {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		var chats []string
+		for _, c := range p.calls {
+			chats = append(chats, c.Chat)
+		}
+		return chats
+	}
+
+	pace, ok := s.PaceFor(ConvKey{Channel: ChannelTelegram, ChatID: "a"})
+	if !ok || pace != s.pace(ConvKey{Channel: ChannelTelegram, ChatID: "a"}, LaneReply) || pace.Chat != "a" || pace.Lane != LaneReply {
+		t.Fatalf("PaceFor an idle chat = %+v, %v; want the reply lane's check", pace, ok)
+	}
+	if _, ok := s.PaceFor(ConvKey{Channel: ChannelZaloBot, ChatID: "a"}); ok {
+		t.Error("PaceFor another channel's chat offered a check")
+	}
+	s.EnqueuePaid(time.Now(), msg("a", "a/0", "paid"), msg("a", "a/1", "next"))
+	waitFor(t, 5*time.Second, func() bool { sent, _ := d.snapshot(); return len(sent) == 2 })
+	if got := calls(); len(got) != 1 || got[0] != "a" {
+		t.Errorf("pacer asked for %v, want once, for a/1 only", got)
+	}
+
+	s.EnqueuePaid(time.Now(), msg("b", "b/0", "a text of three pieces"))
+	waitFor(t, 5*time.Second, func() bool { return d.sentCount("b/0") == 3 })
+	if got := calls(); len(got) != 3 {
+		t.Errorf("pacer asked %v; want a/1 and two of b/0's three pieces", got)
+	}
+
+	s.EnqueuePaid(time.Now().Add(-2*paidFor), msg("c", "c/0", "stale"))
+	waitFor(t, 5*time.Second, func() bool { return d.sentCount("c/0") == 1 })
+	if got := calls(); len(got) != 4 || got[3] != "c" {
+		t.Errorf("pacer asked %v; want c/0's stale budget asked again", got)
+	}
+
+	p.mu.Lock()
+	p.waits = map[string][]time.Duration{"e": {time.Hour}}
+	p.mu.Unlock()
+	s.Enqueue(msg("e", "e/0", "held back"))
+	waitFor(t, 5*time.Second, func() bool { return len(calls()) == 5 })
+	if _, ok := s.PaceFor(ConvKey{Channel: ChannelTelegram, ChatID: "e"}); ok {
+		t.Error("PaceFor a chat holding a message offered a check")
+	}
+	// a paid message behind another is not paid: it is asked for
+	s.EnqueuePaid(time.Now(), msg("e", "e/1", "behind"))
+	s.mu.Lock()
+	paid := s.chats[ConvKey{Channel: ChannelTelegram, ChatID: "e"}].paid
+	s.mu.Unlock()
+	if paid != "" {
+		t.Errorf("a message queued behind another was marked paid (%q)", paid)
 	}
 }

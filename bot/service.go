@@ -28,6 +28,19 @@ type Enqueuer interface {
 	Resume(ctx context.Context, key ConvKey)
 }
 
+// PacedEnqueuer is an Enqueuer whose sending is paced (bot.Pacer): the core
+// can spend the pacing budget of a reply's first message in the commit's
+// round trip (PacedCommitter) and hand it over already paid.
+type PacedEnqueuer interface {
+	// PaceFor returns the pacing check for a reply to key, and false when
+	// the sender would not send one to key at once anyway (it holds
+	// messages for key, or key must wait): then nothing is paid ahead.
+	PaceFor(key ConvKey) (Pace, bool)
+	// EnqueuePaid is Enqueue for messages whose first one's pacing budget
+	// was spent at paidAt.
+	EnqueuePaid(paidAt time.Time, outs ...Outbound)
+}
+
 // Config tunes the core.
 type Config struct {
 	DefaultLang string // "vi" unless configured otherwise
@@ -494,11 +507,21 @@ func (s *Service) Relay(ctx context.Context, marker string, msgs []Outbound) err
 // deliver hands committed messages to their channel's sender, as the lease
 // says (see commitOut).
 func (s *Service) deliver(ctx context.Context, key ConvKey, res Committed, msgs []Outbound) {
+	s.deliverPaid(ctx, key, res, msgs, time.Time{})
+}
+
+// deliverPaid is deliver for messages whose first one's pacing budget was
+// spent at paidAt (zero: none was).
+func (s *Service) deliverPaid(ctx context.Context, key ConvKey, res Committed, msgs []Outbound, paidAt time.Time) {
 	switch snd := s.senders[key.Channel]; {
 	case snd == nil || len(msgs) == 0 || !res.Leased:
 	case res.Backlog:
 		snd.Resume(ctx, key)
 	default:
+		if pe, ok := snd.(PacedEnqueuer); ok && !paidAt.IsZero() {
+			pe.EnqueuePaid(paidAt, msgs...)
+			return
+		}
 		snd.Enqueue(msgs...)
 	}
 }
@@ -519,15 +542,35 @@ func (s *Service) commitOut(ctx context.Context, conv Conversation, in Inbound, 
 		conv.LastSeq = in.Seq
 	}
 	conv.UpdatedAt = now
-	res, err := s.convs.Commit(ctx, conv, in.UpdateID, msgs)
+	res, paidAt, err := s.commitPaced(ctx, conv, in, msgs)
 	if err != nil {
 		return fmt.Errorf("commit conversation: %w", err)
 	}
 	// Without the lease another live process delivers them, after what it
 	// holds; with a backlog nobody was delivering, the whole outbox goes in
 	// order.
-	s.deliver(ctx, in.Key, res, msgs)
+	s.deliverPaid(ctx, in.Key, res, msgs, paidAt)
 	return nil
+}
+
+// commitPaced commits conv and msgs; when the store and the channel's
+// sender allow it, the first message's pacing check rides in the same
+// round trip, and paidAt says when its budget was spent (zero: it was not).
+func (s *Service) commitPaced(ctx context.Context, conv Conversation, in Inbound, msgs []Outbound) (Committed, time.Time, error) {
+	pc, ok := s.convs.(PacedCommitter)
+	pe, ok2 := s.senders[in.Key.Channel].(PacedEnqueuer)
+	if ok && ok2 && len(msgs) > 0 && msgs[0].Lane == LaneReply && msgs[0].Key == in.Key {
+		if p, ok := pe.PaceFor(in.Key); ok {
+			at := time.Now()
+			res, paid, err := pc.CommitPaced(ctx, conv, in.UpdateID, msgs, p)
+			if !paid {
+				at = time.Time{}
+			}
+			return res, at, err
+		}
+	}
+	res, err := s.convs.Commit(ctx, conv, in.UpdateID, msgs)
+	return res, time.Time{}, err
 }
 
 func buttons(rows [][]flows.Button) [][]Button {

@@ -83,8 +83,21 @@ func interval(perSecond float64) int64 {
 // Pace asks whether one message may be sent now under the limits shared by
 // every replica; when not, it says how long to wait. See bot.Pacer.
 func (r *Redis) Pace(ctx context.Context, p bot.Pace) (time.Duration, error) {
+	keys, args, err := r.paceCall(p)
+	if err != nil {
+		return 0, err
+	}
+	us, err := paceScript.Run(ctx, r.client, keys, args...).Int64()
+	if err != nil {
+		return 0, fmt.Errorf("store: pace %s: %w", p.Channel, err)
+	}
+	return time.Duration(us) * time.Microsecond, nil
+}
+
+// paceCall is the keys and arguments of paceLua for p.
+func (r *Redis) paceCall(p bot.Pace) ([]string, []any, error) {
 	if p.Rate <= 0 || (p.Chat != "" && p.PerChat <= 0) {
-		return 0, fmt.Errorf("store: pace %s: rate %g, per chat %g", p.Channel, p.Rate, p.PerChat)
+		return nil, nil, fmt.Errorf("store: pace %s: rate %g, per chat %g", p.Channel, p.Rate, p.PerChat)
 	}
 	gi := interval(p.Rate)
 	gtol := int64(max(p.Burst-1, 0)) * gi
@@ -100,11 +113,7 @@ func (r *Redis) Pace(ctx context.Context, p bot.Pace) (time.Duration, error) {
 		checkChat, chatKey = "1", r.paceKey(p.Channel, "c:"+p.Chat)
 	}
 	keys := []string{r.paceKey(p.Channel, "all"), r.paceKey(p.Channel, "pause"), chatKey}
-	us, err := paceScript.Run(ctx, r.client, keys, gi, gtol, ci, ctol, checkChat, bulk).Int64()
-	if err != nil {
-		return 0, fmt.Errorf("store: pace %s: %w", p.Channel, err)
-	}
-	return time.Duration(us) * time.Microsecond, nil
+	return keys, []any{gi, gtol, ci, ctol, checkChat, bulk}, nil
 }
 
 // PauseBulk stops every replica's bulk sends on ch for d (unless they are

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -17,6 +18,7 @@ func TestPace(t *testing.T) {
 			t.Run("PerChat", func(t *testing.T) { testPaceChat(t, srv.url(t)) })
 			t.Run("PauseBulk", func(t *testing.T) { testPausePulk(t, srv.url(t)) })
 			t.Run("BadRates", func(t *testing.T) { testPaceBadRates(t, srv.url(t)) })
+			t.Run("CommitPaced", func(t *testing.T) { testCommitPaced(t, srv.url(t)) })
 		})
 	}
 }
@@ -144,5 +146,73 @@ func testPaceBadRates(t *testing.T, url string) {
 		if _, err := a.Pace(context.Background(), p); err == nil {
 			t.Errorf("Pace(%+v) accepted", p)
 		}
+	}
+}
+
+// CommitPaced commits as Commit does and spends the first message's pacing
+// budget in the same round trip: a second send to the chat within its
+// second must wait, the next commit's message is not paid, a duplicate
+// commits nothing, and when Redis lost its scripts the commit still goes
+// through (unpaid).
+func testCommitPaced(t *testing.T, url string) {
+	ctx := context.Background()
+	a, _ := twoOwners(t, url, time.Minute)
+	key := tgKey("42")
+	p := bot.Pace{Channel: "telegram", Lane: bot.LaneReply, Rate: 1000, Burst: 10, Chat: "42", PerChat: 1, ChatBurst: 1}
+	out := []bot.Outbound{{ID: "u1/0", Text: "Bác bấm vào nút Tiếp tục"}}
+	res, paid, err := a.CommitPaced(ctx, bot.Conversation{Key: key}, "u1", out, p)
+	if err != nil || !paid || res.Version != 1 || !res.Leased || res.Backlog {
+		t.Fatalf("first CommitPaced = %+v, paid %v, %v; want version 1, leased, paid", res, paid, err)
+	}
+	if wait, err := a.Pace(ctx, p); err != nil || wait < 900*time.Millisecond {
+		t.Errorf("a send to the chat right after: wait %v, %v; want about a second (the budget was spent)", wait, err)
+	}
+	c, seen, err := a.Load(ctx, key, "u1")
+	if err != nil || !seen || c.Version != 1 {
+		t.Fatalf("after CommitPaced: version %d, seen %v, %v", c.Version, seen, err)
+	}
+	msgs, _, err := a.Claim(ctx, key)
+	if err != nil || len(msgs) != 1 || msgs[0].Key != key || msgs[0].Text != out[0].Text {
+		t.Errorf("outbox %+v, %v; want the message, keyed", msgs, err)
+	}
+
+	res, paid, err = a.CommitPaced(ctx, c, "u2", []bot.Outbound{{ID: "u2/0", Text: "tiếp"}}, p)
+	if err != nil || paid || res.Version != 2 {
+		t.Errorf("second CommitPaced within the second = %+v, paid %v, %v; want version 2, not paid", res, paid, err)
+	}
+	if _, paid, err := a.CommitPaced(ctx, c, "u1", out, p); !errors.Is(err, bot.ErrDuplicate) || paid {
+		t.Errorf("a duplicate: paid %v, %v; want ErrDuplicate", paid, err)
+	}
+
+	c.Version = 2
+	p.Chat = "43"
+	if err := a.client.ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	res, paid, err = a.CommitPaced(ctx, c, "u3", []bot.Outbound{{ID: "u3/0", Text: "sau khi Redis mất script"}}, p)
+	if err != nil || paid || res.Version != 3 {
+		t.Errorf("CommitPaced after SCRIPT FLUSH = %+v, paid %v, %v; want version 3, not paid", res, paid, err)
+	}
+	if wait, err := a.Pace(ctx, p); err != nil || wait != 0 {
+		t.Errorf("the chat after an unpaid commit: wait %v, %v; want nothing spent", wait, err)
+	}
+}
+
+// CommitPaced is one round trip on one server, as Commit is.
+func TestCommitPacedRoundTrips(t *testing.T) {
+	r, _, hook := newTestRedis(t, testEnv.redisURL, RedisOptions{})
+	p := bot.Pace{Channel: "telegram", Lane: bot.LaneReply, Rate: 1000, Burst: 10, Chat: "7", PerChat: 1, ChatBurst: 1}
+	// a first call opens the connections
+	warm := p
+	warm.Chat = "6"
+	if _, _, err := r.CommitPaced(context.Background(), bot.Conversation{Key: tgKey("6")}, "u1", []bot.Outbound{{ID: "u1/0", Text: "x"}}, warm); err != nil {
+		t.Fatal(err)
+	}
+	var paid bool
+	var err error
+	if n := hook.roundTrips(t, func() {
+		_, paid, err = r.CommitPaced(context.Background(), bot.Conversation{Key: tgKey("7")}, "u1", []bot.Outbound{{ID: "u1/0", Text: "x"}}, p)
+	}); n != 1 || err != nil || !paid {
+		t.Errorf("CommitPaced: %d round trips, paid %v, %v; want 1, paid", n, paid, err)
 	}
 }

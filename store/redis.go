@@ -283,7 +283,8 @@ func NewRedis(ctx context.Context, client redis.UniversalClient, opts RedisOptio
 		forget: redis.NewScript(forgetLua),
 		append: redis.NewScript(appendLua),
 	}
-	for _, s := range []*redis.Script{r.load, r.commit, r.done, r.claim, r.renew, r.unlock, r.forget, r.append} {
+	// paceScript too: CommitPaced sends it by its hash only
+	for _, s := range []*redis.Script{r.load, r.commit, r.done, r.claim, r.renew, r.unlock, r.forget, r.append, paceScript} {
 		if err := s.Load(ctx, client).Err(); err != nil {
 			return nil, fmt.Errorf("store: redis script load: %w", err)
 		}
@@ -368,9 +369,65 @@ func (r *Redis) Load(ctx context.Context, key bot.ConvKey, updateID string) (bot
 // check. It returns bot.ErrConflict or bot.ErrDuplicate when nothing was
 // written.
 func (r *Redis) Commit(ctx context.Context, c bot.Conversation, updateID string, out []bot.Outbound) (bot.Committed, error) {
+	keys, args, err := r.commitCall(c, updateID, out)
+	if err != nil {
+		return bot.Committed{}, err
+	}
+	var res []int64
+	if len(out) == 0 {
+		res, err = r.commit.Run(ctx, r.client, keys, args...).Int64Slice()
+	} else {
+		res, err = r.commitIndexed(ctx, c.Key, keys, args)
+	}
+	if err != nil {
+		return bot.Committed{}, fmt.Errorf("store: commit %s: %w", c.Key, err)
+	}
+	return committed(c, updateID, res)
+}
+
+// CommitPaced is Commit with the pacing check p (see Pace) for the first
+// of out sent in the same round trip: paid reports that the check passed
+// and its budget is spent, so the message may go at once without asking
+// again. The check runs whether or not the commit succeeds (a pipeline,
+// not one script: on a cluster the pacing keys live in another slot), so a
+// commit that fails may waste one send of budget, which only ever slows
+// sending down. A pacing check that fails or says wait reports paid false
+// and spends nothing. See bot.PacedCommitter.
+func (r *Redis) CommitPaced(ctx context.Context, c bot.Conversation, updateID string, out []bot.Outbound, p bot.Pace) (bot.Committed, bool, error) {
+	pkeys, pargs, err := r.paceCall(p)
+	if err != nil || len(out) == 0 {
+		res, err := r.Commit(ctx, c, updateID, out)
+		return res, false, err
+	}
+	keys, args, err := r.commitCall(c, updateID, out)
+	if err != nil {
+		return bot.Committed{}, false, err
+	}
+	pipe := r.client.Pipeline()
+	pipe.ZAdd(ctx, r.indexKey(c.Key), redis.Z{Score: float64(time.Now().UnixMilli()), Member: c.Key.ChatID})
+	commit := r.commit.EvalSha(ctx, pipe, keys, args...)
+	pace := paceScript.EvalSha(ctx, pipe, pkeys, pargs...)
+	_, _ = pipe.Exec(ctx) // errors are read from each command
+	res, err := commit.Int64Slice()
+	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+		// the server lost its scripts: the commit did not run; send it
+		// with its source, and pace this message the usual way
+		done, err := r.Commit(ctx, c, updateID, out)
+		return done, false, err
+	}
+	if err != nil {
+		return bot.Committed{}, false, fmt.Errorf("store: commit %s: %w", c.Key, err)
+	}
+	done, err := committed(c, updateID, res)
+	wait, perr := pace.Int64()
+	return done, err == nil && perr == nil && wait <= 0, err
+}
+
+// commitCall is the keys and arguments of commitLua.
+func (r *Redis) commitCall(c bot.Conversation, updateID string, out []bot.Outbound) ([]string, []any, error) {
 	state, err := json.Marshal(c)
 	if err != nil {
-		return bot.Committed{}, fmt.Errorf("store: commit %s: encode state: %w", c.Key, err)
+		return nil, nil, fmt.Errorf("store: commit %s: encode state: %w", c.Key, err)
 	}
 	args := make([]any, 0, 8+len(out))
 	args = append(args,
@@ -389,20 +446,16 @@ func (r *Redis) Commit(ctx context.Context, c bot.Conversation, updateID string,
 		}
 		b, err := json.Marshal(o)
 		if err != nil {
-			return bot.Committed{}, fmt.Errorf("store: commit %s: encode outbound %s: %w", c.Key, o.ID, err)
+			return nil, nil, fmt.Errorf("store: commit %s: encode outbound %s: %w", c.Key, o.ID, err)
 		}
 		args = append(args, b)
 	}
 	keys := []string{r.stateKey(c.Key), r.markerKey(c.Key, updateID), r.outboxKey(c.Key), r.leaseKey(c.Key), r.foreignKey(c.Key)}
-	var res []int64
-	if len(out) == 0 {
-		res, err = r.commit.Run(ctx, r.client, keys, args...).Int64Slice()
-	} else {
-		res, err = r.commitIndexed(ctx, c.Key, keys, args)
-	}
-	if err != nil {
-		return bot.Committed{}, fmt.Errorf("store: commit %s: %w", c.Key, err)
-	}
+	return keys, args, nil
+}
+
+// committed reads commitLua's reply.
+func committed(c bot.Conversation, updateID string, res []int64) (bot.Committed, error) {
 	switch {
 	case len(res) == 1 && res[0] == -1:
 		return bot.Committed{}, fmt.Errorf("store: commit %s update %s: %w", c.Key, updateID, bot.ErrDuplicate)
