@@ -87,6 +87,7 @@ type Sender struct {
 	peakIDs   int
 	ready     [2]chatHeap // per lane: chats with queued messages of that lane, by next send time
 	wake      chan struct{}
+	idle      int // workers waiting for a message that may go
 	closed    bool
 }
 
@@ -184,14 +185,19 @@ func (s *Sender) EnqueuePaid(paidAt time.Time, outs ...Outbound) { s.enqueue(pai
 
 // PaceFor returns the pacing check admit would make for a reply to key
 // now, and false when a reply to key would not go at once: the sender
-// paces locally only, or holds messages for key, or key must wait (its own
-// budget, a backoff, a retry_after).
+// paces locally only, or every worker is busy (the message would wait its
+// turn, past paidFor, and its budget would be spent twice), or it holds
+// messages for key, or key must wait (its own budget, a backoff, a
+// retry_after).
 func (s *Sender) PaceFor(key ConvKey) (Pace, bool) {
 	if s.cfg.Pacer == nil || key.Channel != s.cfg.Channel {
 		return Pace{}, false
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.idle == 0 {
+		return Pace{}, false
+	}
 	if c := s.chats[key]; c != nil && (c.busy || !c.empty() || c.retrying || c.nextAt.After(time.Now())) {
 		return Pace{}, false
 	}
@@ -572,6 +578,7 @@ func (s *Sender) next(ctx context.Context) (*outChat, outItem, bool) {
 			return c, item, true
 		}
 		wake := s.wake
+		s.idle++
 		s.mu.Unlock()
 		var t *time.Timer
 		var timer <-chan time.Time
@@ -587,6 +594,9 @@ func (s *Sender) next(ctx context.Context) (*outChat, outItem, bool) {
 		if t != nil {
 			t.Stop()
 		}
+		s.mu.Lock()
+		s.idle--
+		s.mu.Unlock()
 	}
 }
 

@@ -593,6 +593,7 @@ func TestSenderPaidMessages(t *testing.T) {
 		return chats
 	}
 
+	waitFor(t, 5*time.Second, func() bool { s.mu.Lock(); defer s.mu.Unlock(); return s.idle > 0 })
 	pace, ok := s.PaceFor(ConvKey{Channel: ChannelTelegram, ChatID: "a"})
 	if !ok || pace != s.pace(ConvKey{Channel: ChannelTelegram, ChatID: "a"}, LaneReply) || pace.Chat != "a" || pace.Lane != LaneReply {
 		t.Fatalf("PaceFor an idle chat = %+v, %v; want the reply lane's check", pace, ok)
@@ -633,5 +634,15 @@ func TestSenderPaidMessages(t *testing.T) {
 	s.mu.Unlock()
 	if paid != "" {
 		t.Errorf("a message queued behind another was marked paid (%q)", paid)
+	}
+
+	// with every worker busy, a paid message would wait its turn: no check
+	// is offered
+	slow := &fakeDeliverer{delay: 300 * time.Millisecond}
+	one := startSender(t, SenderConfig{Rate: 25, PerChat: 100, Pacer: &fakePacer{}, Workers: 1}, slow, nil, nil)
+	one.Enqueue(msg("x", "x/0", "slow"))
+	waitFor(t, 5*time.Second, func() bool { one.mu.Lock(); defer one.mu.Unlock(); return one.idle == 0 && one.queued == 1 })
+	if _, ok := one.PaceFor(ConvKey{Channel: ChannelTelegram, ChatID: "y"}); ok {
+		t.Error("PaceFor with every worker busy offered a check")
 	}
 }
