@@ -189,38 +189,20 @@ func (p *Postgres) recordGroup(ctx context.Context, batch []*pendingRecord) erro
 	b := &pgx.Batch{}
 	var ev eventColumns
 	for _, pr := range batch {
-		r := pr.r
-		ch, ext, upd := string(r.Key.Channel), clean(r.Key.ChatID), clean(r.UpdateID)
-		if !r.SkipResident {
-			b.Queue(upsertResidentSQL, ch, ext, clean(r.Name), clean(r.Lang), pr.at)
+		if !pr.r.SkipResident {
+			b.Queue(upsertResidentSQL, string(pr.r.Key.Channel), clean(pr.r.Key.ChatID), clean(pr.r.Name), clean(pr.r.Lang), pr.at)
 		}
-		lang, area := clean(r.Lang), clean(r.Area)
-		for i, e := range r.Events {
-			ev.channel = append(ev.channel, ch)
-			ev.externalID = append(ev.externalID, ext)
-			ev.updateID = append(ev.updateID, upd)
-			ev.seq = append(ev.seq, int32(i+1))
-			ev.kind = append(ev.kind, clean(string(e.Kind)))
-			ev.flow = append(ev.flow, clean(e.Flow))
-			ev.step = append(ev.step, clean(e.Step))
-			ev.at = append(ev.at, cmp.Or(e.At, pr.at))
-			ev.lang = append(ev.lang, lang)
-			ev.area = append(ev.area, area)
-			ev.version = append(ev.version, clean(e.Version))
-		}
+		ev.add(pr.r, pr.at)
 	}
-	if len(ev.seq) > 0 {
-		b.Queue(insertEventGroupSQL, ev.channel, ev.externalID, ev.updateID, ev.seq, ev.kind, ev.flow,
-			ev.step, ev.at, ev.lang, ev.area, ev.version)
-	}
+	ev.queue(b)
 	if b.Len() == 0 {
 		return nil
 	}
 	return p.pool.SendBatch(ctx, b).Close()
 }
 
-// eventColumns are the flow events of a group, a slice per column of
-// flow_events (in insertEventInto's order).
+// eventColumns are flow events of one or many updates, a slice per column
+// of flow_events (in insertEventInto's order), for insertEventsSQL.
 type eventColumns struct {
 	channel, externalID, updateID []string
 	seq                           []int32
@@ -229,10 +211,37 @@ type eventColumns struct {
 	lang, area, version           []string
 }
 
-// insertEventGroupSQL inserts the events of many updates from parallel
-// arrays, numbered per update as insertEventsSQL numbers them (from 1), so
-// an update recorded once alone and once in a group has the same rows.
-const insertEventGroupSQL = insertEventInto + `
+// add appends r's events, numbered from 1 within the update (so an update
+// written twice, alone or in a group, has the same rows); an event without
+// a time gets at.
+func (ev *eventColumns) add(r bot.UpdateRecord, at time.Time) {
+	ch, ext, upd := string(r.Key.Channel), clean(r.Key.ChatID), clean(r.UpdateID)
+	lang, area := clean(r.Lang), clean(r.Area)
+	for i, e := range r.Events {
+		ev.channel = append(ev.channel, ch)
+		ev.externalID = append(ev.externalID, ext)
+		ev.updateID = append(ev.updateID, upd)
+		ev.seq = append(ev.seq, int32(i+1))
+		ev.kind = append(ev.kind, clean(string(e.Kind)))
+		ev.flow = append(ev.flow, clean(e.Flow))
+		ev.step = append(ev.step, clean(e.Step))
+		ev.at = append(ev.at, cmp.Or(e.At, at))
+		ev.lang = append(ev.lang, lang)
+		ev.area = append(ev.area, area)
+		ev.version = append(ev.version, clean(e.Version))
+	}
+}
+
+// queue adds the INSERT of the events to b, if there are any.
+func (ev *eventColumns) queue(b *pgx.Batch) {
+	if len(ev.seq) > 0 {
+		b.Queue(insertEventsSQL, ev.channel, ev.externalID, ev.updateID, ev.seq, ev.kind, ev.flow,
+			ev.step, ev.at, ev.lang, ev.area, ev.version)
+	}
+}
+
+// insertEventsSQL inserts flow events from parallel arrays (eventColumns).
+const insertEventsSQL = insertEventInto + `
 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::text[], $6::text[],
     $7::text[], $8::timestamptz[], $9::text[], $10::text[], $11::text[])` +
 	onEventConflict

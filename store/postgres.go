@@ -93,14 +93,6 @@ func (p *Postgres) Migrate(ctx context.Context) error {
 	return migrateUp(ctx, goose.DialectPostgres, db, "migrations/postgres", p.log, goose.WithSessionLocker(locker))
 }
 
-// insertEventsSQL inserts all events of one update from parallel arrays;
-// $8 lang and $9 area are the update's.
-const insertEventsSQL = insertEventInto + `
-SELECT $1, $2, $3, e.seq::int, e.kind, e.flow, e.step, e.at, $8, $9, e.version
-FROM unnest($4::text[], $5::text[], $6::text[], $7::timestamptz[], $10::text[])
-    WITH ORDINALITY AS e(kind, flow, step, at, version, seq)` +
-	onEventConflict
-
 // handoffSQL finds or creates the ticket for one handoff and appends the
 // transcript lines to it, in one statement:
 //   - mine: the ticket this update already opened or joined (a replay);
@@ -236,20 +228,9 @@ func (p *Postgres) record(ctx context.Context, r bot.UpdateRecord) (bot.RecordRe
 		b.Queue(upsertResidentSQL, ch, ext, clean(r.Name), clean(r.Lang), at)
 	}
 	if len(r.Events) > 0 {
-		kinds := make([]string, len(r.Events))
-		fls := make([]string, len(r.Events))
-		steps := make([]string, len(r.Events))
-		times := make([]time.Time, len(r.Events))
-		versions := make([]string, len(r.Events))
-		for i, e := range r.Events {
-			kinds[i], fls[i], steps[i] = clean(string(e.Kind)), clean(e.Flow), clean(e.Step)
-			versions[i] = clean(e.Version)
-			times[i] = e.At
-			if e.At.IsZero() {
-				times[i] = at
-			}
-		}
-		b.Queue(insertEventsSQL, ch, ext, upd, kinds, fls, steps, times, clean(r.Lang), clean(r.Area), versions)
+		var ev eventColumns
+		ev.add(r, at)
+		ev.queue(b)
 	}
 	senders, bodies, times := transcriptArrays(r.Transcript, at)
 	switch {
