@@ -391,7 +391,8 @@ func (r *Redis) Commit(ctx context.Context, c bot.Conversation, updateID string,
 // again. The check runs whether or not the commit succeeds (a pipeline,
 // not one script: on a cluster the pacing keys live in another slot), so a
 // commit that fails may waste one send of budget, which only ever slows
-// sending down. A pacing check that fails or says wait reports paid false
+// sending down. A pacing check that fails (the server lost its scripts, as
+// the commit then retried with its source) or says wait reports paid false
 // and spends nothing. See bot.PacedCommitter.
 func (r *Redis) CommitPaced(ctx context.Context, c bot.Conversation, updateID string, out []bot.Outbound, p bot.Pace) (bot.Committed, bool, error) {
 	pkeys, pargs, err := r.paceCall(p)
@@ -403,18 +404,10 @@ func (r *Redis) CommitPaced(ctx context.Context, c bot.Conversation, updateID st
 	if err != nil {
 		return bot.Committed{}, false, err
 	}
-	pipe := r.client.Pipeline()
-	pipe.ZAdd(ctx, r.indexKey(c.Key), redis.Z{Score: float64(time.Now().UnixMilli()), Member: c.Key.ChatID})
-	commit := r.commit.EvalSha(ctx, pipe, keys, args...)
-	pace := paceScript.EvalSha(ctx, pipe, pkeys, pargs...)
-	_, _ = pipe.Exec(ctx) // errors are read from each command
-	res, err := commit.Int64Slice()
-	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-		// the server lost its scripts: the commit did not run; send it
-		// with its source, and pace this message the usual way
-		done, err := r.Commit(ctx, c, updateID, out)
-		return done, false, err
-	}
+	var pace *redis.Cmd
+	res, err := r.runIndexed(ctx, c.Key, r.commit, keys, args, func(p redis.Pipeliner) {
+		pace = paceScript.EvalSha(ctx, p, pkeys, pargs...)
+	})
 	if err != nil {
 		return bot.Committed{}, false, fmt.Errorf("store: commit %s: %w", c.Key, err)
 	}
@@ -476,19 +469,23 @@ func (r *Redis) commitIndexed(ctx context.Context, key bot.ConvKey, keys []strin
 }
 
 // runIndexed runs script with the outbox index update for key in one
-// pipeline, sending the script's source if the server lost it.
-func (r *Redis) runIndexed(ctx context.Context, key bot.ConvKey, script *redis.Script, keys []string, args []any) ([]int64, error) {
-	run := func(eval func(redis.Pipeliner) *redis.Cmd) ([]int64, error) {
+// pipeline, sending the script's source if the server lost it. also, when
+// set, adds commands of its own to the first attempt's pipeline.
+func (r *Redis) runIndexed(ctx context.Context, key bot.ConvKey, script *redis.Script, keys []string, args []any, also ...func(redis.Pipeliner)) ([]int64, error) {
+	run := func(eval func(redis.Pipeliner) *redis.Cmd, also []func(redis.Pipeliner)) ([]int64, error) {
 		pipe := r.client.Pipeline()
 		pipe.ZAdd(ctx, r.indexKey(key), redis.Z{Score: float64(time.Now().UnixMilli()), Member: key.ChatID})
 		cmd := eval(pipe)
+		for _, f := range also {
+			f(pipe)
+		}
 		_, _ = pipe.Exec(ctx) // errors are read from each command
 		return cmd.Int64Slice()
 	}
-	res, err := run(func(p redis.Pipeliner) *redis.Cmd { return script.EvalSha(ctx, p, keys, args...) })
+	res, err := run(func(p redis.Pipeliner) *redis.Cmd { return script.EvalSha(ctx, p, keys, args...) }, also)
 	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
 		// the server lost its scripts (restarted or flushed): send the source
-		res, err = run(func(p redis.Pipeliner) *redis.Cmd { return script.Eval(ctx, p, keys, args...) })
+		res, err = run(func(p redis.Pipeliner) *redis.Cmd { return script.Eval(ctx, p, keys, args...) }, nil)
 	}
 	if err != nil {
 		return nil, err
