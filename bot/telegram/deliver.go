@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -88,8 +89,7 @@ func (a *Adapter) Deliver(ctx context.Context, out bot.Outbound) error {
 		params.ReplyMarkup = m
 	}
 	params.AllowPaidBroadcast = out.Paid
-	_, err = a.client.SendMessage(ctx, params)
-	return mapError("sendMessage", err)
+	return mapError("sendMessage", a.call(ctx, "sendMessage", params, nil))
 }
 
 // textParams checks and renders a text message: not empty, at most MaxText
@@ -103,7 +103,7 @@ func textParams(chatID, text string, buttons [][]bot.Button) (*tgbot.SendMessage
 		return nil, fmt.Errorf("text is %d UTF-16 units, over %d", units, MaxText)
 	}
 	params := &tgbot.SendMessageParams{
-		ChatID:             chatID,
+		ChatID:             chatRef(chatID),
 		Text:               html,
 		ParseMode:          models.ParseModeHTML,
 		LinkPreviewOptions: &models.LinkPreviewOptions{IsDisabled: tgbot.True()},
@@ -114,6 +114,15 @@ func textParams(chatID, text string, buttons [][]bot.Button) (*tgbot.SendMessage
 	}
 	params.ReplyMarkup = markup
 	return params, nil
+}
+
+// chatRef is chat_id as the Bot API documents it: the number, or the
+// @username of a channel.
+func chatRef(chatID string) any {
+	if n, err := strconv.ParseInt(chatID, 10, 64); err == nil {
+		return n
+	}
+	return chatID
 }
 
 // replyMarkup is the inline keyboard for buttons, or nil for none.

@@ -26,11 +26,13 @@ func (a *Adapter) Post(ctx context.Context, chatID, text string, buttons [][]bot
 	if err != nil {
 		return "", fmt.Errorf("%w: post to %s: %w", ErrInvalidMessage, chatID, err)
 	}
-	msg, err := a.client.SendMessage(ctx, params)
-	if err != nil {
+	var msg struct {
+		ID int64 `json:"message_id"`
+	}
+	if err := a.call(ctx, "sendMessage", params, &msg); err != nil {
 		return "", mapError("sendMessage", err)
 	}
-	return strconv.Itoa(msg.ID), nil
+	return strconv.FormatInt(msg.ID, 10), nil
 }
 
 // Edit replaces the text and buttons of a message the bot sent; "message is not modified" is not an error;
@@ -47,10 +49,10 @@ func (a *Adapter) Edit(ctx context.Context, chatID, messageID, text string, butt
 	if err != nil {
 		return fmt.Errorf("%w: edit of message %s in %s: %w", ErrInvalidMessage, messageID, chatID, err)
 	}
-	_, err = a.client.EditMessageText(ctx, &tgbot.EditMessageTextParams{
-		ChatID: chatID, MessageID: id, Text: p.Text, ParseMode: p.ParseMode,
+	err = a.call(ctx, "editMessageText", &tgbot.EditMessageTextParams{
+		ChatID: p.ChatID, MessageID: id, Text: p.Text, ParseMode: p.ParseMode,
 		LinkPreviewOptions: p.LinkPreviewOptions, ReplyMarkup: p.ReplyMarkup,
-	})
+	}, nil)
 	if errors.Is(err, tgbot.ErrorBadRequest) && strings.Contains(strings.ToLower(err.Error()), "message is not modified") {
 		return nil
 	}

@@ -1,7 +1,9 @@
 // Package telegram is gocua's Telegram channel adapter. It receives updates
 // on its own webhook handler, turns them into bot.Inbound for the core, and
 // delivers bot.Outbound through the Bot API. go-telegram/bot is imported only
-// in this package, for its Bot API client.
+// in this package, for its Bot API types and client; the three methods every
+// resident's update makes (sendMessage, editMessageText,
+// answerCallbackQuery) are posted as JSON by call instead (see call.go).
 //
 // The webhook answers 200 only after the core has taken the update (Handle
 // returned nil); any failure before that answers 503, so Telegram delivers

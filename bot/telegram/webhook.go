@@ -143,7 +143,7 @@ func (a *Adapter) answerCallback(ctx context.Context, log *slog.Logger, id strin
 	defer cancel()
 	text := truncateUnits(strings.ToValidUTF8(ack.Text, "\uFFFD"), MaxAnswerText)
 	params := &tgbot.AnswerCallbackQueryParams{CallbackQueryID: id, Text: text, ShowAlert: ack.Alert && text != ""}
-	if _, err := a.client.AnswerCallbackQuery(ctx, params); err != nil {
+	if err := a.call(ctx, "answerCallbackQuery", params, nil); err != nil {
 		log.Warn("telegram answerCallbackQuery failed", "err", err)
 	}
 }

@@ -405,7 +405,9 @@ func chatParam(r *http.Request) (int64, string, error) {
 			ChatID any    `json:"chat_id"`
 			Text   string `json:"text"`
 		}
-		if err := json.NewDecoder(r.Body).Decode(&p); err != nil {
+		dec := json.NewDecoder(r.Body)
+		dec.UseNumber() // a chat id as a number stays an integer, not 1.2e+06
+		if err := dec.Decode(&p); err != nil {
 			return 0, "", err
 		}
 		id, text = fmt.Sprint(p.ChatID), p.Text

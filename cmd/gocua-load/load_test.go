@@ -207,3 +207,20 @@ func TestParseOptions(t *testing.T) {
 		t.Errorf("-h: %v\n%s", err, help.String())
 	}
 }
+
+// The fake Bot API reads chat_id however a client encodes it: a form
+// field, a JSON string or a JSON number (a large one is not 1.2e+06).
+func TestChatParam(t *testing.T) {
+	for _, tc := range []struct{ ct, body string }{
+		{"application/json", `{"chat_id":1000123456,"text":"chào"}`},
+		{"application/json", `{"chat_id":"1000123456","text":"chào"}`},
+		{"application/x-www-form-urlencoded", `chat_id=1000123456&text=ch%C3%A0o`},
+	} {
+		r := httptest.NewRequest(http.MethodPost, "/bot"+botToken+"/sendMessage", strings.NewReader(tc.body))
+		r.Header.Set("Content-Type", tc.ct)
+		id, text, err := chatParam(r)
+		if err != nil || id != 1000123456 || text != "chào" {
+			t.Errorf("%s %s: %d %q %v", tc.ct, tc.body, id, text, err)
+		}
+	}
+}

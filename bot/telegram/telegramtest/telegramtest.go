@@ -44,6 +44,10 @@ type Call struct {
 	Method string
 	Params map[string]string
 	At     time.Time
+	// ContentType is the body's media type (multipart/form-data,
+	// application/json, …); Length its Content-Length (-1: chunked).
+	ContentType string
+	Length      int64
 }
 
 // Btn is one inline keyboard button as received (copy_text is ignored).
@@ -388,7 +392,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	now := time.Now()
 	s.mu.Lock()
-	s.calls = append(s.calls, Call{Method: method, Params: params, At: now})
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	s.calls = append(s.calls, Call{Method: method, Params: params, At: now, ContentType: ct, Length: r.ContentLength})
 	f, failed := s.takeFailureLocked(method, params["chat_id"])
 	s.mu.Unlock()
 	if failed {
