@@ -84,6 +84,20 @@ type Outbox interface {
 	Release(ctx context.Context, keys []ConvKey) error
 }
 
+// OutboxBatch is an Outbox that removes many delivered messages in one
+// round trip; the sender gathers its removals when the outbox is one.
+type OutboxBatch interface {
+	// DoneAll is Done for each of msgs (of any conversations), together:
+	// remaining[i] is what msgs[i]'s conversation has left.
+	DoneAll(ctx context.Context, msgs []Delivered) (remaining []int, err error)
+}
+
+// Delivered names a message that needs no more sending.
+type Delivered struct {
+	Key ConvKey
+	ID  string
+}
+
 // Records keeps durable records. Implemented by store.Postgres and store.SQLite.
 type Records interface {
 	// Record writes what one update did, idempotently: the same (Key,

@@ -89,6 +89,13 @@ type Sender struct {
 	wake      chan struct{}
 	idle      int // workers waiting for a message that may go
 	closed    bool
+
+	// removals of delivered messages waiting for removeDelivered (see
+	// sender_done.go); removing: it runs
+	dmu      sync.Mutex
+	dq       []finished
+	dsig     chan struct{}
+	removing bool
 }
 
 // msgKey names a message the sender holds or delivered: its id within its
@@ -169,6 +176,7 @@ func NewSender(cfg SenderConfig, d Deliverer, outbox Outbox, unr Unreachables, l
 		ids:    make(map[msgKey]time.Time),
 		ready:  [2]chatHeap{{lane: 0}, {lane: 1}},
 		wake:   make(chan struct{}),
+		dsig:   make(chan struct{}, 1),
 	}
 }
 
@@ -336,6 +344,14 @@ func (s *Sender) split(o Outbound) []Outbound {
 // the outbox with its lease released, for the next Recover or sweep of any
 // process.
 func (s *Sender) Run(ctx context.Context) error {
+	s.dmu.Lock()
+	s.removing = true
+	s.dmu.Unlock()
+	stopRemoving, removed := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(removed)
+		s.removeDelivered(stopRemoving)
+	}()
 	var wg sync.WaitGroup
 	for range s.cfg.Workers {
 		wg.Go(func() { s.work(ctx) })
@@ -347,6 +363,9 @@ func (s *Sender) Run(ctx context.Context) error {
 	s.broadcastLocked()
 	s.mu.Unlock()
 	wg.Wait()
+	// what was delivered leaves the outbox before the leases are let go
+	close(stopRemoving)
+	<-removed
 	if s.outbox != nil {
 		bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
@@ -693,37 +712,6 @@ func (s *Sender) deliver(ctx context.Context, c *outChat, item outItem) {
 		}
 	}
 	s.release(c)
-}
-
-// finish removes a message that needs no more sending from the outbox, then
-// stops holding its id (it is remembered a while longer, see Remember). When
-// the chat holds nothing more here but its outbox does — another process
-// committed to it while this one held the lease — those are taken now
-// (unless more is false: the caller finishes several at once).
-func (s *Sender) finish(ctx context.Context, c *outChat, id string, more bool) {
-	remaining := 0
-	if s.outbox != nil {
-		// A message left in the outbox is sent again by a later sweep:
-		// try a little before giving up on removing it.
-		for try := range 3 {
-			n, err := s.outbox.Done(ctx, c.key, id)
-			if err == nil {
-				remaining = n
-				break
-			}
-			s.log.Error("outbox done", "chat", c.key.String(), "msg", id, "try", try+1, "err", err)
-			time.Sleep(time.Duration(try+1) * 200 * time.Millisecond)
-		}
-	}
-	s.mu.Lock()
-	s.ids[msgKey{c.key, id}] = time.Now()
-	s.queued--
-	s.cfg.Metrics.Queue(s.cfg.Channel, s.queued)
-	more = more && remaining > 0 && c.empty()
-	s.mu.Unlock()
-	if more {
-		s.Resume(ctx, c.key)
-	}
 }
 
 // headLocked finds the lane whose head is item.

@@ -172,6 +172,29 @@ func (r *Redis) Done(ctx context.Context, key bot.ConvKey, id string) (int, erro
 	return n, nil
 }
 
+// DoneAll is Done for many messages, of any conversations, in one
+// pipeline (on a cluster, one per node, in parallel).
+func (r *Redis) DoneAll(ctx context.Context, msgs []bot.Delivered) ([]int, error) {
+	cmds := make([]*redis.Cmd, len(msgs))
+	err := r.pipelineScripts(ctx, func(p redis.Pipeliner) {
+		for i, m := range msgs {
+			cmds[i] = r.done.EvalSha(ctx, p, []string{r.outboxKey(m.Key), r.leaseKey(m.Key)}, m.ID, r.opts.Owner)
+		}
+	}, func() []*redis.Cmd { return cmds })
+	if err != nil {
+		return nil, fmt.Errorf("store: outbox done, %d messages: %w", len(msgs), err)
+	}
+	out := make([]int, len(msgs))
+	for i, c := range cmds {
+		n, err := c.Int()
+		if err != nil {
+			return nil, fmt.Errorf("store: outbox done %s %s: %w", msgs[i].Key, msgs[i].ID, err)
+		}
+		out[i] = n
+	}
+	return out, nil
+}
+
 // Stale lists up to limit conversations of channel ch whose outbox was last
 // appended to before before, oldest first within each index shard.
 func (r *Redis) Stale(ctx context.Context, ch bot.Channel, before time.Time, limit int) ([]StaleOutbox, error) {
@@ -286,7 +309,7 @@ func (r *Redis) pipelineScripts(ctx context.Context, queue func(redis.Pipeliner)
 			}
 			return nil
 		}
-		for _, s := range []*redis.Script{r.claim, r.forget} {
+		for _, s := range []*redis.Script{r.claim, r.forget, r.done} {
 			if err := s.Load(ctx, r.client).Err(); err != nil {
 				return err
 			}

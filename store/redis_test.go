@@ -112,6 +112,7 @@ func TestRedisContract(t *testing.T) {
 		{"KeyLayout", testRedisKeyLayout},
 		{"Outbox", testRedisOutbox},
 		{"OutboxLease", testRedisOutboxLease},
+		{"DoneAll", testRedisDoneAll},
 		{"OutboxLeaseExpires", testRedisOutboxLeaseExpires},
 		{"OutboxIndex", testRedisOutboxIndex},
 		{"OutboxTakeStale", testRedisOutboxTakeStale},
@@ -546,6 +547,38 @@ func testRedisOutboxLease(t *testing.T, url string) {
 	}
 }
 
+// DoneAll removes delivered messages of many conversations in one round
+// trip (on one server), each as Done would: the count left, the lease gone
+// with the last one, an unknown id changing nothing; and it survives the
+// server losing its scripts.
+func testRedisDoneAll(t *testing.T, url string) {
+	ctx := context.Background()
+	a, b := twoOwners(t, url, time.Minute)
+	x, y := tgKey("many-x"), tgKey("many-y ✓")
+	commitOut(t, a, x, "1", 2)
+	commitOut(t, a, y, "1", 1)
+	left, err := a.DoneAll(ctx, []bot.Delivered{{Key: x, ID: "1/0"}, {Key: y, ID: "1/0"}, {Key: x, ID: "nope"}})
+	if err != nil || len(left) != 3 || left[0] != 1 || left[1] != 0 || left[2] != 1 {
+		t.Fatalf("DoneAll = %v, %v; want [1 0 1]", left, err)
+	}
+	if msgs, held, _ := b.Claim(ctx, x); !held || len(msgs) != 0 {
+		t.Fatalf("x with a message left: b claims %s held=%v; want a's lease kept", ids(msgs), held)
+	}
+	if res := commitOut(t, b, y, "2", 1); !res.Leased || res.Backlog {
+		t.Fatalf("y emptied by DoneAll: b's commit = %+v; want leased (the lease went with the last message)", res)
+	}
+	if err := a.client.ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	left, err = a.DoneAll(ctx, []bot.Delivered{{Key: x, ID: "1/1"}, {Key: y, ID: "2/0"}})
+	if err != nil || len(left) != 2 || left[0] != 0 || left[1] != 0 {
+		t.Fatalf("DoneAll after SCRIPT FLUSH = %v, %v; want [0 0]", left, err)
+	}
+	if msgs, held, _ := b.Claim(ctx, x); held || len(msgs) != 0 {
+		t.Fatalf("x emptied: b claims %s held=%v; want nothing, not held", ids(msgs), held)
+	}
+}
+
 // Append adds to another conversation's outbox once per marker, behind what
 // its own commits queued, taking the lease as Commit does and indexing it.
 func testRedisAppend(t *testing.T, url string) {
@@ -787,6 +820,10 @@ func testRedisRoundTrips(t *testing.T, url string) {
 	}
 	if n := hook.roundTrips(t, func() { _, err = r.Done(ctx, key, "u1/1") }); n != 1 || err != nil {
 		t.Errorf("Done: %d round trips, err %v; want 1", n, err)
+	}
+	many := []bot.Delivered{{Key: key, ID: "u1/0"}, {Key: tgKey("other"), ID: "u9/0"}, {Key: tgKey("third"), ID: "u9/1"}}
+	if n := hook.roundTrips(t, func() { _, err = r.DoneAll(ctx, many) }); n != 1 || err != nil {
+		t.Errorf("DoneAll of 3: %d round trips, err %v; want 1", n, err)
 	}
 }
 
