@@ -86,8 +86,14 @@ type Sender struct {
 	peakChats int                  // largest len(chats) since the map was last rebuilt
 	peakIDs   int
 	ready     [2]chatHeap // per lane: chats with queued messages of that lane, by next send time
-	wake      chan struct{}
-	idle      int // workers waiting for a message that may go
+	idle      int         // workers waiting for a message that may go
+	// waiters are the idle workers' wake channels (one slot each), the
+	// latest last; timed is the one of them whose timer waits for the
+	// earliest message not due yet (nil: none), due at timedAt. A change to
+	// the queues wakes one worker, not all of them (see notifyLocked).
+	waiters []chan struct{}
+	timed   chan struct{}
+	timedAt time.Time
 	closed    bool
 
 	// removals of delivered messages waiting for removeDelivered (see
@@ -175,7 +181,6 @@ func NewSender(cfg SenderConfig, d Deliverer, outbox Outbox, unr Unreachables, l
 		chats:  make(map[ConvKey]*outChat),
 		ids:    make(map[msgKey]time.Time),
 		ready:  [2]chatHeap{{lane: 0}, {lane: 1}},
-		wake:   make(chan struct{}),
 		dsig:   make(chan struct{}, 1),
 	}
 }
@@ -261,7 +266,7 @@ func (s *Sender) enqueue(paidAt time.Time, outs []Outbound) {
 	s.peakChats = max(s.peakChats, len(s.chats))
 	s.peakIDs = max(s.peakIDs, len(s.ids))
 	s.cfg.Metrics.Queue(s.cfg.Channel, s.queued)
-	s.broadcastLocked()
+	s.notifyLocked()
 }
 
 // Resume takes key's outbox (unless another live sender holds its lease) and
@@ -517,8 +522,10 @@ func shrink[K comparable, V any](m map[K]V) map[K]V {
 }
 
 func (s *Sender) work(ctx context.Context) {
+	w := waiter{wake: make(chan struct{}, 1), timer: time.NewTimer(time.Hour)}
+	w.timer.Stop()
 	for {
-		c, item, ok := s.next(ctx)
+		c, item, ok := s.next(ctx, w)
 		if !ok {
 			return
 		}
@@ -563,8 +570,15 @@ func (s *Sender) admit(ctx context.Context, c *outChat, item outItem) bool {
 	return true
 }
 
+// waiter is one worker's means of waiting in next: its wake channel and
+// its timer, made once.
+type waiter struct {
+	wake  chan struct{}
+	timer *time.Timer
+}
+
 // next waits for a chat whose next message may be sent now and marks it busy.
-func (s *Sender) next(ctx context.Context) (*outChat, outItem, bool) {
+func (s *Sender) next(ctx context.Context, w waiter) (*outChat, outItem, bool) {
 	for {
 		s.mu.Lock()
 		if s.closed || ctx.Err() != nil {
@@ -593,29 +607,88 @@ func (s *Sender) next(ctx context.Context) (*outChat, outItem, bool) {
 				l = 0
 			}
 			item := c.queue[l][0]
+			s.notifyLocked() // more due, or nobody watching for the next: one more worker
 			s.mu.Unlock()
 			return c, item, true
 		}
-		wake := s.wake
+		s.waiters = append(s.waiters, w.wake)
+		timed := wait >= 0 && (s.timed == nil || now.Add(wait).Before(s.timedAt))
+		if timed {
+			s.timed, s.timedAt = w.wake, now.Add(wait)
+			w.timer.Reset(wait)
+		}
 		s.idle++
 		s.mu.Unlock()
-		var t *time.Timer
-		var timer <-chan time.Time
-		if wait >= 0 {
-			t = time.NewTimer(wait)
-			timer = t.C
-		}
 		select {
 		case <-ctx.Done():
-		case <-wake:
-		case <-timer:
+		case <-w.wake:
+		case <-w.timer.C:
 		}
-		if t != nil {
-			t.Stop()
+		if timed {
+			w.timer.Stop()
 		}
 		s.mu.Lock()
 		s.idle--
+		if i := slices.Index(s.waiters, w.wake); i >= 0 {
+			s.waiters = slices.Delete(s.waiters, i, i+1)
+		}
+		if s.timed == w.wake {
+			s.timed, s.timedAt = nil, time.Time{}
+		}
+		select { // a wake that came with the timer is spent too
+		case <-w.wake:
+		default:
+		}
 		s.mu.Unlock()
+	}
+}
+
+// notifyLocked wakes the one idle worker a change to the queues needs: any
+// of them when a message is due now (the worker that takes it wakes the
+// next, while more are due), or the timed one when the earliest message not
+// due yet is earlier than what it waits for (any one, when none is timed).
+func (s *Sender) notifyLocked() {
+	if len(s.waiters) == 0 {
+		return
+	}
+	now := time.Now()
+	var earliest time.Time
+	for lane := range 2 {
+		h := &s.ready[lane]
+		if h.Len() == 0 {
+			continue
+		}
+		at := h.cs[0].nextAt
+		if !at.After(now) {
+			s.wakeLocked(len(s.waiters) - 1)
+			return
+		}
+		if earliest.IsZero() || at.Before(earliest) {
+			earliest = at
+		}
+	}
+	switch {
+	case earliest.IsZero():
+	case s.timed == nil:
+		s.wakeLocked(len(s.waiters) - 1)
+	case earliest.Before(s.timedAt):
+		s.wakeLocked(slices.Index(s.waiters, s.timed))
+	}
+}
+
+// wakeLocked wakes the idle worker waiters[i].
+func (s *Sender) wakeLocked(i int) {
+	if i < 0 {
+		return
+	}
+	ch := s.waiters[i]
+	s.waiters = slices.Delete(s.waiters, i, i+1)
+	if s.timed == ch {
+		s.timed, s.timedAt = nil, time.Time{}
+	}
+	select {
+	case ch <- struct{}{}:
+	default:
 	}
 }
 
@@ -776,7 +849,7 @@ func (s *Sender) release(c *outChat) {
 	defer s.mu.Unlock()
 	c.busy = false
 	s.pushLocked(c)
-	s.broadcastLocked()
+	s.notifyLocked()
 }
 
 func (s *Sender) pushLocked(c *outChat) {
@@ -798,9 +871,12 @@ func (s *Sender) removeFromOtherLaneLocked(c *outChat) {
 	}
 }
 
+// broadcastLocked wakes every idle worker (closing, or every chat's
+// backoff ended at once).
 func (s *Sender) broadcastLocked() {
-	close(s.wake)
-	s.wake = make(chan struct{})
+	for len(s.waiters) > 0 {
+		s.wakeLocked(len(s.waiters) - 1)
+	}
 }
 
 func backoff(tries int) time.Duration {
