@@ -94,7 +94,7 @@ type Sender struct {
 	waiters []chan struct{}
 	timed   chan struct{}
 	timedAt time.Time
-	closed    bool
+	closed  bool
 
 	// removals of delivered messages waiting for removeDelivered (see
 	// sender_done.go); removing: it runs
