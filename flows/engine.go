@@ -464,7 +464,7 @@ func (m *machine) answer(a *Ask, text, key string) (string, bool) {
 		}
 		best, bestScore, tie := -1, 0, false
 		for i, ch := range a.Choices {
-			switch sc := choiceScore(ch, key); {
+			switch sc := m.s.choiceScore(ch, key); {
 			case sc > bestScore:
 				best, bestScore, tie = i, sc, false
 			case sc == bestScore && sc > 0:
@@ -518,34 +518,38 @@ func (m *machine) answer(a *Ask, text, key string) (string, bool) {
 // choiceScore rates how well a typed match key names a choice: an exact
 // label, value or keyword beats a phrase found inside the text, which beats
 // the text found inside a label.
-func choiceScore(ch Choice, key string) int {
+func (s *Set) choiceScore(ch Choice, key string) int {
 	if key == "" {
 		return 0
 	}
-	cands := []string{MatchKey(strings.ReplaceAll(ch.Value, "_", " "))}
-	for _, l := range sortedKeys(ch.Label) {
-		cands = append(cands, MatchKey(ch.Label[l]))
+	best := candScore(s.matchKey(choiceValueText(ch.Value)), key)
+	for _, v := range ch.Label {
+		best = max(best, candScore(s.matchKey(v), key))
 	}
-	for _, l := range sortedKeys(ch.Keywords) {
-		for _, kw := range ch.Keywords[l] {
-			cands = append(cands, MatchKey(kw))
+	for _, kws := range ch.Keywords {
+		for _, kw := range kws {
+			best = max(best, candScore(s.matchKey(kw), key))
 		}
-	}
-	best := 0
-	for _, c := range cands {
-		sc := 0
-		switch {
-		case c == "":
-		case c == key:
-			sc = 1000 + len(c)
-		case containsWords(key, c):
-			sc = len(c)
-		case len(key) >= 3 && containsWords(c, key):
-			sc = len(key)
-		}
-		best = max(best, sc)
 	}
 	return best
+}
+
+// choiceValueText is a choice's value as a resident could type it.
+func choiceValueText(v string) string { return strings.ReplaceAll(v, "_", " ") }
+
+// candScore is choiceScore for one of a choice's match keys, c.
+func candScore(c, key string) int {
+	switch {
+	case c == "":
+		return 0
+	case c == key:
+		return 1000 + len(c)
+	case containsWords(key, c):
+		return len(c)
+	case len(key) >= 3 && containsWords(c, key):
+		return len(key)
+	}
+	return 0
 }
 
 // save stores an answer; a link question's verdict and reason too.

@@ -312,7 +312,8 @@ func (s *Set) step(flow, step string) (*Flow, *Step, bool) {
 func (s *Set) WayOut(text string) bool { return s.global(MatchKey(clip(text, maxInput)), true) != "" }
 
 // indexMatchKeys fills s.matchKeys with the match keys of what typed text
-// is compared with: menu titles, button labels, locale texts.
+// is compared with: menu titles, button labels, a question's choices
+// (values, labels, keywords), locale texts.
 func (s *Set) indexMatchKeys() {
 	s.matchKeys = map[string]string{}
 	add := func(t Text) {
@@ -330,6 +331,17 @@ func (s *Set) indexMatchKeys() {
 			}
 			for _, b := range st.Buttons {
 				add(b.Label)
+			}
+			if st.Ask != nil {
+				for _, ch := range st.Ask.Choices {
+					add(Text{"": choiceValueText(ch.Value)})
+					add(ch.Label)
+					for _, kws := range ch.Keywords {
+						for _, kw := range kws {
+							add(Text{"": kw})
+						}
+					}
+				}
 			}
 		}
 	}
