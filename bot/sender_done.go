@@ -63,8 +63,8 @@ func (s *Sender) finish(ctx context.Context, c *outChat, id string, more bool) {
 // removeDelivered makes the queued removals, a batch at a time, until stop
 // is closed; then it makes the ones still queued and returns.
 func (s *Sender) removeDelivered(stop <-chan struct{}) {
-	linger := time.NewTimer(0)
-	<-linger.C
+	linger := time.NewTimer(doneLinger)
+	linger.Stop()
 	for {
 		select {
 		case <-s.dsig:
@@ -97,18 +97,14 @@ func (s *Sender) drainRemovals() {
 	ctx, cancel := context.WithTimeout(context.Background(), doneFlushTimeout)
 	defer cancel()
 	for {
-		batch := s.takeRemovals()
-		if len(batch) == 0 {
-			s.dmu.Lock()
-			if len(s.dq) == 0 {
-				s.removing = false
-				s.dmu.Unlock()
-				return
-			}
+		s.dmu.Lock()
+		if len(s.dq) == 0 {
+			s.removing = false
 			s.dmu.Unlock()
-			continue
+			return
 		}
-		s.removeNow(ctx, batch)
+		s.dmu.Unlock()
+		s.removeNow(ctx, s.takeRemovals())
 	}
 }
 

@@ -30,7 +30,8 @@ type apiAnswer struct {
 // call posts a Bot API method with params sent as one JSON body and, when
 // dest is not nil, decodes the result into it. Failures are the errors
 // go-telegram/bot returns for the same answers (its ErrorForbidden,
-// *TooManyRequestsError, …), so mapError reads both alike.
+// *TooManyRequestsError, …), so mapError reads both alike; its callers
+// name the method.
 //
 // It is for the methods every resident's update makes (sendMessage,
 // editMessageText, answerCallbackQuery). The library encodes each call as a
@@ -43,35 +44,35 @@ func (a *Adapter) call(ctx context.Context, method string, params, dest any) err
 	enc := json.NewEncoder(&body)
 	enc.SetEscapeHTML(false) // the text is HTML already; \u003c is valid but longer
 	if err := enc.Encode(params); err != nil {
-		return fmt.Errorf("encode %s: %w", method, err)
+		return fmt.Errorf("encode: %w", err)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.cfg.APIURL+"/bot"+a.cfg.Token+"/"+method, &body)
 	if err != nil {
-		return fmt.Errorf("%s: %w", method, a.redact(err))
+		return a.redact(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := a.httpc.Do(req)
 	if err != nil {
-		return fmt.Errorf("%s: %w", method, a.redact(err))
+		return a.redact(err)
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxAPIAnswer+1))
 	if err != nil {
-		return fmt.Errorf("%s: read answer: %w", method, a.redact(err))
+		return fmt.Errorf("read answer: %w", a.redact(err))
 	}
 	if len(raw) > maxAPIAnswer {
-		return fmt.Errorf("%s: answer over %d bytes (HTTP %d)", method, maxAPIAnswer, resp.StatusCode)
+		return fmt.Errorf("answer over %d bytes (HTTP %d)", maxAPIAnswer, resp.StatusCode)
 	}
 	var ans apiAnswer
 	if err := json.Unmarshal(raw, &ans); err != nil {
-		return fmt.Errorf("%s: HTTP %d, answer is not the Bot API's: %w", method, resp.StatusCode, err)
+		return fmt.Errorf("HTTP %d, answer is not the Bot API's: %w", resp.StatusCode, err)
 	}
 	if !ans.OK {
 		return answerError(method, ans)
 	}
 	if dest != nil {
 		if err := json.Unmarshal(ans.Result, dest); err != nil {
-			return fmt.Errorf("%s: decode result: %w", method, err)
+			return fmt.Errorf("decode result: %w", err)
 		}
 	}
 	return nil
