@@ -139,6 +139,20 @@ const paidFor = 100 * time.Millisecond
 
 func (c *outChat) empty() bool { return len(c.queue[0])+len(c.queue[1]) == 0 }
 
+// pop removes the head of lane. The array behind the queue lives as long as
+// the chat does (until the sweep forgets it), so the popped item is cleared
+// and an emptied queue lets go of its array: a chat that writes again and
+// again would otherwise keep its sent messages, their buttons and pieces.
+func (c *outChat) pop(lane int) {
+	q := c.queue[lane]
+	q[0] = outItem{}
+	if len(q) == 1 {
+		c.queue[lane] = nil
+		return
+	}
+	c.queue[lane] = q[1:]
+}
+
 type outItem struct {
 	out   Outbound
 	parts []Outbound // split pieces still to send; Done is called after the last
@@ -709,7 +723,7 @@ func (s *Sender) deliver(ctx context.Context, c *outChat, item outItem) {
 		q[0].tries = 0
 		finished := len(q[0].parts) == 0
 		if finished {
-			c.queue[lane] = q[1:]
+			c.pop(lane)
 		}
 		s.paceLocked(c, time.Now())
 		s.setRetryingLocked(c, false)
@@ -754,8 +768,8 @@ func (s *Sender) deliver(ctx context.Context, c *outChat, item outItem) {
 		s.cfg.Metrics.Send(s.cfg.Channel, part.Lane, "rejected")
 		log.Error("message rejected by the platform; not retried", "err", err)
 		s.mu.Lock()
-		lane, q := s.headLocked(c, item)
-		c.queue[lane] = q[1:]
+		lane, _ := s.headLocked(c, item)
+		c.pop(lane)
 		s.setRetryingLocked(c, false)
 		s.mu.Unlock()
 		s.finish(bg, c, item.out.ID, true)
@@ -769,7 +783,7 @@ func (s *Sender) deliver(ctx context.Context, c *outChat, item outItem) {
 		tries := q[0].tries
 		giveUp := tries >= s.cfg.MaxTries
 		if giveUp {
-			c.queue[lane] = q[1:]
+			c.pop(lane)
 		} else {
 			c.nextAt = time.Now().Add(backoff(tries))
 		}

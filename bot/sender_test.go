@@ -13,6 +13,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"weak"
 )
 
 // fakeDeliverer records deliveries and fails as told.
@@ -644,5 +645,59 @@ func TestSenderPaidMessages(t *testing.T) {
 	waitFor(t, 5*time.Second, func() bool { one.mu.Lock(); defer one.mu.Unlock(); return one.idle == 0 && one.queued == 1 })
 	if _, ok := one.PaceFor(ConvKey{Channel: ChannelTelegram, ChatID: "y"}); ok {
 		t.Error("PaceFor with every worker busy offered a check")
+	}
+}
+
+// idDeliverer keeps nothing of what it delivers, so that only the sender
+// can keep a message alive; it fails the ids in fail with their error.
+type idDeliverer struct {
+	mu   sync.Mutex
+	ids  []string
+	fail map[string]error
+}
+
+func (d *idDeliverer) Deliver(_ context.Context, o Outbound) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.ids = append(d.ids, o.ID)
+	return d.fail[o.ID]
+}
+
+func (d *idDeliverer) count() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.ids)
+}
+
+// A chat stays in the sender between its messages (until a sweep finds it
+// idle), but what was sent, rejected or given up on must not stay with it:
+// a resident writing all day would otherwise keep every message's buttons
+// and pieces in memory. Weak pointers to each message's buttons must be
+// cleared by the collector while the sender still holds the chat.
+func TestSenderLetsGoOfSentMessages(t *testing.T) {
+	d := &idDeliverer{fail: map[string]error{
+		"u3/0": ErrRejected,
+		"u4/0": errors.New("platform down"),
+	}}
+	s := startSender(t, SenderConfig{Rate: 1e6, PerChat: 1e6, Burst: 100, MaxTries: 1,
+		SweepEvery: time.Hour, Remember: time.Hour}, d, nil, nil)
+	var held []weak.Pointer[Button]
+	for i, lane := range []Lane{LaneReply, LaneReply, LaneBulk, LaneReply, LaneReply} {
+		o := msg("42", "u"+strconv.Itoa(i)+"/0", strings.Repeat("Bác bấm vào nút bên dưới. ", 1+i*200))
+		o.Lane = lane
+		o.Buttons = [][]Button{{{Text: "Gặp tình nguyện viên", Data: "handoff"}}, {{Text: "Menu chính", Data: "menu"}}}
+		held = append(held, weak.Make(&o.Buttons[1][0]))
+		s.Enqueue(o)
+	}
+	waitFor(t, 5*time.Second, func() bool { return s.Idle() && d.count() >= 5 })
+	if s.Chats() != 1 {
+		t.Fatalf("the sender holds %d chats, want the one it just wrote to", s.Chats())
+	}
+	runtime.GC()
+	runtime.GC()
+	for i, p := range held {
+		if p.Value() != nil {
+			t.Errorf("message u%d/0 is still in memory after it left the sender", i)
+		}
 	}
 }

@@ -245,11 +245,11 @@ func (s *sequencer) finishLocked(key ConvKey, c *chatSeq, j *seqJob, err error) 
 }
 
 func (s *sequencer) removeLocked(c *chatSeq, j *seqJob) {
-	for i, p := range c.pending {
-		if p == j {
-			c.pending = append(c.pending[:i], c.pending[i+1:]...)
-			return
-		}
+	// slices.Delete clears the slot it frees: the chat outlives its jobs
+	// (it is forgotten after a minute idle), and a finished job must not
+	// stay reachable through its array.
+	if i := slices.Index(c.pending, j); i >= 0 {
+		c.pending = slices.Delete(c.pending, i, i+1)
 	}
 }
 

@@ -306,3 +306,26 @@ func TestSeqSpace(t *testing.T) {
 		t.Fatalf("a duplicate was kept twice: %d, want %d", len(sp.above), n)
 	}
 }
+
+// A chat's state outlives its jobs by a minute; a finished job must not
+// stay reachable through the array behind its queue.
+func TestSequencerLetsGoOfFinishedJobs(t *testing.T) {
+	s := newSequencer(0)
+	key := ConvKey{ChannelTelegram, "1"}
+	for seq := int64(1); seq <= 3; seq++ {
+		if err := s.Do(context.Background(), key, seq, strconv.FormatInt(seq, 10), false, func() error { return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.chats[key]
+	if c == nil || len(c.pending) != 0 {
+		t.Fatalf("chat state %+v, want it kept with nothing pending", c)
+	}
+	for i, j := range c.pending[:cap(c.pending)] {
+		if j != nil {
+			t.Errorf("slot %d still holds finished job %q", i, j.id)
+		}
+	}
+}
