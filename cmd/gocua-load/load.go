@@ -108,12 +108,21 @@ type LoadConfig struct {
 	Chats       int  // distinct chats (residents)
 	Poisson     bool // Poisson arrivals instead of evenly spaced ones
 	MaxInflight int  // posts in flight at most; more are dropped and counted
+	// Connections is how many connections the posts share at most, as
+	// Telegram opens at most a webhook's max_connections (gocua asks for
+	// 40); a post waits for a free one, and its latency counts the wait.
+	// 0: as many as there are posts in flight.
+	Connections int
 }
 
 // NewLoad starts the fake Bot API on a free loopback port; Close stops it.
 func NewLoad(cfg LoadConfig) (*Load, error) {
-	if cfg.Chats < 1 || cfg.MaxInflight < 1 {
-		return nil, fmt.Errorf("chats (%d) and max in-flight (%d) must be at least 1", cfg.Chats, cfg.MaxInflight)
+	if cfg.Chats < 1 || cfg.MaxInflight < 1 || cfg.Connections < 0 {
+		return nil, fmt.Errorf("chats (%d) and max in-flight (%d) must be at least 1, connections (%d) not negative", cfg.Chats, cfg.MaxInflight, cfg.Connections)
+	}
+	conns := cfg.Connections
+	if conns == 0 {
+		conns = cfg.MaxInflight
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -124,7 +133,7 @@ func NewLoad(cfg LoadConfig) (*Load, error) {
 		client: &http.Client{
 			Timeout: 30 * time.Second,
 			Transport: &http.Transport{
-				MaxIdleConns: cfg.MaxInflight, MaxIdleConnsPerHost: cfg.MaxInflight,
+				MaxConnsPerHost: conns, MaxIdleConns: conns, MaxIdleConnsPerHost: conns,
 				IdleConnTimeout: 90 * time.Second, DisableCompression: true,
 			},
 		},

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -191,6 +192,7 @@ func TestParseOptions(t *testing.T) {
 		{[]string{"-steps", "250,fast"}, `-steps: "fast" is not a rate`},
 		{[]string{"-arrivals", "bursty"}, "use even or poisson"},
 		{[]string{"-cpuprofile", "x.pprof", "-gocua", "/bin/gocua"}, "leave -gocua unset"},
+		{[]string{"-connections", "-1"}, "-connections -1 must not be negative"},
 		{[]string{"extra"}, "unexpected arguments"},
 	} {
 		_, err := parseOptions(tc.args, io.Discard)
@@ -199,7 +201,7 @@ func TestParseOptions(t *testing.T) {
 		}
 	}
 	o, err := parseOptions([]string{"-arrivals", "poisson", "-bots", "floor", "-steps", "100, 200"}, io.Discard)
-	if err != nil || !o.poisson || len(o.bots) != 1 || len(o.steps) != 2 || o.rate != 1000 || o.chats != 10000 {
+	if err != nil || !o.poisson || len(o.bots) != 1 || len(o.steps) != 2 || o.rate != 1000 || o.chats != 10000 || o.connections != 40 {
 		t.Errorf("parsed %+v, %v", o, err)
 	}
 	var help bytes.Buffer
@@ -222,5 +224,77 @@ func TestChatParam(t *testing.T) {
 		if err != nil || id != 1000123456 || text != "chào" {
 			t.Errorf("%s %s: %d %q %v", tc.ct, tc.body, id, text, err)
 		}
+	}
+}
+
+// TestLoadConnections: like Telegram with a webhook's max_connections, the
+// posts share at most Connections connections however many are in flight,
+// and a post waiting for one still gets its reply (its latency counts the
+// wait).
+func TestLoadConnections(t *testing.T) {
+	const conns = 3
+	l, err := NewLoad(LoadConfig{Chats: 40, MaxInflight: 100, Connections: conns})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = l.Close() })
+	b, err := floor.NewSender(l.APIURL(), botToken, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	open, most := 0, 0
+	var inFlight, mostInFlight int
+	bot := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		inFlight++
+		mostInFlight = max(mostInFlight, inFlight)
+		mu.Unlock()
+		defer func() { mu.Lock(); inFlight--; mu.Unlock() }()
+		var u struct {
+			Message struct {
+				Chat struct{ ID int64 }
+				Text string
+			}
+		}
+		if err := json.NewDecoder(r.Body).Decode(&u); err != nil {
+			t.Error(err)
+			return
+		}
+		time.Sleep(50 * time.Millisecond) // slow enough that posts pile up
+		if err := b.Send(r.Context(), u.Message.Chat.ID, u.Message.Text); err != nil {
+			t.Errorf("sendMessage: %v", err)
+		}
+	}))
+	bot.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch s {
+		case http.StateNew:
+			open++
+			most = max(most, open)
+		case http.StateClosed, http.StateHijacked:
+			open--
+		}
+	}
+	bot.Start()
+	t.Cleanup(bot.Close)
+	l.Target(bot.URL)
+	ph := &phase{}
+	l.Run(t.Context(), 200, 200*time.Millisecond, ph) // 40 posts, 200/s against 3 × 20/s
+	l.Settle(t.Context(), ph, 10*time.Second)
+
+	if lat := ph.latencies(); int64(len(lat)) != ph.sent.Load() || ph.sent.Load() != 40 || ph.errors.Load() != 0 {
+		t.Fatalf("%d replies for %d posts (errors %d)", len(lat), ph.sent.Load(), ph.errors.Load())
+	} else if lat[len(lat)-1] < 500*time.Millisecond {
+		t.Errorf("slowest reply in %v: 40 posts over 3 connections at 50 ms each cannot all be that quick", lat[len(lat)-1])
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if most > conns || mostInFlight > conns {
+		t.Errorf("the bot saw %d connections and %d posts at once, want at most %d", most, mostInFlight, conns)
+	}
+	if mostInFlight < conns {
+		t.Errorf("at most %d posts at once: the connections were not used", mostInFlight)
 	}
 }

@@ -29,13 +29,16 @@ const profileEnv = "GOCUA_LOAD_TOOL_CPUPROFILE"
 // profileHook is compiled into gocua's main package (go build -overlay, the
 // repository untouched) when -cpuprofile is set: the first SIGUSR1 starts the
 // CPU profile, the second writes it; SIGUSR2 writes where every goroutine
-// is (what the CPU profile cannot show: waiting) to <profile>.goroutines
-// and what its heap holds to <profile>.heap. gocua's own HTTP server gets no pprof endpoint.
+// is (what the CPU profile cannot show: waiting) to <profile>.goroutines,
+// what its heap holds to <profile>.heap and the runtime's memory counters
+// (runtime.MemStats: live heap, GC goal, stacks) to <profile>.mem. gocua's own HTTP server gets no pprof endpoint.
 const profileHook = `package main
 
 import (
+	"fmt"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/pprof"
 	"syscall"
 )
@@ -45,6 +48,9 @@ func init() {
 	if path == "" {
 		return
 	}
+	// one heap sample per 8 KiB allocated (the default, 512 KiB, leaves a
+	// heap of gocua's size with a few dozen samples)
+	runtime.MemProfileRate = 8 << 10
 	ch := make(chan os.Signal, 2)
 	signal.Notify(ch, syscall.SIGUSR1)
 	dump := make(chan os.Signal, 1)
@@ -57,6 +63,22 @@ func init() {
 			}
 			if f, err := os.Create(path + ".heap"); err == nil {
 				pprof.Lookup("heap").WriteTo(f, 0)
+				f.Close()
+			}
+			var m runtime.MemStats
+			runtime.ReadMemStats(&m)
+			if f, err := os.Create(path + ".mem"); err == nil {
+				for _, v := range []struct {
+					name string
+					n    uint64
+				}{
+					{"HeapAlloc", m.HeapAlloc}, {"HeapInuse", m.HeapInuse}, {"HeapIdle", m.HeapIdle},
+					{"HeapReleased", m.HeapReleased}, {"NextGC", m.NextGC}, {"StackInuse", m.StackInuse},
+					{"GCSys", m.GCSys}, {"Sys", m.Sys}, {"NumGC", uint64(m.NumGC)},
+					{"Goroutines", uint64(runtime.NumGoroutine())},
+				} {
+					fmt.Fprintf(f, "%-12s %d\n", v.name, v.n)
+				}
 				f.Close()
 			}
 		}
@@ -178,7 +200,7 @@ func measure(ctx context.Context, o options, log *slog.Logger) (*report, error) 
 		defer f.Close()
 		logs = f
 	}
-	load, err := NewLoad(LoadConfig{Chats: o.chats, Poisson: o.poisson, MaxInflight: o.maxInflight})
+	load, err := NewLoad(LoadConfig{Chats: o.chats, Poisson: o.poisson, MaxInflight: o.maxInflight, Connections: o.connections})
 	if err != nil {
 		return nil, err
 	}

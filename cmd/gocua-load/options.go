@@ -24,6 +24,7 @@ type options struct {
 	chats       int
 	poisson     bool
 	maxInflight int
+	connections int
 	steps       []float64 // the capacity search's rates (none: no search)
 	p99         time.Duration
 	cpuprofile  string // gocua's CPU profile during the main measurement ("": none)
@@ -40,7 +41,8 @@ built with go-telegram/bot — side by side, in one run. Each bot is started
 as a child process and pointed at a fake Bot API served by this tool; updates
 are posted open loop (on schedule, whether or not earlier ones were
 answered) from many chats, each chat at most once a second with one update
-outstanding. Latency is from posting an update to the first sendMessage to
+outstanding, over at most -connections connections as Telegram opens at
+most a webhook's max_connections. Latency is from posting an update to the first sendMessage to
 its chat. CPU time is read from /proc before and after each measured
 interval: the bot's, and the bot's plus Redis's and PostgreSQL's (the
 postmaster and its processes, without client backends of other databases);
@@ -77,9 +79,10 @@ func parseOptions(args []string, out io.Writer) (options, error) {
 	fs.IntVar(&o.chats, "chats", 10000, "distinct chats (residents); each sends at most once a second, so at least the highest rate")
 	fs.StringVar(&arrivals, "arrivals", "even", "arrival times: even (fixed spacing) or poisson")
 	fs.IntVar(&o.maxInflight, "max-inflight", 4096, "webhook posts in flight at most; arrivals beyond it are dropped and counted")
+	fs.IntVar(&o.connections, "connections", 40, "connections the webhook posts share at most, like Telegram's max_connections (gocua's setWebhook asks for 40; Telegram allows 1–100); a post waits for a free one and its latency counts the wait (0: one per post in flight)")
 	fs.StringVar(&steps, "steps", "250,500,1000,1500,2000,3000,4000,6000,8000", "capacity search: comma-separated rates, tried in order until one fails twice: p99 above -p99, or any update not posted or answered (empty: no search)")
 	fs.DurationVar(&o.p99, "p99", 25*time.Millisecond, "the capacity search's p99 bound")
-	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write gocua's CPU profile during the measurement at -rate to this `file`, where its goroutines wait to file.goroutines and its heap to file.heap (gocua is then built with a profiling hook; not with -gocua)")
+	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write gocua's CPU profile during the measurement at -rate to this `file`, where its goroutines wait to file.goroutines, its heap to file.heap and its memory counters to file.mem (gocua is then built with a profiling hook; not with -gocua)")
 	fs.StringVar(&o.logs, "logs", "", "append the bots' logs to this file")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -126,6 +129,8 @@ func parseOptions(args []string, out io.Writer) (options, error) {
 		return o, errors.New("-warmup and -grace must not be negative")
 	case o.maxInflight < 1:
 		return o, fmt.Errorf("-max-inflight %d must be at least 1", o.maxInflight)
+	case o.connections < 0:
+		return o, fmt.Errorf("-connections %d must not be negative", o.connections)
 	case o.p99 <= 0:
 		return o, fmt.Errorf("-p99 %v must be above 0", o.p99)
 	case o.cpuprofile != "" && o.gocua != "":
