@@ -117,7 +117,11 @@ func (s *Sender) takeRemovals() []finished {
 		return nil
 	}
 	batch := append([]finished(nil), s.dq[:n]...)
-	s.dq = append(s.dq[:0], s.dq[n:]...)
+	// the slots left behind are cleared: they would keep the chats and
+	// ids of removals already made
+	left := copy(s.dq, s.dq[n:])
+	clear(s.dq[left:])
+	s.dq = s.dq[:left]
 	return batch
 }
 
@@ -143,7 +147,7 @@ func (s *Sender) removeNow(ctx context.Context, batch []finished) {
 	var resume []ConvKey
 	s.mu.Lock()
 	for i, f := range batch {
-		s.ids[msgKey{f.c.key, f.id}] = now
+		s.ids[s.msgKey(f.c.key, f.id)] = s.finishedAt(now)
 		s.queued--
 		if f.more && remaining[i] > 0 && f.c.empty() {
 			resume = append(resume, f.c.key)
