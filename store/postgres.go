@@ -47,6 +47,12 @@ func OpenPostgres(ctx context.Context, url string, log *slog.Logger) (*Postgres,
 	if !strings.Contains(url, "pool_max_conns") {
 		cfg.MaxConns = defaultMaxConns
 	}
+	// pgx gives every connection a description cache of 512 entries, made
+	// up front, which only default_query_exec_mode=cache_describe reads (the
+	// default mode caches prepared statements in a cache of its own).
+	if cfg.ConnConfig.DefaultQueryExecMode != pgx.QueryExecModeCacheDescribe && !strings.Contains(url, "description_cache_capacity") {
+		cfg.ConnConfig.DescriptionCacheCapacity = 0
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("store: open database: %w", err)

@@ -1,8 +1,10 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -96,5 +98,45 @@ func benchmarkRecord(b *testing.B, p bot.Records) {
 		if err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestPostgresCaches: the description cache, which only the cache_describe
+// exec mode reads, is not made for every connection in the default mode;
+// a URL that asks for that mode (as with a pooler in transaction mode) or
+// names the cache's size keeps it, and records work in either.
+func TestPostgresCaches(t *testing.T) {
+	for _, tc := range []struct {
+		params string
+		want   int
+	}{
+		{"", 0},
+		{"default_query_exec_mode=cache_describe", 512},
+		{"description_cache_capacity=64", 64},
+	} {
+		t.Run(cmp.Or(tc.params, "default"), func(t *testing.T) {
+			url := testEnv.pgURL
+			if tc.params != "" {
+				url += map[bool]string{true: "&", false: "?"}[strings.Contains(url, "?")] + tc.params
+			}
+			p, err := OpenPostgres(context.Background(), url, discardLogger())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close()
+			if got := p.pool.Config().ConnConfig.DescriptionCacheCapacity; got != tc.want {
+				t.Errorf("description cache capacity %d, want %d", got, tc.want)
+			}
+			key := bot.ConvKey{Channel: bot.ChannelTelegram, ChatID: unique(t)}
+			for i := range 3 { // the same statements again: from the caches
+				if _, err := p.Record(context.Background(), bot.UpdateRecord{Key: key, UpdateID: fmt.Sprint(i + 1), At: t0,
+					Events: []flows.Event{event("step_entered", "f", "a")}}); err != nil {
+					t.Fatalf("record %d: %v", i+1, err)
+				}
+				if _, err := p.ResidentProfile(context.Background(), key); err != nil {
+					t.Fatalf("profile: %v", err)
+				}
+			}
+		})
 	}
 }
