@@ -156,6 +156,9 @@ type outChat struct {
 	// asking the Pacer, if it comes up within paidFor.
 	paid   string
 	paidAt time.Time
+	// unremoved counts its messages taken off the queues (pop) whose
+	// removal from the outbox is still to be made (removeNow).
+	unremoved int
 }
 
 // paidFor is how long a budget spent in a commit stays good for its
@@ -166,11 +169,13 @@ const paidFor = 100 * time.Millisecond
 
 func (c *outChat) empty() bool { return len(c.queue[0])+len(c.queue[1]) == 0 }
 
-// pop removes the head of lane. The array behind the queue lives as long as
-// the chat does (until the sweep forgets it), so the popped item is cleared
-// and an emptied queue lets go of its array: a chat that writes again and
-// again would otherwise keep its sent messages, their buttons and pieces.
+// pop removes the head of lane, which the caller then finishes. The array
+// behind the queue lives as long as the chat does (until the sweep forgets
+// it), so the popped item is cleared and an emptied queue lets go of its
+// array: a chat that writes again and again would otherwise keep its sent
+// messages, their buttons and pieces.
 func (c *outChat) pop(lane int) {
+	c.unremoved++
 	q := c.queue[lane]
 	q[0] = outItem{}
 	if len(q) == 1 {
@@ -531,7 +536,7 @@ func (s *Sender) sweepMemory(now time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for k, c := range s.chats {
-		if !c.busy && c.empty() && now.After(c.nextAt) && now.Sub(c.stamped) >= refill {
+		if !c.busy && c.empty() && c.unremoved == 0 && now.After(c.nextAt) && now.Sub(c.stamped) >= refill {
 			s.setRetryingLocked(c, false)
 			delete(s.chats, k)
 		}
@@ -742,7 +747,10 @@ func (s *Sender) deliver(ctx context.Context, c *outChat, item outItem) {
 	dctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	err := s.d.Deliver(dctx, part)
 	cancel()
-	log := s.log.With("chat", c.key.String(), "msg", part.ID)
+	log := s.log
+	if err != nil { // only failures log; they name the chat and message
+		log = s.log.With("chat", c.key.String(), "msg", part.ID)
+	}
 	bg := context.WithoutCancel(ctx)
 
 	var ra *RetryAfterError
@@ -784,6 +792,7 @@ func (s *Sender) deliver(ctx context.Context, c *outChat, item outItem) {
 		s.mu.Lock()
 		dropped := append(append([]outItem(nil), c.queue[0]...), c.queue[1]...)
 		c.queue = [2][]outItem{}
+		c.unremoved += len(dropped)
 		s.setRetryingLocked(c, false)
 		s.mu.Unlock()
 		s.cfg.Metrics.Send(s.cfg.Channel, part.Lane, "unreachable")

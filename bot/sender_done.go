@@ -149,7 +149,11 @@ func (s *Sender) removeNow(ctx context.Context, batch []finished) {
 	for i, f := range batch {
 		s.ids[s.msgKey(f.c.key, f.id)] = s.finishedAt(now)
 		s.queued--
-		if f.more && remaining[i] > 0 && f.c.empty() {
+		f.c.unremoved--
+		// What the outbox still holds may be this sender's own messages,
+		// sent and waiting for their removal: then the chat's last removal
+		// decides, when those are gone too.
+		if f.more && remaining[i] > 0 && f.c.empty() && f.c.unremoved == 0 {
 			resume = append(resume, f.c.key)
 		}
 	}

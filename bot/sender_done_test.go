@@ -151,3 +151,39 @@ func TestSenderStopRemovesWhatItDelivered(t *testing.T) {
 		}
 	}
 }
+
+// After a chat's last removal the sender claims what its outbox still
+// holds (another process committed to the chat while this one held the
+// lease), but not its own sent messages still waiting for their removal:
+// those cost a Claim round trip for nothing. Here 20 chats get three
+// messages each, removed together or apart; then one chat's outbox also
+// holds a message this sender was never given, which must go out at once,
+// not after a sweep.
+func TestSenderClaimsOnlyOthersMessages(t *testing.T) {
+	d := &fakeDeliverer{}
+	ob := &batchOutbox{memOutbox: newMemOutbox()}
+	s := startSender(t, SenderConfig{Rate: 1e6, PerChat: 1000, Burst: 100, Workers: 8,
+		SweepEvery: time.Hour, StaleAfter: time.Hour}, d, ob, nil)
+	for i := range 60 {
+		m := msg("c"+strconv.Itoa(i%20), "u"+strconv.Itoa(i)+"/0", "Bác bấm Tiếp tục")
+		ob.add(m)
+		s.Enqueue(m)
+	}
+	waitFor(t, 5*time.Second, s.Idle)
+	ob.mu.Lock()
+	claims := ob.claims
+	ob.mu.Unlock()
+	if claims != 0 {
+		t.Errorf("%d claims after sending only its own messages, want 0", claims)
+	}
+
+	mine, theirs := msg("x", "v1/0", "Của tôi"), msg("x", "v2/0", "Của tiến trình khác")
+	ob.add(mine)
+	ob.add(theirs)
+	s.Enqueue(mine)
+	waitFor(t, 2*time.Second, func() bool { return d.sentCount("v2/0") == 1 })
+	waitFor(t, 2*time.Second, s.Idle)
+	if n := d.sentCount("v1/0"); n != 1 {
+		t.Errorf("its own message sent %d times, want once", n)
+	}
+}
