@@ -92,13 +92,11 @@ func TestSmoke(t *testing.T) {
 	t.Logf("\n%s", out.String())
 }
 
-// TestLoadOpenLoop: updates go out on schedule while the bot answers
-// slowly (open loop), with increasing update ids, valid Telegram JSON and
-// the secret header; a chat's updates are at least a second apart with one
-// outstanding at a time; replies through the fake Bot API (as
-// go-telegram/bot sends them) are timed per chat.
-func TestLoadOpenLoop(t *testing.T) {
-	l, err := NewLoad(LoadConfig{Chats: 30, MaxInflight: 100})
+// newTestLoad starts a Load, and a sender of replies through its fake Bot
+// API as the floor sends them.
+func newTestLoad(t *testing.T, cfg LoadConfig) (*Load, *floor.Sender) {
+	t.Helper()
+	l, err := NewLoad(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,6 +105,16 @@ func TestLoadOpenLoop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return l, b
+}
+
+// TestLoadOpenLoop: updates go out on schedule while the bot answers
+// slowly (open loop), with increasing update ids, valid Telegram JSON and
+// the secret header; a chat's updates are at least a second apart with one
+// outstanding at a time; replies through the fake Bot API (as
+// go-telegram/bot sends them) are timed per chat.
+func TestLoadOpenLoop(t *testing.T) {
+	l, b := newTestLoad(t, LoadConfig{Chats: 30, MaxInflight: 100})
 	type update struct {
 		ID      int64 `json:"update_id"`
 		Message *struct {
@@ -233,15 +241,7 @@ func TestChatParam(t *testing.T) {
 // wait).
 func TestLoadConnections(t *testing.T) {
 	const conns = 3
-	l, err := NewLoad(LoadConfig{Chats: 40, MaxInflight: 100, Connections: conns})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = l.Close() })
-	b, err := floor.NewSender(l.APIURL(), botToken, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	l, b := newTestLoad(t, LoadConfig{Chats: 40, MaxInflight: 100, Connections: conns})
 	var mu sync.Mutex
 	open, most := 0, 0
 	var inFlight, mostInFlight int
