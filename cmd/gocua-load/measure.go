@@ -31,7 +31,8 @@ const profileEnv = "GOCUA_LOAD_TOOL_CPUPROFILE"
 // CPU profile, the second writes it; SIGUSR2 writes where every goroutine
 // is (what the CPU profile cannot show: waiting) to <profile>.goroutines,
 // what its heap holds to <profile>.heap and the runtime's memory counters
-// (runtime.MemStats: live heap, GC goal, stacks) to <profile>.mem. gocua's own HTTP server gets no pprof endpoint.
+// (runtime.MemStats: live heap, GC goal, stacks) to <profile>.mem. gocua's
+// own HTTP server gets no pprof endpoint.
 const profileHook = `package main
 
 import (

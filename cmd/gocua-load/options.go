@@ -42,8 +42,8 @@ as a child process and pointed at a fake Bot API served by this tool; updates
 are posted open loop (on schedule, whether or not earlier ones were
 answered) from many chats, each chat at most once a second with one update
 outstanding, over at most -connections connections as Telegram opens at
-most a webhook's max_connections. Latency is from posting an update to the first sendMessage to
-its chat. CPU time is read from /proc before and after each measured
+most a webhook's max_connections. Latency is from posting an update to the
+first sendMessage to its chat. CPU time is read from /proc before and after each measured
 interval: the bot's, and the bot's plus Redis's and PostgreSQL's (the
 postmaster and its processes, without client backends of other databases);
 both servers must run on this machine.
