@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"container/heap"
 	"context"
-	"encoding/binary"
 	"errors"
 	"hash/maphash"
 	"log/slog"
@@ -120,21 +119,14 @@ type Sender struct {
 // and the seeds are drawn for each process, so no one can pick ids that do.
 type msgKey [2]uint64
 
-// msgKey hashes the conversation and id, each part with its length so that
-// no two different (channel, chat, id) write the same bytes.
+// msgKey hashes the conversation and id, with each seed, as a map keyed by
+// the pair would.
 func (s *Sender) msgKey(k ConvKey, id string) msgKey {
-	var key msgKey
-	for i, seed := range s.seeds {
-		var h maphash.Hash
-		h.SetSeed(seed)
-		for _, part := range [...]string{string(k.Channel), k.ChatID, id} {
-			var n [binary.MaxVarintLen64]byte
-			h.Write(binary.AppendUvarint(n[:0], uint64(len(part))))
-			h.WriteString(part)
-		}
-		key[i] = h.Sum64()
-	}
-	return key
+	m := struct {
+		k  ConvKey
+		id string
+	}{k, id}
+	return msgKey{maphash.Comparable(s.seeds[0], m), maphash.Comparable(s.seeds[1], m)}
 }
 
 // finishedAt is what ids holds for a message finished at now.

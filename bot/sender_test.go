@@ -550,6 +550,9 @@ func TestSenderTellsConversationsApart(t *testing.T) {
 	if sent, _ := d.snapshot(); len(sent) != 3 {
 		t.Fatalf("sent %d, want a, b and c once each", len(sent))
 	}
+	// the same characters split differently between chat and id
+	s.Enqueue(msg("12", "3/0", "for 12"), msg("1", "23/0", "for 1"))
+	waitFor(t, 5*time.Second, func() bool { sent, _ := d.snapshot(); return len(sent) == 5 })
 }
 
 // After the platform comes back, the chats backing off after its outage
