@@ -406,3 +406,29 @@ func TestSenderSweepRemovesDeliveredMessageInsteadOfResending(t *testing.T) {
 		t.Fatalf("delivered %d times, want once", len(sent))
 	}
 }
+
+// A delivered message whose removal failed is taken by the first sweep after
+// it turns StaleAfter old; the sender must still remember it then, or that
+// sweep sends it again. The default Remember outlasts StaleAfter by three
+// sweeps, and is at least 30 s.
+func TestSenderRemembersLongerThanASweepTakes(t *testing.T) {
+	for _, tc := range []struct {
+		cfg  SenderConfig
+		want time.Duration
+	}{
+		{SenderConfig{}, 30 * time.Second},
+		{SenderConfig{StaleAfter: time.Minute}, 75 * time.Second},
+		{SenderConfig{StaleAfter: time.Second, SweepEvery: 20 * time.Second}, 61 * time.Second},
+		{SenderConfig{StaleAfter: 200 * time.Millisecond, SweepEvery: 50 * time.Millisecond}, 30 * time.Second},
+		{SenderConfig{Remember: time.Hour}, time.Hour},
+	} {
+		s := NewSender(tc.cfg, &fakeDeliverer{}, nil, nil, slog.New(slog.DiscardHandler))
+		if s.cfg.Remember != tc.want {
+			t.Errorf("StaleAfter %v, SweepEvery %v, Remember %v: remembers for %v, want %v",
+				tc.cfg.StaleAfter, tc.cfg.SweepEvery, tc.cfg.Remember, s.cfg.Remember, tc.want)
+		}
+		if s.cfg.Remember < s.cfg.StaleAfter+2*s.cfg.SweepEvery {
+			t.Errorf("%+v: remembers for %v, less than StaleAfter and two sweeps", tc.cfg, s.cfg.Remember)
+		}
+	}
+}

@@ -52,8 +52,12 @@ type SenderConfig struct {
 	// Remember is how long a delivered message's id is remembered, so that a
 	// late copy of it (a sweep or a duplicate update racing the delivery) is
 	// not sent again, and a sweep that finds it still in the outbox (its
-	// removal failed) removes it instead of sending it again (default 60 s,
-	// longer than StaleAfter).
+	// removal failed) removes it instead of sending it again. Such an entry
+	// is taken by the first sweep after it turns StaleAfter old, so
+	// Remember must be longer than StaleAfter plus a sweep or two; the
+	// default is StaleAfter plus three sweeps, at least 30 s. Every
+	// remembered id is held in memory: 30 s at 1,250 messages a second is
+	// 37,500 of them.
 	Remember time.Duration
 }
 
@@ -114,7 +118,7 @@ type Sender struct {
 // visitor chooses its own), so two conversations' messages never stand for
 // each other. It is a 128-bit hash of the two, so that a remembered message
 // takes 24 bytes of the map and keeps none of its strings alive: a busy
-// channel remembers every message of the last minute (Remember), 75,000 at
+// channel remembers every message of the last 30 s (Remember), 37,500 at
 // 1,000 updates a second. Two messages share a key with probability 2⁻¹²⁸,
 // and the seeds are drawn for each process, so no one can pick ids that do.
 type msgKey [2]uint64
@@ -209,7 +213,9 @@ func NewSender(cfg SenderConfig, d Deliverer, outbox Outbox, unr Unreachables, l
 	cfg.SweepEvery = cmp.Or(cfg.SweepEvery, 5*time.Second)
 	cfg.StaleAfter = cmp.Or(cfg.StaleAfter, 15*time.Second)
 	cfg.RenewEvery = cmp.Or(cfg.RenewEvery, 10*time.Second)
-	cfg.Remember = cmp.Or(cfg.Remember, 60*time.Second)
+	if cfg.Remember <= 0 {
+		cfg.Remember = max(30*time.Second, cfg.StaleAfter+3*cfg.SweepEvery)
+	}
 	if cfg.Metrics == nil {
 		cfg.Metrics = NopMetrics{}
 	}

@@ -673,7 +673,7 @@ func longID(i int) string { return "update-" + strconv.Itoa(1_000_000_000+i) + "
 // A chat stays in the sender between its messages (until a sweep finds it
 // idle), but what was sent, rejected or given up on must not stay with it:
 // a resident writing all day would otherwise keep every message's buttons
-// and pieces in memory, and the ids the sender remembers (for a minute, so
+// and pieces in memory, and the ids the sender remembers (for half a minute, so
 // that a late copy is not sent again) must not keep their strings. Weak
 // pointers to each message's buttons and id must be cleared by the
 // collector while the sender still holds the chat and remembers the ids.
