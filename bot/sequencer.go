@@ -29,12 +29,23 @@ import (
 // one this replica will never see) makes it wait, at most window as before.
 type sequencer struct {
 	window time.Duration
-	idle   time.Duration // how long a finished conversation's last Seq is remembered
+	// idle is how long a finished conversation's last Seq is remembered
+	// when its Seqs are its own. One in a channel's global space is
+	// forgotten once idle for longer than window (if that is shorter): the
+	// next arrival then moves the space's low past its last Seq (which
+	// arrived more than a window ago), and closed(last, seq) is
+	// closed(0, seq), so the last Seq no longer shortens any wait.
+	// Telegram's chats are most of a busy replica's, and remembering each
+	// for a minute cost about 140 bytes a chat.
+	idle time.Duration
 
 	mu     sync.Mutex
 	chats  map[ConvKey]*chatSeq
 	spaces map[Channel]*seqSpace
 	ops    int
+	// peakChats is the largest len(chats) since the map was last rebuilt
+	// (a map never gives back its buckets)
+	peakChats int
 }
 
 // seqSpace is what has arrived of a channel's global Seqs: every Seq up to
@@ -143,6 +154,7 @@ func (s *sequencer) Do(ctx context.Context, key ConvKey, seq int64, id string, g
 	if c == nil {
 		c = &chatSeq{}
 		s.chats[key] = c
+		s.peakChats = max(s.peakChats, len(s.chats))
 	}
 	if global && c.space == nil {
 		c.space = s.spaces[key.Channel]
@@ -246,7 +258,7 @@ func (s *sequencer) finishLocked(key ConvKey, c *chatSeq, j *seqJob, err error) 
 
 func (s *sequencer) removeLocked(c *chatSeq, j *seqJob) {
 	// slices.Delete clears the slot it frees: the chat outlives its jobs
-	// (it is forgotten after a minute idle), and a finished job must not
+	// (it is forgotten once idle, see idle), and a finished job must not
 	// stay reachable through its array.
 	if i := slices.Index(c.pending, j); i >= 0 {
 		c.pending = slices.Delete(c.pending, i, i+1)
@@ -298,8 +310,9 @@ func (s *sequencer) scheduleLocked(key ConvKey, c *chatSeq) {
 	close(head.turn)
 }
 
-// sweepLocked forgets conversations idle for longer than s.idle, every few
-// hundred calls, so memory stays bounded by the number of recent chats.
+// sweepLocked forgets conversations idle for longer than s.idle (those of
+// a global space: the shorter of s.idle and s.window), every few hundred
+// calls, so memory stays bounded by the number of recent chats.
 func (s *sequencer) sweepLocked() {
 	s.ops++
 	if s.ops%512 != 0 {
@@ -307,9 +320,17 @@ func (s *sequencer) sweepLocked() {
 	}
 	now := time.Now()
 	for k, c := range s.chats {
-		if !c.busy && len(c.pending) == 0 && c.timer == nil && now.Sub(c.lastAt) > s.idle {
+		idle := s.idle
+		if c.space != nil {
+			idle = min(idle, s.window)
+		}
+		if !c.busy && len(c.pending) == 0 && c.timer == nil && now.Sub(c.lastAt) > idle {
 			delete(s.chats, k)
 		}
+	}
+	if s.peakChats >= 1024 && len(s.chats) < s.peakChats/4 {
+		s.chats = shrink(s.chats)
+		s.peakChats = len(s.chats)
 	}
 }
 

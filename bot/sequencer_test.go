@@ -307,8 +307,9 @@ func TestSeqSpace(t *testing.T) {
 	}
 }
 
-// A chat's state outlives its jobs by a minute; a finished job must not
-// stay reachable through the array behind its queue.
+// A chat's state (one counting its own Seqs) outlives its jobs by a
+// minute; a finished job must not stay reachable through the array behind
+// its queue.
 func TestSequencerLetsGoOfFinishedJobs(t *testing.T) {
 	s := newSequencer(0)
 	key := ConvKey{ChannelTelegram, "1"}
@@ -327,5 +328,84 @@ func TestSequencerLetsGoOfFinishedJobs(t *testing.T) {
 		if j != nil {
 			t.Errorf("slot %d still holds finished job %q", i, j.id)
 		}
+	}
+}
+
+// A chat of a global space is forgotten once it has been idle for longer
+// than the window (its last Seq shortens no wait after that), so a busy
+// Telegram replica keeps only its last moments' chats; a chat counting its
+// own Seqs is kept for s.idle. The map is rebuilt when it shrinks a lot. A
+// forgotten chat's next update runs at once when nothing is missing below
+// it, and still waits for a gap.
+func TestSequencerForgetsIdleChatsOfAGlobalSpace(t *testing.T) {
+	s := primed(0) // a window of an hour: an update that waits for nothing hangs the test
+	s.idle = 3 * time.Hour
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	seq := int64(0)
+	do := func(key ConvKey, seq int64, global bool) error {
+		return s.Do(ctx, key, seq, strconv.FormatInt(seq, 10), global, func() error { return nil })
+	}
+	next := func(key ConvKey, global bool) {
+		t.Helper()
+		seq++
+		if err := do(key, seq, global); err != nil {
+			t.Fatalf("update %d of %s: %v", seq, key, err)
+		}
+	}
+	own := ConvKey{ChannelWeb, "visitor"}
+	s.chats[own] = &chatSeq{lastSeq: 6}
+	if err := do(own, 7, false); err != nil { // its own successor: at once
+		t.Fatal(err)
+	}
+	for i := range 4096 {
+		next(ConvKey{ChannelTelegram, strconv.Itoa(i)}, true)
+	}
+	s.mu.Lock()
+	for _, c := range s.chats { // the window and a bit pass, not s.idle
+		c.lastAt = c.lastAt.Add(-s.window - time.Minute)
+	}
+	s.mu.Unlock()
+	for i := range 512 { // the 512th call sweeps
+		next(ConvKey{ChannelTelegram, "late-" + strconv.Itoa(i)}, true)
+	}
+	s.mu.Lock()
+	n, peak, kept := len(s.chats), s.peakChats, s.chats[own] != nil
+	_, seven := s.chats[ConvKey{ChannelTelegram, "7"}]
+	s.mu.Unlock()
+	if n > 512+1 || seven {
+		t.Errorf("%d chats remembered after the sweep (chat 7 among them: %v), want at most the 513 of the last moments", n, seven)
+	}
+	if !kept {
+		t.Error("a chat counting its own Seqs was forgotten before s.idle")
+	}
+	if peak > 1024 {
+		t.Errorf("peak %d after the sweep: the map was not rebuilt", peak)
+	}
+	next(ConvKey{ChannelTelegram, "7"}, true) // forgotten, nothing missing below: at once
+
+	// an id goes missing: chat 8's next update waits for it, and runs when
+	// it comes (for another chat)
+	missing := seq + 1
+	seq++
+	eight := ConvKey{ChannelTelegram, "8"}
+	ran := make(chan error, 1)
+	go func() { ran <- do(eight, missing+1, true) }()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		s.mu.Lock()
+		_, waiting := s.spaces[ChannelTelegram].waiting[eight]
+		s.mu.Unlock()
+		if waiting {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a forgotten chat's update above a missing id did not wait for it")
+		}
+	}
+	if err := do(ConvKey{ChannelTelegram, "9"}, missing, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-ran; err != nil {
+		t.Fatalf("the update above the gap: %v", err)
 	}
 }
