@@ -87,9 +87,9 @@ type Sender struct {
 	queued   int // messages held: queued, being sent, or being removed from the outbox
 	chats    map[ConvKey]*outChat
 	retrying int // chats whose next message waits out a backoff
-	// ids: messages held (0) and recently finished ones (when, as time
-	// since epoch: monotonic, and never 0)
-	ids       map[msgKey]time.Duration
+	// ids: messages held (0) and recently finished ones (when: see
+	// finishedAt)
+	ids       map[msgKey]uint32
 	epoch     time.Time
 	seeds     [2]maphash.Seed // of msgKeys
 	peakChats int             // largest len(chats) since the map was last rebuilt
@@ -116,12 +116,13 @@ type Sender struct {
 // msgKey names a message the sender holds or delivered: its conversation
 // and its id within it. Ids are unique per conversation only (a web chat
 // visitor chooses its own), so two conversations' messages never stand for
-// each other. It is a 128-bit hash of the two, so that a remembered message
-// takes 24 bytes of the map and keeps none of its strings alive: a busy
-// channel remembers every message of the last 30 s (Remember), 37,500 at
-// 1,000 updates a second. Two messages share a key with probability 2⁻¹²⁸,
-// and the seeds are drawn for each process, so no one can pick ids that do.
-type msgKey [2]uint64
+// each other. It is a 96-bit hash of the two, so that a remembered message
+// takes 16 bytes of the map, with the time it finished, and keeps none of
+// its strings alive: a busy channel remembers every message of the last
+// 30 s (Remember), 37,500 at 1,000 updates a second. Two messages share a
+// key with probability 2⁻⁹⁶, and the seeds are drawn for each process, so
+// no one can pick ids that do.
+type msgKey [3]uint32
 
 // msgKey hashes the conversation and id, with each seed, as a map keyed by
 // the pair would.
@@ -130,11 +131,28 @@ func (s *Sender) msgKey(k ConvKey, id string) msgKey {
 		k  ConvKey
 		id string
 	}{k, id}
-	return msgKey{maphash.Comparable(s.seeds[0], m), maphash.Comparable(s.seeds[1], m)}
+	a, b := maphash.Comparable(s.seeds[0], m), maphash.Comparable(s.seeds[1], m)
+	return msgKey{uint32(a), uint32(a >> 32), uint32(b)}
 }
 
-// finishedAt is what ids holds for a message finished at now.
-func (s *Sender) finishedAt(now time.Time) time.Duration { return max(now.Sub(s.epoch), 1) }
+// idTick is the clock of the finished messages in ids.
+const idTick = 10 * time.Millisecond
+
+// finishedAt is what ids holds for a message finished at now: idTicks since
+// epoch, never 0 (0 is a message held). It wraps after 497 days, which does
+// no harm: an age is the difference modulo 2³², and sweeps forget each id
+// long before it could be 248 days old.
+func (s *Sender) finishedAt(now time.Time) uint32 {
+	return max(uint32(now.Sub(s.epoch)/idTick), 1)
+}
+
+// forgettable reports whether a message ids holds at at was finished at
+// least Remember before now. A message finished after now (a removal that
+// read the clock later but took the lock first) is not.
+func (s *Sender) forgettable(at uint32, now time.Time) bool {
+	age := int32(s.finishedAt(now) - at) // modulo 2³², in ticks
+	return at != 0 && age > 0 && time.Duration(age-1)*idTick >= s.cfg.Remember
+}
 
 type outChat struct {
 	key     ConvKey
@@ -223,7 +241,7 @@ func NewSender(cfg SenderConfig, d Deliverer, outbox Outbox, unr Unreachables, l
 		cfg: cfg, d: d, outbox: outbox, unr: unr, log: log,
 		global: rate.NewLimiter(rate.Limit(cfg.Rate), cfg.ReplyBurst),
 		chats:  make(map[ConvKey]*outChat),
-		ids:    make(map[msgKey]time.Duration),
+		ids:    make(map[msgKey]uint32),
 		epoch:  time.Now(),
 		seeds:  [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()},
 		ready:  [2]chatHeap{{lane: 0}, {lane: 1}},
@@ -539,9 +557,8 @@ func (s *Sender) sweepMemory(now time.Time) {
 			delete(s.chats, k)
 		}
 	}
-	forget := s.finishedAt(now) - s.cfg.Remember
 	for id, at := range s.ids {
-		if at != 0 && at <= forget {
+		if s.forgettable(at, now) {
 			delete(s.ids, id)
 		}
 	}

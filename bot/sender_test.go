@@ -732,3 +732,41 @@ func TestSenderLetsGoOfSentMessages(t *testing.T) {
 		t.Errorf("%d deliveries after late copies of finished messages, want %d as before", n, sent)
 	}
 }
+
+// A finished message's time in the sender's memory is a 4-byte tick count
+// that wraps; it is still remembered for Remember across the wrap, no
+// shorter (a late copy within Remember is skipped), and forgotten after.
+func TestSenderRemembersAcrossTheClockWrap(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		sinceEpoch time.Duration // of the message's finish
+	}{
+		{"at start", 0},
+		{"a day in", 24 * time.Hour},
+		{"just before the wrap", (1<<32 - 3) * idTick},
+		{"at the wrap", (1 << 32) * idTick},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := NewSender(SenderConfig{Remember: 30 * time.Second}, &fakeDeliverer{}, nil, nil, slog.New(slog.DiscardHandler))
+			done := s.epoch.Add(tc.sinceEpoch)
+			key := s.msgKey(ConvKey{ChannelTelegram, "42"}, "7/0")
+			s.ids[key] = s.finishedAt(done)
+			for _, step := range []struct {
+				after time.Duration
+				kept  bool
+			}{
+				{-time.Second, true}, // stamped after the sweep read the clock
+				{0, true},
+				{idTick, true},
+				{29 * time.Second, true},
+				{30*time.Second - idTick, true},
+				{30*time.Second + 2*idTick, false}, // at most two ticks more
+			} {
+				s.sweepMemory(done.Add(step.after))
+				if _, kept := s.ids[key]; kept != step.kept {
+					t.Fatalf("%v after it finished: remembered %v, want %v", step.after, kept, step.kept)
+				}
+			}
+		})
+	}
+}
