@@ -147,10 +147,11 @@ func (s *Sender) finishedAt(now time.Time) uint32 {
 }
 
 // forgettable reports whether a message ids holds at at was finished at
-// least Remember before now. A message finished after now (a removal that
-// read the clock later but took the lock first) is not.
-func (s *Sender) forgettable(at uint32, now time.Time) bool {
-	age := int32(s.finishedAt(now) - at) // modulo 2³², in ticks
+// least Remember before the tick now (finishedAt). A message finished
+// after now (a removal that read the clock later but took the lock first)
+// is not.
+func (s *Sender) forgettable(at, now uint32) bool {
+	age := int32(now - at) // modulo 2³², in ticks
 	return at != 0 && age > 0 && time.Duration(age-1)*idTick >= s.cfg.Remember
 }
 
@@ -557,8 +558,9 @@ func (s *Sender) sweepMemory(now time.Time) {
 			delete(s.chats, k)
 		}
 	}
+	tick := s.finishedAt(now)
 	for id, at := range s.ids {
-		if s.forgettable(at, now) {
+		if s.forgettable(at, tick) {
 			delete(s.ids, id)
 		}
 	}

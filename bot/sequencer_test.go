@@ -386,8 +386,8 @@ func TestSequencerForgetsIdleChatsOfAGlobalSpace(t *testing.T) {
 
 	// an id goes missing: chat 8's next update waits for it, and runs when
 	// it comes (for another chat)
-	missing := seq + 1
 	seq++
+	missing := seq
 	eight := ConvKey{ChannelTelegram, "8"}
 	ran := make(chan error, 1)
 	go func() { ran <- do(eight, missing+1, true) }()
