@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -113,6 +114,7 @@ func TestRedisContract(t *testing.T) {
 		{"Outbox", testRedisOutbox},
 		{"OutboxLease", testRedisOutboxLease},
 		{"DoneAll", testRedisDoneAll},
+		{"DoneMatches", testRedisDoneMatches},
 		{"OutboxLeaseExpires", testRedisOutboxLeaseExpires},
 		{"OutboxIndex", testRedisOutboxIndex},
 		{"OutboxTakeStale", testRedisOutboxTakeStale},
@@ -544,6 +546,62 @@ func testRedisOutboxLease(t *testing.T, url string) {
 	// Done of an unknown id changes nothing
 	if n, err := a.Done(ctx, key, "nope"); err != nil || n != 2 {
 		t.Fatalf("Done unknown = %d, %v", n, err)
+	}
+}
+
+// Done finds a message by how its JSON starts, without decoding it, and
+// only the message with exactly that id: "u1/1" is not "u1/10", an id with
+// characters JSON escapes still matches, and an element whose fields come
+// in another order (written by another encoder) is decoded and matched.
+func testRedisDoneMatches(t *testing.T, url string) {
+	ctx := context.Background()
+	r, raw, _ := newTestRedis(t, url, RedisOptions{})
+	key := tgKey("done-matches")
+	c, _, err := r.Load(ctx, key, "u1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := []bot.Outbound{{ID: "u1/10", Text: "a"}, {ID: "u1/1", Text: "b"}, {ID: `<&"ư"\>/0`, Text: "c"}}
+	if _, err := r.Commit(ctx, c, "u1", out); err != nil {
+		t.Fatal(err)
+	}
+	ob := r.outboxKey(key)
+	if err := raw.RPush(ctx, ob,
+		`{"x":"d","id":"h/0"}`,               // another field order: decoded
+		`{"id":"p/0","x":"not JSON after th`, // the prefix alone: matched undecoded
+	).Err(); err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []struct {
+		id   string
+		left string
+	}{
+		{"u1/1", "u1/10 " + out[2].ID + " h/0 p/0"},
+		{out[2].ID, "u1/10 h/0 p/0"},
+		{"u1/", "u1/10 h/0 p/0"},
+		{"p/0", "u1/10 h/0"},
+		{"h/0", "u1/10"},
+		{"u1/10", ""},
+	} {
+		n, err := r.Done(ctx, key, step.id)
+		if err != nil {
+			t.Fatalf("Done %q: %v", step.id, err)
+		}
+		elems, err := raw.LRange(ctx, ob, 0, -1).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var left []string
+		for _, e := range elems {
+			var o bot.Outbound
+			if json.Unmarshal([]byte(e), &o) != nil {
+				o.ID = "p/0" // the element that is not JSON
+			}
+			left = append(left, o.ID)
+		}
+		if got := strings.Join(left, " "); got != step.left || n != len(left) {
+			t.Fatalf("after Done %q: %d left, outbox %q; want %q", step.id, n, got, step.left)
+		}
 	}
 }
 
