@@ -368,8 +368,7 @@ func (r *Redis) eachLease(ctx context.Context, what string, keys []bot.ConvKey, 
 // ms, owner, lease TTL ms, outbound JSON...
 const appendLua = `
 if redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) == false then return {-1} end
-local before = redis.call('LLEN', KEYS[2])
-for i = 5, #ARGV do redis.call('RPUSH', KEYS[2], ARGV[i]) end
+local before = redis.call('RPUSH', KEYS[2], unpack(ARGV, 5)) - (#ARGV - 4)
 redis.call('PEXPIRE', KEYS[2], ARGV[2])
 local holder = redis.call('GET', KEYS[3])
 if not holder or holder == ARGV[3] then

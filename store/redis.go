@@ -104,23 +104,27 @@ return {s[1], s[2], seen}
 // lease on an outbox another owner appended to meanwhile (its sender does
 // not hold those messages: it must claim them, or they would go out after
 // this commit's). An append while another owner holds the lease sets the
-// foreign flag; an append under this owner's lease clears it.
+// foreign flag; an append under this owner's lease clears it. The marker
+// is set first, as the dedupe check (SET NX), and taken back on a version
+// conflict; the messages go in one RPUSH, whose reply gives the length
+// before: two commands fewer a commit, and one push for all its messages.
 // KEYS: state, marker, outbox, lease, foreign flag.
 // ARGV: expected version, state JSON, state TTL ms, dedupe TTL ms, outbox TTL ms,
 // use marker (1/0), owner, lease TTL ms, outbound JSON...
 const commitLua = `
 local dedupe = ARGV[6] == '1'
-if dedupe and redis.call('EXISTS', KEYS[2]) == 1 then return {-1} end
+if dedupe and not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[4]) then return {-1} end
 local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
-if v ~= tonumber(ARGV[1]) then return {-2} end
+if v ~= tonumber(ARGV[1]) then
+  if dedupe then redis.call('DEL', KEYS[2]) end
+  return {-2}
+end
 v = v + 1
 redis.call('HSET', KEYS[1], 'v', v, 'd', ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
-if dedupe then redis.call('SET', KEYS[2], '1', 'PX', ARGV[4]) end
 local mine = 0
 if #ARGV > 8 then
-  local before = redis.call('LLEN', KEYS[3])
-  for i = 9, #ARGV do redis.call('RPUSH', KEYS[3], ARGV[i]) end
+  local before = redis.call('RPUSH', KEYS[3], unpack(ARGV, 9)) - (#ARGV - 8)
   redis.call('PEXPIRE', KEYS[3], ARGV[5])
   local holder = redis.call('GET', KEYS[4])
   if not holder or holder == ARGV[7] then
