@@ -106,8 +106,9 @@ return {s[1], s[2], seen}
 // this commit's). An append while another owner holds the lease sets the
 // foreign flag; an append under this owner's lease clears it. The marker
 // is set first, as the dedupe check (SET NX), and taken back on a version
-// conflict; the messages go in one RPUSH, whose reply gives the length
-// before: two commands fewer a commit, and one push for all its messages.
+// conflict; the messages go in one RPUSH (one per thousand: Lua's unpack
+// stops near 8,000 values), whose reply gives the length before: two
+// commands fewer a commit, and one push for all its messages.
 // KEYS: state, marker, outbox, lease, foreign flag.
 // ARGV: expected version, state JSON, state TTL ms, dedupe TTL ms, outbox TTL ms,
 // use marker (1/0), owner, lease TTL ms, outbound JSON...
@@ -124,7 +125,9 @@ redis.call('HSET', KEYS[1], 'v', v, 'd', ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 local mine = 0
 if #ARGV > 8 then
-  local before = redis.call('RPUSH', KEYS[3], unpack(ARGV, 9)) - (#ARGV - 8)
+  local len = 0
+  for i = 9, #ARGV, 1000 do len = redis.call('RPUSH', KEYS[3], unpack(ARGV, i, math.min(i + 999, #ARGV))) end
+  local before = len - (#ARGV - 8)
   redis.call('PEXPIRE', KEYS[3], ARGV[5])
   local holder = redis.call('GET', KEYS[4])
   if not holder or holder == ARGV[7] then

@@ -115,6 +115,7 @@ func TestRedisContract(t *testing.T) {
 		{"OutboxLease", testRedisOutboxLease},
 		{"DoneAll", testRedisDoneAll},
 		{"DoneMatches", testRedisDoneMatches},
+		{"CommitManyMessages", testRedisCommitManyMessages},
 		{"OutboxLeaseExpires", testRedisOutboxLeaseExpires},
 		{"OutboxIndex", testRedisOutboxIndex},
 		{"OutboxTakeStale", testRedisOutboxTakeStale},
@@ -546,6 +547,42 @@ func testRedisOutboxLease(t *testing.T, url string) {
 	// Done of an unknown id changes nothing
 	if n, err := a.Done(ctx, key, "nope"); err != nil || n != 2 {
 		t.Fatalf("Done unknown = %d, %v", n, err)
+	}
+}
+
+// A commit or an append of more messages than Lua can unpack into one
+// RPUSH (about 8,000) pushes them all, in order, and still tells a
+// backlog from an empty outbox.
+func testRedisCommitManyMessages(t *testing.T, url string) {
+	ctx := context.Background()
+	r, _, _ := newTestRedis(t, url, RedisOptions{})
+	key := tgKey("many-messages")
+	const n = 8200
+	if res := commitOut(t, r, key, "1", n); !res.Leased || res.Backlog {
+		t.Fatalf("commit of %d = %+v, want leased, no backlog", n, res)
+	}
+	out := make([]bot.Outbound, 1500)
+	for i := range out {
+		out[i] = bot.Outbound{ID: fmt.Sprintf("a/%d", i), Key: key, Text: "y"}
+	}
+	if err := r.Release(ctx, []bot.ConvKey{key}); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := r.Append(ctx, key, "a", out); err != nil || !res.Leased || !res.Backlog {
+		t.Fatalf("append of %d after a release = %+v, %v; want leased with a backlog", len(out), res, err)
+	}
+	pending := pendingFor(t, r, key)
+	if len(pending) != n+len(out) {
+		t.Fatalf("outbox holds %d messages, want %d", len(pending), n+len(out))
+	}
+	for i, m := range pending {
+		want := fmt.Sprintf("1/%d", i)
+		if i >= n {
+			want = fmt.Sprintf("a/%d", i-n)
+		}
+		if m.ID != want {
+			t.Fatalf("message %d is %s, want %s", i, m.ID, want)
+		}
 	}
 }
 
