@@ -365,12 +365,10 @@ func (r *Redis) eachLease(ctx context.Context, what string, keys []bot.ConvKey, 
 // appendLua appends to an outbox once per marker: {-1} when the marker was
 // set before, else {lease} as commitLua reports it (foreign flag included).
 // KEYS: marker, outbox, lease, foreign flag. ARGV: dedupe TTL ms, outbox TTL
-// ms, owner, lease TTL ms, outbound JSON...
-const appendLua = `
+// ms, owner, lease TTL ms, outbound JSON... (pushed with pushLua)
+const appendLua = pushLua + `
 if redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) == false then return {-1} end
-local len = 0
-for i = 5, #ARGV, 1000 do len = redis.call('RPUSH', KEYS[2], unpack(ARGV, i, math.min(i + 999, #ARGV))) end
-local before = len - (#ARGV - 4)
+local before = push(KEYS[2], 5)
 redis.call('PEXPIRE', KEYS[2], ARGV[2])
 local holder = redis.call('GET', KEYS[3])
 if not holder or holder == ARGV[3] then

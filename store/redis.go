@@ -106,13 +106,12 @@ return {s[1], s[2], seen}
 // this commit's). An append while another owner holds the lease sets the
 // foreign flag; an append under this owner's lease clears it. The marker
 // is set first, as the dedupe check (SET NX), and taken back on a version
-// conflict; the messages go in one RPUSH (one per thousand: Lua's unpack
-// stops near 8,000 values), whose reply gives the length before: two
-// commands fewer a commit, and one push for all its messages.
+// conflict; the messages go in with pushLua: two commands fewer a commit,
+// and one push for all its messages.
 // KEYS: state, marker, outbox, lease, foreign flag.
 // ARGV: expected version, state JSON, state TTL ms, dedupe TTL ms, outbox TTL ms,
 // use marker (1/0), owner, lease TTL ms, outbound JSON...
-const commitLua = `
+const commitLua = pushLua + `
 local dedupe = ARGV[6] == '1'
 if dedupe and not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[4]) then return {-1} end
 local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
@@ -125,9 +124,7 @@ redis.call('HSET', KEYS[1], 'v', v, 'd', ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 local mine = 0
 if #ARGV > 8 then
-  local len = 0
-  for i = 9, #ARGV, 1000 do len = redis.call('RPUSH', KEYS[3], unpack(ARGV, i, math.min(i + 999, #ARGV))) end
-  local before = len - (#ARGV - 8)
+  local before = push(KEYS[3], 9)
   redis.call('PEXPIRE', KEYS[3], ARGV[5])
   local holder = redis.call('GET', KEYS[4])
   if not holder or holder == ARGV[7] then
@@ -140,6 +137,18 @@ if #ARGV > 8 then
   end
 end
 return {v, mine}
+`
+
+// pushLua defines push(key, from), for the scripts that append to an
+// outbox: it pushes ARGV[from] and every later argument onto the list key,
+// a thousand per RPUSH (Lua's unpack stops near 8,000 values), and returns
+// the list's length before, from the last RPUSH's reply.
+const pushLua = `
+local function push(key, from)
+  local len = 0
+  for i = from, #ARGV, 1000 do len = redis.call('RPUSH', key, unpack(ARGV, i, math.min(i + 999, #ARGV))) end
+  return len - (#ARGV - from + 1)
+end
 `
 
 // OpenRedis connects to the Redis server at url (redis:// or rediss://, as
