@@ -228,6 +228,15 @@ type Conversation struct {
 	// Draft is a broadcast an organizer is writing in this chat.
 	Draft     *BroadcastDraft `json:"bd,omitempty"`
 	UpdatedAt time.Time       `json:"u"`
+
+	// Record is not part of the state. Given to Commit, it is the durable
+	// record of the update being committed, which the core writes after
+	// the commit (so the replies need not wait for PostgreSQL): the
+	// update's dedupe marker keeps it until the marker expires. Loaded for
+	// an update already committed, it is that record, when its marker kept
+	// one: a re-delivery writes it again (Records are idempotent), since
+	// the attempt that committed may have stopped before its record was in.
+	Record *UpdateRecord `json:"-"`
 }
 
 // BroadcastDraft is an organizer's broadcast as the chat wizard collects

@@ -333,16 +333,42 @@ func (c *conflictOnceConvs) Commit(ctx context.Context, conv Conversation, id st
 }
 
 // The retry after a lost commit tells the store to replace what the first
-// attempt recorded.
+// attempt recorded. An update recorded after its commit (lateRecord) has
+// recorded nothing when its commit is lost: only the rerun records. One
+// that opens a ticket is recorded before its commit, so the rerun replaces
+// that.
 func TestRetryAfterConflictReplacesEarlierRecord(t *testing.T) {
 	recs := &recRecords{}
 	convs := &conflictOnceConvs{&memConvs{convs: map[ConvKey]Conversation{}, seen: map[string]bool{}}, map[string]bool{}}
 	svc := newTestService(t, convs, recs, &recEnqueuer{})
-	if err := svc.Handle(context.Background(), Inbound{Key: ConvKey{ChannelTelegram, "1"}, UpdateID: "u1", Seq: 1, Kind: InCommand, Command: "start"}); err != nil {
-		t.Fatal(err)
+	key := ConvKey{ChannelTelegram, "1"}
+	steps := []Inbound{
+		{Kind: InCommand, Command: "start"},
+		{Kind: InButton, Data: "nav:human"},
+		{Kind: InButton, Data: "in:t:vneid"},
+		{Kind: InButton, Data: "in:skip"},
+		{Kind: InText, Text: "Tôi không nhận được mã OTP"},
 	}
-	if len(recs.recs) != 2 || recs.recs[0].Rerun || !recs.recs[1].Rerun {
-		t.Fatalf("records %+v: want a first attempt, then a rerun", recs.recs)
+	handoff := false
+	for i, in := range steps {
+		in.Key, in.UpdateID, in.Seq = key, "u"+strconv.Itoa(i+1), int64(i+1)
+		recs.recs = nil
+		if err := svc.Handle(context.Background(), in); err != nil {
+			t.Fatal(err)
+		}
+		if len(recs.recs) > 0 && recs.recs[0].Handoff != nil {
+			handoff = true
+			if len(recs.recs) != 2 || recs.recs[0].Rerun || !recs.recs[1].Rerun {
+				t.Fatalf("%s: records %+v: want a first attempt, then a rerun", in.UpdateID, recs.recs)
+			}
+			continue
+		}
+		if len(recs.recs) != 1 || !recs.recs[0].Rerun || recs.recs[0].UpdateID != in.UpdateID {
+			t.Fatalf("%s: records %+v: want the rerun's only", in.UpdateID, recs.recs)
+		}
+	}
+	if !handoff {
+		t.Fatal("no update opened a ticket")
 	}
 }
 

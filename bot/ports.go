@@ -10,12 +10,14 @@ import (
 // Conversations keeps conversation state in Redis. Implemented by store.Redis.
 type Conversations interface {
 	// Load returns the stored conversation (Version 0 and a zero Flow state if
-	// none) and whether updateID was already committed for this conversation.
-	// One Redis round trip.
+	// none) and whether updateID was already committed for this conversation;
+	// when it was, c.Record is the record its commit kept, if any. One Redis
+	// round trip.
 	Load(ctx context.Context, key ConvKey, updateID string) (c Conversation, seen bool, err error)
 	// Commit stores c atomically if the stored version still equals c.Version
 	// and updateID was not committed before: it writes c with Version+1 and a
-	// refreshed idle TTL, marks updateID as seen (kept ≥ 48 h), and appends out
+	// refreshed idle TTL, marks updateID as seen (kept ≥ 48 h, with c.Record
+	// when it is set; Record is never part of the state), and appends out
 	// to the conversation's durable outbox — all in one round trip. Appending
 	// takes the outbox's lease for this process unless another live process
 	// holds it (see Outbox). It returns ErrConflict when another writer won

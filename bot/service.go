@@ -236,9 +236,16 @@ func (s *Service) handleOnce(ctx context.Context, in Inbound, rerun bool) (Ack, 
 		return Ack{}, fmt.Errorf("load conversation: %w", err)
 	}
 	if seen {
+		// The attempt that committed may have stopped before its record was
+		// in (see lateRecord): write it again; the store skips what it has.
+		if r := conv.Record; r != nil && r.Key == in.Key && r.UpdateID == in.UpdateID {
+			if _, err := s.recs.Record(ctx, *r); err != nil {
+				return Ack{}, fmt.Errorf("record committed update: %w", err)
+			}
+		}
 		return Ack{}, ErrDuplicate
 	}
-	conv.Key = in.Key
+	conv.Key, conv.Record = in.Key, nil
 	if conv.Flow.Lang == "" {
 		conv.Flow.Lang = s.cfg.DefaultLang
 		if conv.Version == 0 && strings.HasPrefix(in.LangHint, "en") {
@@ -330,6 +337,9 @@ func (s *Service) handleOnce(ctx context.Context, in Inbound, rerun bool) (Ack, 
 	if !rec.SkipResident {
 		t.conv.Refreshed = now
 	}
+	if lateRecord(rec) {
+		return Ack{}, s.commitThenRecord(ctx, t.conv, in, now, t.out, rec)
+	}
 	res, err := s.recs.Record(ctx, rec)
 	if err != nil {
 		return Ack{}, fmt.Errorf("record update: %w", err)
@@ -356,6 +366,39 @@ func (s *Service) handleOnce(ctx context.Context, in Inbound, rerun bool) (Ack, 
 	}
 	s.cfg.Metrics.FlowEvents(in.Key.Channel, t.events)
 	return Ack{}, nil
+}
+
+// lateRecord reports whether r may be written after the commit of its
+// update: it opens no ticket (whose id the state and the replies need),
+// appends no transcript lines and replaces no earlier attempt — nearly
+// every update. The replies then go out without waiting for PostgreSQL,
+// and the durable store may gather such records from many updates into
+// one transaction.
+func lateRecord(r UpdateRecord) bool {
+	return !r.Rerun && r.Handoff == nil && len(r.Transcript) == 0
+}
+
+// commitThenRecord commits conv and its replies with rec kept in the
+// update's dedupe marker, then writes rec; only then is the update
+// acknowledged. If the record fails (PostgreSQL is away) the update is not
+// acknowledged, and its re-delivery, a duplicate, writes the record the
+// marker kept. A commit that finds the update committed by another
+// attempt writes this attempt's record as well (the same rows, skipped
+// when present), since that attempt may not get to its own.
+func (s *Service) commitThenRecord(ctx context.Context, conv Conversation, in Inbound, now time.Time, out []flows.Output, rec UpdateRecord) error {
+	conv.Record = &rec
+	err := s.commit(ctx, conv, in, now, out)
+	if err != nil && !errors.Is(err, ErrDuplicate) {
+		return err
+	}
+	if _, rerr := s.recs.Record(ctx, rec); rerr != nil {
+		return fmt.Errorf("record update: %w", rerr)
+	}
+	if err != nil {
+		return err
+	}
+	s.cfg.Metrics.FlowEvents(in.Key.Channel, rec.Events)
+	return nil
 }
 
 // reminders does what the turn decided about personal reminders: schedule

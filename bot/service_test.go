@@ -17,9 +17,10 @@ import (
 // memConvs is an in-memory Conversations port for core unit tests (the Redis
 // implementation has its own tests against real servers in store).
 type memConvs struct {
-	mu    sync.Mutex
-	convs map[ConvKey]Conversation
-	seen  map[string]bool
+	mu     sync.Mutex
+	convs  map[ConvKey]Conversation
+	seen   map[string]bool
+	marked map[string]UpdateRecord // the records commits kept with their markers
 }
 
 func (m *memConvs) Load(_ context.Context, key ConvKey, id string) (Conversation, bool, error) {
@@ -27,7 +28,11 @@ func (m *memConvs) Load(_ context.Context, key ConvKey, id string) (Conversation
 	defer m.mu.Unlock()
 	c := m.convs[key]
 	c.Key = key
-	return c, m.seen[key.String()+"/"+id], nil
+	seen := m.seen[key.String()+"/"+id]
+	if r, ok := m.marked[key.String()+"/"+id]; ok && seen {
+		c.Record = &r
+	}
+	return c, seen, nil
 }
 
 func (m *memConvs) Commit(_ context.Context, c Conversation, id string, out []Outbound) (Committed, error) {
@@ -39,7 +44,14 @@ func (m *memConvs) Commit(_ context.Context, c Conversation, id string, out []Ou
 	if m.convs[c.Key].Version != c.Version {
 		return Committed{}, ErrConflict
 	}
+	if c.Record != nil {
+		if m.marked == nil {
+			m.marked = map[string]UpdateRecord{}
+		}
+		m.marked[c.Key.String()+"/"+id] = *c.Record
+	}
 	c.Version++
+	c.Record = nil // not part of the state
 	m.convs[c.Key] = c
 	m.seen[c.Key.String()+"/"+id] = true
 	return Committed{Version: c.Version, Leased: len(out) > 0}, nil

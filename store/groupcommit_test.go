@@ -251,3 +251,55 @@ func TestGroupCommitWaitsAndCloses(t *testing.T) {
 	}
 	t.Logf("%d of 50 recorded before Close", len(stored))
 }
+
+// A flusher that takes a record waits the hold for company: a record that
+// comes meanwhile goes in the same batch. A wait that finds none starts a
+// rest, in which a lone record is written at once.
+func TestGroupCommitWaitsForCompanyOnlyWhileBusy(t *testing.T) {
+	p := newTestPostgres(t)
+	ctx := context.Background()
+	const hold = time.Second
+	p.group.gather.Lock()
+	p.group.hold, p.group.rest = hold, time.Minute
+	p.group.gather.Unlock()
+	key := bot.ConvKey{Channel: bot.ChannelTelegram, ChatID: unique(t)}
+	rec := func(id string) bot.UpdateRecord {
+		return bot.UpdateRecord{Key: key, UpdateID: id, At: t0, SkipResident: true,
+			Events: []flows.Event{{Kind: flows.EventStepEntered, Flow: "install_vneid", Step: id}}}
+	}
+	batches0, grouped0 := p.group.batches.Load(), p.group.grouped.Load()
+
+	// two records 50 ms apart: one batch
+	var wg sync.WaitGroup
+	for i, id := range []string{"a", "b"} {
+		wg.Go(func() {
+			time.Sleep(time.Duration(i) * 50 * time.Millisecond)
+			if _, err := p.Record(ctx, rec(id)); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if b, g := p.group.batches.Load()-batches0, p.group.grouped.Load()-grouped0; b != 1 || g != 2 {
+		t.Fatalf("two records within the hold went in %d batches (%d records), want 1 (2)", b, g)
+	}
+
+	// a lone record waits the whole hold; the next, in the rest, does not
+	start := time.Now()
+	if _, err := p.Record(ctx, rec("c")); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d < hold*9/10 {
+		t.Fatalf("a lone record was written after %v, before the hold of %v ended", d, hold)
+	}
+	start = time.Now()
+	if _, err := p.Record(ctx, rec("d")); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d >= hold*9/10 {
+		t.Fatalf("a record in the rest after a lone one waited %v (the hold is %v)", d, hold)
+	}
+	if got := eventRowsOf(t, p, key); len(got) != 4 {
+		t.Fatalf("%d events written, want 4", len(got))
+	}
+}

@@ -87,12 +87,14 @@ var (
 	_ bot.Outbox        = (*Redis)(nil)
 )
 
-// loadLua returns {version or false, state JSON or false, marker exists 0/1}.
+// loadLua returns {version or false, state JSON or false, marker or false}:
+// the marker is "1", or the record the commit kept with it (see
+// markedRecord).
 // KEYS: state, marker.
 const loadLua = `
 local s = redis.call('HMGET', KEYS[1], 'v', 'd')
-local seen = 0
-if ARGV[1] == '1' then seen = redis.call('EXISTS', KEYS[2]) end
+local seen = false
+if ARGV[1] == '1' then seen = redis.call('GET', KEYS[2]) end
 return {s[1], s[2], seen}
 `
 
@@ -107,13 +109,15 @@ return {s[1], s[2], seen}
 // foreign flag; an append under this owner's lease clears it. The marker
 // is set first, as the dedupe check (SET NX), and taken back on a version
 // conflict; the messages go in with pushLua: two commands fewer a commit,
-// and one push for all its messages.
+// and one push for all its messages. The marker's value is "1", or the
+// update's durable record when the core writes that after the commit
+// (bot.Conversation.Record): a re-delivery then finds it there.
 // KEYS: state, marker, outbox, lease, foreign flag.
 // ARGV: expected version, state JSON, state TTL ms, dedupe TTL ms, outbox TTL ms,
-// use marker (1/0), owner, lease TTL ms, outbound JSON...
+// use marker (1/0), owner, lease TTL ms, marker value, outbound JSON...
 const commitLua = pushLua + `
 local dedupe = ARGV[6] == '1'
-if dedupe and not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[4]) then return {-1} end
+if dedupe and not redis.call('SET', KEYS[2], ARGV[9], 'NX', 'PX', ARGV[4]) then return {-1} end
 local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
 if v ~= tonumber(ARGV[1]) then
   if dedupe then redis.call('DEL', KEYS[2]) end
@@ -123,8 +127,8 @@ v = v + 1
 redis.call('HSET', KEYS[1], 'v', v, 'd', ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 local mine = 0
-if #ARGV > 8 then
-  local before = push(KEYS[3], 9)
+if #ARGV > 9 then
+  local before = push(KEYS[3], 10)
   redis.call('PEXPIRE', KEYS[3], ARGV[5])
   local holder = redis.call('GET', KEYS[4])
   if not holder or holder == ARGV[7] then
@@ -358,21 +362,26 @@ func (r *Redis) Load(ctx context.Context, key bot.ConvKey, updateID string) (bot
 	if len(res) != 3 {
 		return c, false, fmt.Errorf("store: load %s: unexpected reply of %d items", key, len(res))
 	}
-	seen, _ := res[2].(int64)
-	data, _ := res[1].(string)
-	if data == "" {
-		return c, seen == 1, nil
-	}
-	if err := json.Unmarshal([]byte(data), &c); err != nil {
-		return bot.Conversation{Key: key}, false, fmt.Errorf("store: load %s: decode state: %w", key, err)
-	}
-	if v, ok := res[0].(string); ok {
-		if c.Version, err = strconv.ParseInt(v, 10, 64); err != nil {
-			return bot.Conversation{Key: key}, false, fmt.Errorf("store: load %s: version: %w", key, err)
+	marker, seen := res[2].(string)
+	if data, _ := res[1].(string); data != "" {
+		if err := json.Unmarshal([]byte(data), &c); err != nil {
+			return bot.Conversation{Key: key}, false, fmt.Errorf("store: load %s: decode state: %w", key, err)
 		}
+		if v, ok := res[0].(string); ok {
+			if c.Version, err = strconv.ParseInt(v, 10, 64); err != nil {
+				return bot.Conversation{Key: key}, false, fmt.Errorf("store: load %s: version: %w", key, err)
+			}
+		}
+		c.Key = key
 	}
-	c.Key = key
-	return c, seen == 1, nil
+	if seen && marker != "1" {
+		rec, err := decodeMarked(key, updateID, marker)
+		if err != nil {
+			return bot.Conversation{Key: key}, false, fmt.Errorf("store: load %s update %s: %w", key, updateID, err)
+		}
+		c.Record = &rec
+	}
+	return c, seen, nil
 }
 
 // Commit stores c if the stored version still equals c.Version and updateID
@@ -438,7 +447,13 @@ func (r *Redis) commitCall(c bot.Conversation, updateID string, out []bot.Outbou
 	if err != nil {
 		return nil, nil, fmt.Errorf("store: commit %s: encode state: %w", c.Key, err)
 	}
-	args := make([]any, 0, 8+len(out))
+	marker := []byte("1")
+	if c.Record != nil && updateID != "" {
+		if marker, err = encodeMarked(*c.Record); err != nil {
+			return nil, nil, fmt.Errorf("store: commit %s: encode record: %w", c.Key, err)
+		}
+	}
+	args := make([]any, 0, 9+len(out))
 	args = append(args,
 		c.Version,
 		state,
@@ -448,6 +463,7 @@ func (r *Redis) commitCall(c bot.Conversation, updateID string, out []bot.Outbou
 		flag(updateID != ""),
 		r.opts.Owner,
 		r.opts.LeaseTTL.Milliseconds(),
+		marker,
 	)
 	for _, o := range out {
 		if o.Key == (bot.ConvKey{}) {

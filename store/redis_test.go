@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"runtime"
 	"slices"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/gocua/gocua/bot"
+	"github.com/gocua/gocua/flows"
 )
 
 // countHook counts the commands and pipelines a client sends: each one is a
@@ -115,6 +117,7 @@ func TestRedisContract(t *testing.T) {
 		{"OutboxLease", testRedisOutboxLease},
 		{"DoneAll", testRedisDoneAll},
 		{"DoneMatches", testRedisDoneMatches},
+		{"MarkerKeepsRecord", testRedisMarkerKeepsRecord},
 		{"CommitManyMessages", testRedisCommitManyMessages},
 		{"OutboxLeaseExpires", testRedisOutboxLeaseExpires},
 		{"OutboxIndex", testRedisOutboxIndex},
@@ -590,6 +593,87 @@ func testRedisCommitManyMessages(t *testing.T, url string) {
 // only the message with exactly that id: "u1/1" is not "u1/10", an id with
 // characters JSON escapes still matches, and an element whose fields come
 // in another order (written by another encoder) is decoded and matched.
+// A commit given the update's record keeps it with the update's dedupe
+// marker, and only there: a Load of that update, seen, returns it (its key
+// and update id the marker's own), a Load of another update does not, the
+// state does not hold it, and a commit without one, a Mark and an older
+// replica's plain marker return none. A record that opens a ticket,
+// appends a transcript or replaces an attempt cannot be kept so.
+func testRedisMarkerKeepsRecord(t *testing.T, url string) {
+	ctx := context.Background()
+	r, raw, _ := newTestRedis(t, url, RedisOptions{})
+	key := tgKey("marker-record")
+	at := time.Date(2026, 12, 3, 8, 30, 0, 123456789, time.UTC)
+	rec := bot.UpdateRecord{Key: key, UpdateID: "u1", At: at, Name: "Bà Tư 👵🏽", Lang: "vi", Area: "phuong-1", Ticket: 7,
+		Events: []flows.Event{
+			{Kind: flows.EventStepEntered, Flow: "install", Step: "tải ứng dụng", Version: "v3"},
+			{Kind: flows.EventFlowCompleted, Flow: "install", At: at.Add(-time.Second)},
+		}}
+	c, seen, err := r.Load(ctx, key, "u1")
+	if err != nil || seen || c.Record != nil {
+		t.Fatalf("Load before = %+v, %v, %v", c.Record, seen, err)
+	}
+	c.Record = &rec
+	if _, err := r.Commit(ctx, c, "u1", []bot.Outbound{{ID: "u1/0", Text: "a"}}); err != nil {
+		t.Fatal(err)
+	}
+	got, seen, err := r.Load(ctx, key, "u1")
+	if err != nil || !seen || got.Record == nil {
+		t.Fatalf("Load of the committed update = %+v, %v, %v; want its record", got.Record, seen, err)
+	}
+	if !reflect.DeepEqual(*got.Record, rec) {
+		t.Fatalf("record kept with the marker:\n got %+v\nwant %+v", *got.Record, rec)
+	}
+	if state, _ := raw.HGet(ctx, r.stateKey(key), "d").Result(); strings.Contains(state, "install") {
+		t.Fatalf("the state holds the record: %s", state)
+	}
+	next, seen, err := r.Load(ctx, key, "u2")
+	if err != nil || seen || next.Record != nil || next.Version != got.Version {
+		t.Fatalf("Load of the next update = %+v, %v, %v", next.Record, seen, err)
+	}
+	// the next commit, without a record; a Mark; an older replica's marker
+	if _, err := r.Commit(ctx, next, "u2", nil); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := r.Mark(ctx, key, "u3"); err != nil || !ok {
+		t.Fatalf("Mark = %v, %v", ok, err)
+	}
+	if err := raw.Set(ctx, r.markerKey(key, "u4"), "1", time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"u2", "u3", "u4"} {
+		c, seen, err := r.Load(ctx, key, id)
+		if err != nil || !seen || c.Record != nil {
+			t.Fatalf("Load %s = %+v, %v, %v; want seen, no record", id, c.Record, seen, err)
+		}
+	}
+	// a marker that is neither: an error, not a silent duplicate
+	if err := raw.Set(ctx, r.markerKey(key, "u5"), "{not json", time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := r.Load(ctx, key, "u5"); err == nil {
+		t.Fatal("Load of a marker holding garbage: no error")
+	}
+	cur, _, err := r.Load(ctx, key, "u6")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []bot.UpdateRecord{
+		{Handoff: &bot.TicketRequest{Flow: "install"}},
+		{Ticket: 7, Transcript: []bot.TranscriptLine{{From: "resident", Text: "x"}}},
+		{Rerun: true},
+	} {
+		bad.Key, bad.UpdateID = key, "u6"
+		cur.Record = &bad
+		if _, err := r.Commit(ctx, cur, "u6", nil); err == nil {
+			t.Fatalf("Commit with record %+v: no error", bad)
+		}
+	}
+	if _, seen, err := r.Load(ctx, key, "u6"); err != nil || seen {
+		t.Fatalf("a refused record committed its update: seen %v, %v", seen, err)
+	}
+}
+
 func testRedisDoneMatches(t *testing.T, url string) {
 	ctx := context.Background()
 	r, raw, _ := newTestRedis(t, url, RedisOptions{})
