@@ -101,6 +101,9 @@ func TestFaultKillUnderLoad(t *testing.T) {
 	if sent < 1000 {
 		t.Errorf("only %d updates sent under load: the test proves little", sent)
 	}
+	if missing := unrecorded(t, rg.pg.URL(), residents); len(missing) > 0 {
+		t.Errorf("%d acknowledged updates have no durable record: %v", len(missing), missing[:min(10, len(missing))])
+	}
 }
 
 // finish delivers each resident's message that was cut off when the load
@@ -506,6 +509,9 @@ func TestFaultPostgresDown(t *testing.T) {
 	}
 	if len(a.outOfOrder) > 0 {
 		t.Errorf("replies out of order: %v", a.outOfOrder[:min(10, len(a.outOfOrder))])
+	}
+	if missing := unrecorded(t, rg.pg.URL(), residents); len(missing) > 0 {
+		t.Errorf("%d acknowledged updates have no durable record: %v", len(missing), missing[:min(10, len(missing))])
 	}
 	if after := tickets(); !reflect.DeepEqual(after, ticketsBefore) {
 		t.Errorf("tickets changed across the outage:\nbefore %+v\nafter  %+v", ticketsBefore, after)

@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/time/rate"
 
@@ -554,3 +555,42 @@ func newAPIFront(t *testing.T, backend string) *apiFront {
 }
 
 func (f *apiFront) URL() string { return f.srv.URL }
+
+// unrecorded lists, per resident, the acknowledged messages whose update
+// has no flow event in PostgreSQL at dbURL: every answer of the echo flow
+// enters its step again, so each acknowledged message has one, written
+// before its 2xx — after its reply was committed, so a process that died
+// or a PostgreSQL that failed in between must leave it to the re-delivery.
+func unrecorded(t *testing.T, dbURL string, residents []*resident) []string {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var missing []string
+	for _, r := range residents {
+		rows, err := conn.Query(ctx, `SELECT DISTINCT update_id FROM flow_events WHERE channel = 'telegram' AND external_id = $1`,
+			strconv.FormatInt(r.chat, 10))
+		if err != nil {
+			t.Fatal(err)
+		}
+		have, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]bool{}
+		for _, id := range have {
+			got[id] = true
+		}
+		r.mu.Lock()
+		for n, id := range r.ids {
+			if r.acks[n] && !got[strconv.FormatInt(id, 10)] {
+				missing = append(missing, fmt.Sprintf("chat %d message %d (update %d)", r.chat, n, id))
+			}
+		}
+		r.mu.Unlock()
+	}
+	return missing
+}
