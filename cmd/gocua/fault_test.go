@@ -191,6 +191,9 @@ func TestFaultTwoReplicas(t *testing.T) {
 			t.Errorf("%s: replies out of order: %v", name, a.outOfOrder[:min(10, len(a.outOfOrder))])
 		}
 	}
+	if missing := unrecorded(t, rg.pg.URL(), all); len(missing) > 0 {
+		t.Errorf("%d acknowledged updates have no durable record: %v", len(missing), missing[:min(10, len(missing))])
+	}
 }
 
 // Redis killed mid-load and started again 3 s later, with its data on disk
