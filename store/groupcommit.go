@@ -163,14 +163,12 @@ func (g *groupCommit) flusher() {
 
 // wait adds to batch what arrives within the hold, until it holds
 // groupWant records, unless the flushers are resting; a wait that finds
-// nothing starts a rest.
-// The caller holds gather.
+// nothing starts a rest. The caller holds gather.
 func (g *groupCommit) wait(batch []*pendingRecord) []*pendingRecord {
 	if g.hold <= 0 || len(batch) >= groupWant {
 		return batch
 	}
-	start := time.Now()
-	if start.Before(g.restUntil) {
+	if time.Now().Before(g.restUntil) {
 		return batch
 	}
 	n := len(batch)
