@@ -73,11 +73,13 @@ type groupCommit struct {
 	closed  bool
 	wg      sync.WaitGroup
 
-	// gather is held by the flusher that is gathering a batch; restUntil
-	// (under gather) is until when no flusher waits for company.
+	// gather is held by the flusher that is waiting for a batch or
+	// gathering one; restUntil (under gather) is until when no flusher
+	// waits for company. hold and rest are groupHold and groupHoldRest in
+	// nanoseconds (tests change them while the flushers run).
 	gather     sync.Mutex
-	hold, rest time.Duration
 	restUntil  time.Time
+	hold, rest atomic.Int64
 
 	// batches and grouped count the batches written whole and their
 	// records, so tests (and a debugger) can see how much was grouped.
@@ -89,9 +91,9 @@ func newGroupCommit(p *Postgres) *groupCommit {
 		p:       p,
 		queue:   make(chan *pendingRecord, 4*groupMaxBatch),
 		closing: make(chan struct{}),
-		hold:    groupHold,
-		rest:    groupHoldRest,
 	}
+	g.hold.Store(int64(groupHold))
+	g.rest.Store(int64(groupHoldRest))
 	g.wg.Add(groupFlushers)
 	for range groupFlushers {
 		go g.flusher()
@@ -165,14 +167,12 @@ func (g *groupCommit) flusher() {
 // groupWant records, unless the flushers are resting; a wait that finds
 // nothing starts a rest. The caller holds gather.
 func (g *groupCommit) wait(batch []*pendingRecord) []*pendingRecord {
-	if g.hold <= 0 || len(batch) >= groupWant {
-		return batch
-	}
-	if time.Now().Before(g.restUntil) {
+	hold := time.Duration(g.hold.Load())
+	if hold <= 0 || len(batch) >= groupWant || time.Now().Before(g.restUntil) {
 		return batch
 	}
 	n := len(batch)
-	timer := time.NewTimer(g.hold)
+	timer := time.NewTimer(hold)
 	defer timer.Stop()
 	for len(batch) < groupWant {
 		select {
@@ -185,7 +185,7 @@ func (g *groupCommit) wait(batch []*pendingRecord) []*pendingRecord {
 		break
 	}
 	if len(batch) == n {
-		g.restUntil = time.Now().Add(g.rest)
+		g.restUntil = time.Now().Add(time.Duration(g.rest.Load()))
 	}
 	return batch
 }

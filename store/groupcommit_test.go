@@ -259,9 +259,8 @@ func TestGroupCommitWaitsForCompanyOnlyWhileBusy(t *testing.T) {
 	p := newTestPostgres(t)
 	ctx := context.Background()
 	const hold = time.Second
-	p.group.gather.Lock()
-	p.group.hold, p.group.rest = hold, time.Minute
-	p.group.gather.Unlock()
+	p.group.hold.Store(int64(hold))
+	p.group.rest.Store(int64(time.Minute))
 	key := bot.ConvKey{Channel: bot.ChannelTelegram, ChatID: unique(t)}
 	rec := func(id string) bot.UpdateRecord {
 		return bot.UpdateRecord{Key: key, UpdateID: id, At: t0, SkipResident: true,
