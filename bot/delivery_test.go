@@ -333,7 +333,7 @@ func (c *conflictOnceConvs) Commit(ctx context.Context, conv Conversation, id st
 }
 
 // The retry after a lost commit tells the store to replace what the first
-// attempt recorded. An update recorded after its commit (lateRecord) has
+// attempt recorded. An update recorded after its commit (UpdateRecord.AfterCommit) has
 // recorded nothing when its commit is lost: only the rerun records. One
 // that opens a ticket is recorded before its commit, so the rerun replaces
 // that.

@@ -140,6 +140,17 @@ type UpdateRecord struct {
 	Transcript []TranscriptLine // masked texts
 }
 
+// AfterCommit reports whether r may be written after the commit of its
+// update: it opens no ticket (whose id the state and the replies need),
+// appends no transcript lines and replaces no earlier attempt — nearly
+// every update. The replies then go out without waiting for PostgreSQL;
+// Conversations keeps such a record with the update's dedupe marker until
+// it is written (Conversation.Record), and the durable store may gather
+// such records from many updates into one transaction.
+func (r UpdateRecord) AfterCommit() bool {
+	return !r.Rerun && r.Handoff == nil && len(r.Transcript) == 0
+}
+
 // TicketRequest is what a flow's handoff step asks for.
 type TicketRequest struct {
 	Flow    string

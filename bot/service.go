@@ -237,8 +237,9 @@ func (s *Service) handleOnce(ctx context.Context, in Inbound, rerun bool) (Ack, 
 	}
 	if seen {
 		// The attempt that committed may have stopped before its record was
-		// in (see lateRecord): write it again; the store skips what it has.
-		if r := conv.Record; r != nil && r.Key == in.Key && r.UpdateID == in.UpdateID {
+		// in (see UpdateRecord.AfterCommit): write it again; the store skips
+		// what it has.
+		if r := conv.Record; r != nil {
 			if _, err := s.recs.Record(ctx, *r); err != nil {
 				return Ack{}, fmt.Errorf("record committed update: %w", err)
 			}
@@ -337,7 +338,7 @@ func (s *Service) handleOnce(ctx context.Context, in Inbound, rerun bool) (Ack, 
 	if !rec.SkipResident {
 		t.conv.Refreshed = now
 	}
-	if lateRecord(rec) {
+	if rec.AfterCommit() {
 		return Ack{}, s.commitThenRecord(ctx, t.conv, in, now, t.out, rec)
 	}
 	res, err := s.recs.Record(ctx, rec)
@@ -366,16 +367,6 @@ func (s *Service) handleOnce(ctx context.Context, in Inbound, rerun bool) (Ack, 
 	}
 	s.cfg.Metrics.FlowEvents(in.Key.Channel, t.events)
 	return Ack{}, nil
-}
-
-// lateRecord reports whether r may be written after the commit of its
-// update: it opens no ticket (whose id the state and the replies need),
-// appends no transcript lines and replaces no earlier attempt — nearly
-// every update. The replies then go out without waiting for PostgreSQL,
-// and the durable store may gather such records from many updates into
-// one transaction.
-func lateRecord(r UpdateRecord) bool {
-	return !r.Rerun && r.Handoff == nil && len(r.Transcript) == 0
 }
 
 // commitThenRecord commits conv and its replies with rec kept in the

@@ -14,9 +14,10 @@ import (
 // when the core writes the record after the commit
 // (bot.Conversation.Record): what a re-delivery of the update must write
 // again if the first attempt stopped before the record was in. The key and
-// the update id are the marker's own. Only records without a ticket
-// request and without transcript lines go this way, so only the rest of
-// bot.UpdateRecord is kept, under short names (a marker lives 48 hours).
+// the update id are the marker's own. Only records written after the
+// commit go this way (bot.UpdateRecord.AfterCommit: no ticket request, no
+// transcript lines), so only the rest of bot.UpdateRecord is kept, under
+// short names (a marker lives 48 hours).
 type markedRecord struct {
 	At           time.Time     `json:"a"`
 	Name         string        `json:"n,omitempty"`
@@ -40,7 +41,7 @@ var errMarkedRecord = errors.New("store: a dedupe marker keeps only a record wit
 
 // encodeMarked encodes r for its update's dedupe marker.
 func encodeMarked(r bot.UpdateRecord) ([]byte, error) {
-	if r.Handoff != nil || len(r.Transcript) > 0 || r.Rerun {
+	if !r.AfterCommit() {
 		return nil, errMarkedRecord
 	}
 	m := markedRecord{At: r.At, Name: r.Name, Lang: r.Lang, Area: r.Area, SkipResident: r.SkipResident, Ticket: r.Ticket}
