@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -72,7 +73,6 @@ type Redis struct {
 	client redis.UniversalClient
 	opts   RedisOptions
 
-	load   *redis.Script
 	commit *redis.Script
 	done   *redis.Script
 	claim  *redis.Script
@@ -86,17 +86,6 @@ var (
 	_ bot.Conversations = (*Redis)(nil)
 	_ bot.Outbox        = (*Redis)(nil)
 )
-
-// loadLua returns {version or false, state JSON or false, marker or false}:
-// the marker is "1", or the record the commit kept with it (see
-// markedRecord).
-// KEYS: state, marker.
-const loadLua = `
-local s = redis.call('HMGET', KEYS[1], 'v', 'd')
-local seen = false
-if ARGV[1] == '1' then seen = redis.call('GET', KEYS[2]) end
-return {s[1], s[2], seen}
-`
 
 // commitLua returns {new version, lease}, or {-1} for a duplicate update,
 // {-2} for a version conflict. Appending to the outbox takes its lease unless
@@ -289,12 +278,11 @@ func defaultRedisPool() int { return max(64, 10*runtime.GOMAXPROCS(0)) }
 
 // NewRedis wraps an existing client (a *redis.Client, *redis.ClusterClient or
 // failover client) and loads the Lua scripts with SCRIPT LOAD so that every
-// later Load and Commit is a single EVALSHA. Close closes client.
+// later Commit is a single EVALSHA. Close closes client.
 func NewRedis(ctx context.Context, client redis.UniversalClient, opts RedisOptions) (*Redis, error) {
 	r := &Redis{
 		client: client,
 		opts:   opts.withDefaults(),
-		load:   redis.NewScript(loadLua),
 		commit: redis.NewScript(commitLua),
 		done:   redis.NewScript(doneLua),
 		claim:  redis.NewScript(claimLua),
@@ -304,7 +292,7 @@ func NewRedis(ctx context.Context, client redis.UniversalClient, opts RedisOptio
 		append: redis.NewScript(appendLua),
 	}
 	// paceScript too: CommitPaced sends it by its hash only
-	for _, s := range []*redis.Script{r.load, r.commit, r.done, r.claim, r.renew, r.unlock, r.forget, r.append, paceScript} {
+	for _, s := range []*redis.Script{r.commit, r.done, r.claim, r.renew, r.unlock, r.forget, r.append, paceScript} {
 		if err := s.Load(ctx, client).Err(); err != nil {
 			return nil, fmt.Errorf("store: redis script load: %w", err)
 		}
@@ -349,20 +337,41 @@ func (r *Redis) markerKey(k bot.ConvKey, updateID string) string {
 }
 
 // Load returns key's conversation (Version 0 when none is stored) and whether
-// updateID was already committed. An empty updateID is never seen. One round
-// trip.
+// updateID was already committed; when it was, c.Record is the record its
+// commit kept in the marker (see markedRecord). An empty updateID is never
+// seen. One round trip: HMGET of the state, then GET of the marker, in one
+// pipeline — plain commands, not a script (a script cost Redis more than
+// both commands: cmd/gocua-load, docs/benchmarks.md). The two need not run
+// as one: a commit writes the marker and the state together, and the GET
+// runs after the HMGET, so a marker still absent means the state read was
+// from before any commit of this update; a marker present makes the update
+// a duplicate, whose state is not used.
 func (r *Redis) Load(ctx context.Context, key bot.ConvKey, updateID string) (bot.Conversation, bool, error) {
 	c := bot.Conversation{Key: key}
-	res, err := r.load.Run(ctx, r.client,
-		[]string{r.stateKey(key), r.markerKey(key, updateID)},
-		flag(updateID != "")).Slice()
+	pipe := r.client.Pipeline()
+	state := pipe.HMGet(ctx, r.stateKey(key), "v", "d")
+	var mark *redis.StringCmd
+	if updateID != "" {
+		mark = pipe.Get(ctx, r.markerKey(key, updateID))
+	}
+	_, _ = pipe.Exec(ctx) // errors are read from each command
+	res, err := state.Result()
 	if err != nil {
 		return c, false, fmt.Errorf("store: load %s: %w", key, err)
 	}
-	if len(res) != 3 {
+	var marker string
+	seen := false
+	if mark != nil {
+		switch marker, err = mark.Result(); {
+		case err == nil:
+			seen = true
+		case !errors.Is(err, redis.Nil):
+			return c, false, fmt.Errorf("store: load %s: %w", key, err)
+		}
+	}
+	if len(res) != 2 {
 		return c, false, fmt.Errorf("store: load %s: unexpected reply of %d items", key, len(res))
 	}
-	marker, seen := res[2].(string)
 	if data, _ := res[1].(string); data != "" {
 		if err := json.Unmarshal([]byte(data), &c); err != nil {
 			return bot.Conversation{Key: key}, false, fmt.Errorf("store: load %s: decode state: %w", key, err)
