@@ -326,12 +326,16 @@ func checkRedisClusterURL(raw string) error {
 		if u.Query().Get("master_name") == "" {
 			return errors.New("a Redis Sentinel URL needs the master's name: master_name=<name>")
 		}
-		if _, err := redis.ParseFailoverURL(raw); err != nil {
+		o, err := redis.ParseFailoverURL(raw)
+		if err != nil {
 			var uerr *url.Error
 			if errors.As(err, &uerr) {
 				err = uerr.Err
 			}
 			return fmt.Errorf("not a valid Redis Sentinel URL (redis://[user:password@]sentinel:port[/db]?master_name=name&addr=sentinel:port…): %s", strings.TrimPrefix(err.Error(), "redis: "))
+		}
+		if on := replicaRouting(map[string]bool{"replica_only": o.ReplicaOnly, "route_by_latency": o.RouteByLatency, "route_randomly": o.RouteRandomly}); on != "" {
+			return fmt.Errorf("a Redis Sentinel URL for gocua cannot send commands to replicas (%s): %s", on, masterOnly)
 		}
 		return nil
 	}
@@ -341,14 +345,35 @@ func checkRedisClusterURL(raw string) error {
 	if p := strings.Trim(u.Path, "/"); p != "" && p != "0" {
 		return fmt.Errorf("a Redis Cluster URL cannot choose database %q: a cluster has only database 0", p)
 	}
-	if _, err := redis.ParseClusterURL(raw); err != nil {
+	o, err := redis.ParseClusterURL(raw)
+	if err != nil {
 		var uerr *url.Error
 		if errors.As(err, &uerr) {
 			err = uerr.Err
 		}
 		return fmt.Errorf("not a valid Redis Cluster URL (redis://[user:password@]host:port?addr=host:port&addr=…): %s", strings.TrimPrefix(err.Error(), "redis: "))
 	}
+	if on := replicaRouting(map[string]bool{"read_only": o.ReadOnly, "route_by_latency": o.RouteByLatency, "route_randomly": o.RouteRandomly}); on != "" {
+		return fmt.Errorf("a Redis Cluster URL for gocua cannot send commands to replicas (%s): %s", on, masterOnly)
+	}
 	return nil
+}
+
+// masterOnly is why gocua refuses the URL options that send reads to
+// replicas: a replica may not have the last write yet.
+const masterOnly = "gocua reads back at once what it wrote (a conversation's state, whether an update was handled), so every command must go to the master; remove the option"
+
+// replicaRouting names the options set in opts, comma-separated in name
+// order; "" when none is.
+func replicaRouting(opts map[string]bool) string {
+	var on []string
+	for name, set := range opts {
+		if set {
+			on = append(on, name+"=true")
+		}
+	}
+	slices.Sort(on)
+	return strings.Join(on, ", ")
 }
 
 // variables is the table behind Load, Vars, String and LogValue. It is built

@@ -448,7 +448,10 @@ func TestLoad_RedisURL(t *testing.T) {
 	}{
 		{"three nodes", "redis://10.0.0.1:7000?addr=10.0.0.2:7000&addr=10.0.0.3:7000", "", ""},
 		{"tls and password", "rediss://default:" + pw + "@cache-1:6380?addr=cache-2:6380", "", ""},
-		{"database 0", "redis://h1:7000/0?addr=h2:7000&read_only=true", "", ""},
+		{"database 0", "redis://h1:7000/0?addr=h2:7000&max_redirects=3", "", ""},
+		{"reads from replicas", "redis://:" + pw + "@h1:7000?addr=h2:7000&read_only=true", "cannot send commands to replicas (read_only=true)", ""},
+		{"routed by latency", "redis://:" + pw + "@h1:7000?addr=h2:7000&route_by_latency=true&route_randomly=1", "(route_by_latency=true, route_randomly=true)", ""},
+		{"replicas switched off", "redis://h1:7000?addr=h2:7000&read_only=false", "", ""},
 		{"single node", "redis://:" + pw + "@cache:6379/3", "", ""},
 		{"database", "redis://:" + pw + "@h1:7000/2?addr=h2:7000", `cannot choose database "2"`, ""},
 		{"addr without port", "redis://:" + pw + "@h1:7000?addr=h2", "unable to parse addr param: h2", ""},
@@ -460,6 +463,8 @@ func TestLoad_RedisURL(t *testing.T) {
 		{"one sentinel, tls", "rediss://10.0.0.1:26379?master_name=gocua&password=" + pw, "", ""},
 		{"sentinel without a name", "redis://:" + pw + "@10.0.0.1:26379?master_name=", "needs the master's name", "Sentinel"},
 		{"sentinel option", "redis://:" + pw + "@10.0.0.1:26379?master_name=gocua&colour=blue", "unexpected option: colour", "Sentinel"},
+		{"sentinel to a replica", "redis://:" + pw + "@10.0.0.1:26379?master_name=gocua&replica_only=true", "cannot send commands to replicas (replica_only=true)", "Sentinel"},
+		{"sentinel routed randomly", "redis://:" + pw + "@10.0.0.1:26379?master_name=gocua&route_randomly=true", "(route_randomly=true)", "Sentinel"},
 		{"sentinel database", "redis://:" + pw + "@10.0.0.1:26379/x?master_name=gocua", "invalid database number", "Sentinel"},
 	}
 	for _, tt := range tests {

@@ -215,6 +215,15 @@ func clusterDBError(raw string) error {
 	return nil
 }
 
+// errReplicaReads refuses the URL options that send reads to replicas
+// (read_only, route_by_latency, route_randomly, replica_only): Load reads
+// the state and the dedupe marker with plain commands, which those would
+// send to a replica that may not have the last commit yet — a re-delivered
+// update would then look new, and be handled again before its commit is
+// refused. (go-redis's failover client also panics on the two route_
+// options.)
+var errReplicaReads = errors.New("reads from replicas (read_only, route_by_latency, route_randomly, replica_only) are not supported: every command must go to the master")
+
 // newRedisClient opens a client for url: a failover client for a Sentinel
 // URL, a *redis.ClusterClient for a cluster URL, else a *redis.Client.
 func newRedisClient(raw string) (redis.UniversalClient, error) {
@@ -222,6 +231,9 @@ func newRedisClient(raw string) (redis.UniversalClient, error) {
 		o, err := redis.ParseFailoverURL(raw)
 		if err != nil {
 			return nil, fmt.Errorf("store: parse redis sentinel url: %w", err)
+		}
+		if o.ReplicaOnly || o.RouteByLatency || o.RouteRandomly {
+			return nil, fmt.Errorf("store: redis sentinel url: %w", errReplicaReads)
 		}
 		o.ContextTimeoutEnabled = true
 		o.PoolSize = cmp.Or(o.PoolSize, defaultRedisPool())
@@ -245,6 +257,9 @@ func newRedisClient(raw string) (redis.UniversalClient, error) {
 	o, err := redis.ParseClusterURL(raw)
 	if err != nil {
 		return nil, fmt.Errorf("store: parse redis cluster url: %w", err)
+	}
+	if o.ReadOnly || o.RouteByLatency || o.RouteRandomly {
+		return nil, fmt.Errorf("store: redis cluster url: %w", errReplicaReads)
 	}
 	o.ContextTimeoutEnabled = true
 	o.PoolSize = cmp.Or(o.PoolSize, defaultRedisPool())
@@ -345,7 +360,9 @@ func (r *Redis) markerKey(k bot.ConvKey, updateID string) string {
 // as one: a commit writes the marker and the state together, and the GET
 // runs after the HMGET, so a marker still absent means the state read was
 // from before any commit of this update; a marker present makes the update
-// a duplicate, whose state is not used.
+// a duplicate, whose state is not used. Both reads go to the master, which
+// holds every commit: URLs that route reads to replicas are refused
+// (errReplicaReads).
 func (r *Redis) Load(ctx context.Context, key bot.ConvKey, updateID string) (bot.Conversation, bool, error) {
 	c := bot.Conversation{Key: key}
 	pipe := r.client.Pipeline()

@@ -1180,6 +1180,25 @@ func TestRedisStateLargerThanBuffers(t *testing.T) {
 }
 
 // TestRouteRedisLogs: what go-redis logs comes out through gocua's logger.
+// A URL whose options send reads to replicas is refused before anything
+// is dialled: Load's plain reads could then miss the last commit (and
+// go-redis's failover client panics on the route_ options).
+func TestOpenRedisRefusesReplicaReads(t *testing.T) {
+	for _, url := range []string{
+		"redis://127.0.0.1:1?addr=127.0.0.1:2&read_only=true",
+		"redis://127.0.0.1:1?addr=127.0.0.1:2&route_by_latency=true",
+		"redis://127.0.0.1:1?addr=127.0.0.1:2&route_randomly=true",
+		"redis://127.0.0.1:1?master_name=gocua&replica_only=true",
+		"redis://127.0.0.1:1?master_name=gocua&route_by_latency=true",
+		"redis://127.0.0.1:1?master_name=gocua&route_randomly=true",
+	} {
+		_, err := OpenRedis(context.Background(), url, RedisOptions{})
+		if !errors.Is(err, errReplicaReads) {
+			t.Errorf("OpenRedis(%s): %v, want errReplicaReads", url, err)
+		}
+	}
+}
+
 func TestRouteRedisLogs(t *testing.T) {
 	var buf bytes.Buffer
 	RouteRedisLogs(slog.New(slog.NewTextHandler(&buf, nil)))
