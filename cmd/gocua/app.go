@@ -202,6 +202,9 @@ func (m *Main) openStores(ctx context.Context) error {
 	if m.Redis, err = store.OpenRedis(ctx, redisURL, ropts); err != nil {
 		return fmt.Errorf("GOCUA_REDIS_URL: %w", err)
 	}
+	if !m.Embedded.Redis {
+		m.warnEvictions(ctx)
+	}
 	// assigned only on success: a nil *Postgres in the interface would
 	// make Close call it
 	if url := cfg.DatabaseURL.Reveal(); url != "" {
@@ -225,6 +228,22 @@ func (m *Main) openStores(ctx context.Context) error {
 }
 
 func (m *Main) sqlitePath() string { return sqlitePath(m.Config) }
+
+// warnEvictions says at start, once per master, when Redis would evict
+// keys once full (store.EvictionRisk): gocua's guarantees assume it never
+// does. It is a warning, not a refusal: a full Redis is the risk, and the
+// operator may not be able to change a managed service's policy at once.
+func (m *Main) warnEvictions(ctx context.Context) {
+	risks, err := m.Redis.Evictions(ctx)
+	if err != nil {
+		m.Log.Warn("redis: eviction policy not checked; make sure maxmemory-policy is noeviction", "err", err)
+		return
+	}
+	for _, e := range risks {
+		m.Log.Warn("redis evicts keys when it is full: committed replies and dedupe markers could be lost; set maxmemory-policy noeviction (or no maxmemory) and watch its memory",
+			"node", e.Addr, "maxmemory_policy", e.Policy, "maxmemory", e.MaxMemory)
+	}
+}
 
 // deliverer is d, wrapped by WrapDeliverer when set.
 func (m *Main) deliverer(ch bot.Channel, d bot.Deliverer) bot.Deliverer {
