@@ -113,3 +113,19 @@ func (r *Redis) SetValue(ctx context.Context, name, value string, ttl time.Durat
 	}
 	return nil
 }
+
+// Announce says that the process nonce runs under this store's owner name
+// (RedisOptions.Owner) for the next ttl, and returns the nonce that said so
+// before ("" if none, or it lapsed). A process that announces itself every
+// beat and then finds another nonce than its own has a twin: another live
+// process under its name, taking its outbox leases. One round trip.
+func (r *Redis) Announce(ctx context.Context, nonce string, ttl time.Duration) (string, error) {
+	prev, err := r.client.SetArgs(ctx, r.opts.Prefix+":replica:"+r.opts.Owner, nonce, redis.SetArgs{TTL: ttl, Get: true}).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("store: announce %s: %w", r.opts.Owner, err)
+	}
+	return prev, nil
+}

@@ -125,3 +125,32 @@ func testOnceAndValue(t *testing.T, url string) {
 		t.Fatalf("value = %q", v)
 	}
 }
+
+// Announce hands back who announced the name last, so a process finds a
+// twin: another nonce than its own since its last beat. A name lapses
+// after its ttl, and names (and prefixes) keep apart.
+func TestAnnounce(t *testing.T) {
+	for _, srv := range redisServers() {
+		t.Run(srv.name, func(t *testing.T) {
+			ctx := context.Background()
+			url := srv.url(t)
+			a, _, _ := newTestRedis(t, url, RedisOptions{Owner: "host-1/:8080"})
+			twin, _, _ := newTestRedis(t, url, RedisOptions{Owner: "host-1/:8080", Prefix: a.opts.Prefix})
+			other, _, _ := newTestRedis(t, url, RedisOptions{Owner: "host-2/:8080", Prefix: a.opts.Prefix})
+			step := func(r *Redis, nonce string, ttl time.Duration, want string) {
+				t.Helper()
+				got, err := r.Announce(ctx, nonce, ttl)
+				if err != nil || got != want {
+					t.Fatalf("Announce(%s, %s) = %q, %v; want %q", r.opts.Owner, nonce, got, err, want)
+				}
+			}
+			step(a, "n1", time.Minute, "")
+			step(a, "n1", time.Minute, "n1")
+			step(other, "n3", time.Minute, "")
+			step(twin, "n2", time.Minute, "n1")
+			step(a, "n1", 100*time.Millisecond, "n2")
+			time.Sleep(300 * time.Millisecond) // miniredis keeps real time too (embedded_redis.go)
+			step(a, "n1", time.Minute, "")
+		})
+	}
+}

@@ -37,6 +37,7 @@ type Metrics struct {
 	deliveries  *prometheus.CounterVec
 	settled     *prometheus.GaugeVec
 	recipients  *prometheus.GaugeVec
+	twins       prometheus.Counter
 }
 
 var _ bot.Metrics = (*Metrics)(nil)
@@ -82,6 +83,10 @@ func New() *Metrics {
 			Name: "gocua_broadcast_recipients",
 			Help: "Deliveries of a broadcast's latest run (everyone its audience matched), by broadcast id.",
 		}, []string{"broadcast"}),
+		twins: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "gocua_replica_name_taken_total",
+			Help: "Times this replica found another running process using its name (host name and GOCUA_HTTP_ADDR): the two take each other's outbox leases. Anything above 0 needs fixing.",
+		}),
 		waiting: &waitingCollector{desc: prometheus.NewDesc(
 			"gocua_tickets_waiting",
 			"Tickets waiting for a volunteer (the queue length), read from the store at scrape time.",
@@ -92,10 +97,14 @@ func New() *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.updates, m.flowEvents, m.flowSteps, m.escalations, m.sends, m.queue, m.waiting,
-		m.deliveries, m.settled, m.recipients,
+		m.deliveries, m.settled, m.recipients, m.twins,
 	)
 	return m
 }
+
+// NameTaken counts one sighting of another running process with this
+// replica's name.
+func (m *Metrics) NameTaken() { m.twins.Inc() }
 
 // Delivery counts one broadcast delivery by outcome (broadcast.Metrics).
 func (m *Metrics) Delivery(ch bot.Channel, outcome string) {

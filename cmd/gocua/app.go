@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -59,6 +60,9 @@ type Main struct {
 	// that a restarted replica takes its undelivered replies back at once
 	// (default: host name and GOCUA_HTTP_ADDR).
 	ReplicaID string
+	// NameBeat is how often this process announces its ReplicaID in Redis,
+	// to find another running process under the same name (default 5 s).
+	NameBeat time.Duration
 	// RedisPrefix starts every Redis key (default "gocua"; tests isolate themselves with it).
 	RedisPrefix string
 	// WrapDeliverer, when set, wraps each channel's deliverer (tests inject
@@ -322,6 +326,40 @@ func (m *Main) replicaID() string {
 	return host + "/" + m.Config.HTTP.Addr
 }
 
+// watchName announces this process under its replica name every beat and
+// reports, until ctx ends, each time another process announced itself
+// under that name in between: two live processes with one name each take
+// the other's outbox leases for their own, so replies can go out twice or
+// out of order. Its first announcement may find a process that is gone (a
+// restart under the same name is how a replica takes its replies back),
+// so only the later ones count.
+func (m *Main) watchName(ctx context.Context) {
+	beat := cmp.Or(m.NameBeat, 5*time.Second)
+	nonce := rand.Text()
+	t := time.NewTicker(beat)
+	defer t.Stop()
+	for first := true; ; {
+		prev, err := m.Redis.Announce(ctx, nonce, 3*beat)
+		switch {
+		case err != nil:
+			if ctx.Err() == nil {
+				m.Log.Warn("replica name not announced", "name", m.replicaID(), "err", err)
+			}
+		case !first && prev != "" && prev != nonce:
+			m.Metrics.NameTaken()
+			m.Log.Error("another running gocua uses this replica's name: the two take each other's undelivered replies, which can then go out twice or out of order; give each replica its own host name or GOCUA_HTTP_ADDR port",
+				"name", m.replicaID())
+		default:
+			first = false
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
 // sqlitePath is where the embedded durable store keeps its file.
 func sqlitePath(cfg config.Config) string { return filepath.Join(cfg.DataDir, "gocua.db") }
 
@@ -494,6 +532,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	wake = m.Broadcasts.Wake
 	m.wg.Go(func() { m.Broadcasts.Run(runCtx) })
 	m.wg.Go(func() { m.Dashboard.Run(runCtx) })
+	if !m.Embedded.Redis { // an in-process Redis has no other process to share it
+		m.wg.Go(func() { m.watchName(runCtx) })
+	}
 
 	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
 	if err != nil {
