@@ -332,12 +332,14 @@ func (m *Main) replicaID() string {
 // the other's outbox leases for their own, so replies can go out twice or
 // out of order. Its first announcement may find a process that is gone (a
 // restart under the same name is how a replica takes its replies back),
-// so only the later ones count.
+// so only the later ones count. Every sighting is counted; the error is
+// logged at most once a minute.
 func (m *Main) watchName(ctx context.Context) {
 	beat := cmp.Or(m.NameBeat, 5*time.Second)
 	nonce := rand.Text()
 	t := time.NewTicker(beat)
 	defer t.Stop()
+	var logged time.Time
 	for first := true; ; {
 		prev, err := m.Redis.Announce(ctx, nonce, 3*beat)
 		switch {
@@ -347,6 +349,10 @@ func (m *Main) watchName(ctx context.Context) {
 			}
 		case !first && prev != "" && prev != nonce:
 			m.Metrics.NameTaken()
+			if time.Since(logged) < time.Minute {
+				break
+			}
+			logged = time.Now()
 			m.Log.Error("another running gocua uses this replica's name: the two take each other's undelivered replies, which can then go out twice or out of order; give each replica its own host name or GOCUA_HTTP_ADDR port",
 				"name", m.replicaID())
 		default:

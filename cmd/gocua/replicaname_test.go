@@ -65,10 +65,19 @@ func TestReplicaNameTakenIsReported(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	for takenCount(t, restarted) < 3 { // every sighting counts, one a beat
+		if time.Now().After(deadline) {
+			t.Fatalf("sightings not counted: %d within 10 s", takenCount(t, restarted))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	for _, h := range []*harness{restarted, twin} {
 		if logs := h.logs.String(); !strings.Contains(logs, nameTaken) || !strings.Contains(logs, `name=host-1/:8080`) {
 			t.Errorf("the twin's log does not say so, with the name:\n%s", logs)
 		}
+	}
+	if n := strings.Count(restarted.logs.String(), nameTaken); n != 1 {
+		t.Errorf("the error was logged %d times within a minute, want once (then once a minute)", n)
 	}
 	if strings.Contains(other.logs.String(), nameTaken) || takenCount(t, other) != 0 {
 		t.Errorf("the replica with a name of its own was reported")
