@@ -52,11 +52,7 @@ func TestEvictionRiskFromInfo(t *testing.T) {
 func TestEvictionsOfAServer(t *testing.T) {
 	ctx := context.Background()
 	srv := storetest.StartRedis(t, storetest.RedisOptions{})
-	r, err := OpenRedis(ctx, srv.URL(0), RedisOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = r.Close() })
+	r, _, _ := newTestRedis(t, srv.URL(0), RedisOptions{})
 	steps := []struct {
 		maxmem, policy string
 		want           string
@@ -86,12 +82,8 @@ func TestEvictionsOfAServer(t *testing.T) {
 // On a cluster every master is checked.
 func TestEvictionsOfACluster(t *testing.T) {
 	ctx := context.Background()
-	r, err := OpenRedis(ctx, clusterURL(t), RedisOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = r.Close() })
-	cc := r.client.(*redis.ClusterClient)
+	r, client, _ := newTestRedis(t, clusterURL(t), RedisOptions{})
+	cc := client.(*redis.ClusterClient)
 	set := func(maxmem, policy string) {
 		t.Helper()
 		if err := cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
@@ -128,11 +120,7 @@ func TestEvictionsOfACluster(t *testing.T) {
 // Through Sentinel the current master is checked.
 func TestEvictionsThroughSentinel(t *testing.T) {
 	ctx := context.Background()
-	r, err := OpenRedis(ctx, sentinelURL(t), RedisOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = r.Close() })
+	r, _, _ := newTestRedis(t, sentinelURL(t), RedisOptions{})
 	if risks, err := r.Evictions(ctx); err != nil || len(risks) != 0 {
 		t.Fatalf("Evictions = %v, %v; want none on a master without a limit", risks, err)
 	}

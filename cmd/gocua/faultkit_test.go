@@ -164,21 +164,29 @@ func (p *replica) rss() (int64, error) {
 // metric is the value of one sample line of the replica's /metrics (0 when
 // absent).
 func (p *replica) metric(series string) (float64, error) {
-	resp, err := faultClient.Get(p.url + "/metrics")
+	v, _, err := metricAt(faultClient, p.url, series)
+	return v, err
+}
+
+// metricAt reads one sample line of the /metrics that the gocua at base
+// serves: its value, and whether the line is there.
+func metricAt(c *http.Client, base, series string) (v float64, found bool, err error) {
+	resp, err := c.Get(base + "/metrics")
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	for line := range strings.Lines(string(b)) {
 		if v, ok := strings.CutPrefix(strings.TrimSpace(line), series+" "); ok {
-			return strconv.ParseFloat(v, 64)
+			v, err := strconv.ParseFloat(v, 64)
+			return v, err == nil, err
 		}
 	}
-	return 0, nil
+	return 0, false, nil
 }
 
 // waitIdle waits until the replica's Telegram sender holds nothing.

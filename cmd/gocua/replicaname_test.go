@@ -1,10 +1,7 @@
 package main
 
 import (
-	"io"
 	"net/http"
-	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,21 +12,11 @@ const nameTaken = "another running gocua uses this replica's name"
 // takenCount reads gocua_replica_name_taken_total from h's /metrics.
 func takenCount(t *testing.T, h *harness) int {
 	t.Helper()
-	resp, err := http.Get(h.url + "/metrics")
-	if err != nil {
-		t.Fatal(err)
+	v, found, err := metricAt(http.DefaultClient, h.url, "gocua_replica_name_taken_total")
+	if err != nil || !found {
+		t.Fatalf("/metrics has no gocua_replica_name_taken_total (err %v)", err)
 	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := regexp.MustCompile(`(?m)^gocua_replica_name_taken_total (\d+)$`).FindSubmatch(b)
-	if m == nil {
-		t.Fatalf("/metrics has no gocua_replica_name_taken_total")
-	}
-	n, _ := strconv.Atoi(string(m[1]))
-	return n
+	return int(v)
 }
 
 // Two running processes under one replica name are found by both, within
